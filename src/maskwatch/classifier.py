@@ -1,0 +1,78 @@
+"""Mask classification at run time with LiteRT: no TensorFlow import, ~2 ms a face on a CPU core.
+
+A model is a `.tflite` file plus the `labels.json` beside it (class names in output order). The shipped
+default lives in the package; `maskwatch train` writes both files for a model of your own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from maskwatch.crops import face_crop
+from maskwatch.results import Face
+
+log = logging.getLogger(__name__)
+
+
+def default_model_path() -> Path:
+    return Path(str(files("maskwatch") / "models" / "mask_classifier.tflite"))
+
+
+def read_labels(model_path: Path) -> list[str]:
+    """Class names from labels.json beside the model (or MODEL.labels.json)."""
+    for candidate in (model_path.with_suffix(".labels.json"), model_path.parent / "labels.json"):
+        if candidate.is_file():
+            labels = json.loads(candidate.read_text())
+            if isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels):
+                return labels
+            raise ValueError(f"{candidate}: expected a JSON list of at least 2 class names")
+    raise FileNotFoundError(f"no labels.json beside {model_path}")
+
+
+class MaskClassifier:
+    """Runs a LiteRT classifier on batches of face crops."""
+
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(model_path) if model_path else default_model_path()
+        if not self.path.is_file():
+            raise FileNotFoundError(f"model not found: {self.path}")
+        self.labels = read_labels(self.path)
+        try:
+            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count() or 1)
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{self.path}: not a LiteRT model ({error})") from error
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.image_size = int(self._input["shape"][1])
+        self._batch = 0
+        log.info("mask classifier %s (%s, %dpx)", self.path, ", ".join(self.labels), self.image_size)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """Class probabilities (N x classes) for N RGB uint8 crops of image_size x image_size."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.labels)), np.float32)
+        if len(crops) != self._batch:
+            self.interpreter.resize_tensor_input(self._input["index"], [len(crops), *self._input["shape"][1:]])
+            self.interpreter.allocate_tensors()
+            self._batch = len(crops)
+        self.interpreter.set_tensor(self._input["index"], np.asarray(crops, np.float32))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._output["index"]).copy()
+
+    def classify(self, image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
+        """The faces of one image with label, confidence and probabilities filled in (one batch)."""
+        crops = np.stack([face_crop(image, f.box, self.image_size) for f in faces]) if faces else np.zeros(0)
+        probs = self.predict(crops)
+        return [replace(face, label=self.labels[int(p.argmax())], confidence=float(p.max()),
+                        probs=dict(zip(self.labels, map(float, p), strict=True)))
+                for face, p in zip(faces, probs, strict=True)]

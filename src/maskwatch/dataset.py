@@ -1,0 +1,126 @@
+"""Training data: folder-per-class images and face crops cut from annotated scenes, decoded once.
+
+Every image is decoded and resized a single time into one uint8 array held in memory; epochs then read
+that array. Each item also gets the keys that duplicate grouping needs (md5 of the file, or the scene it
+was cut from, and a perceptual hash).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from maskwatch.crops import IMAGE_SIZE, face_crop, resize
+from maskwatch.dedup import dhash, md5
+from maskwatch.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
+from maskwatch.voc import holdout, scan_scenes
+
+log = logging.getLogger(__name__)
+
+
+class DatasetError(ValueError):
+    """The data cannot be trained on (too few classes, an empty class, an unknown label...)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training item: a whole image, or the face `box` of a scene photo."""
+
+    path: Path
+    label: str
+    box: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class LoadedData:
+    images: np.ndarray  # N x size x size x 3, uint8 RGB
+    labels: np.ndarray  # N class indices
+    classes: list[str]
+    samples: list[Sample]
+    keys: list[str]  # md5 of a whole image's file, or the scene's path: equal keys are one group
+    hashes: list[int]
+    skipped: list[str] = field(default_factory=list)
+
+
+def folder_classes(data_dir: Path) -> list[str]:
+    """Class names: the subfolders of `data_dir` (sorted). Fewer than two is an error."""
+    if not data_dir.is_dir():
+        raise DatasetError(f"{data_dir}: not a folder")
+    classes = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DatasetError(f"{data_dir}: needs one subfolder per class and at least 2 classes, found {classes}")
+    return classes
+
+
+def folder_samples(data_dir: Path, classes: Sequence[str]) -> list[Sample]:
+    """Every image file below each class folder; an empty class is an error before any work starts."""
+    samples = []
+    for label in classes:
+        files = list(iter_files(data_dir / label, IMAGE_SUFFIXES))
+        if not files:
+            raise DatasetError(f"{data_dir / label}: class '{label}' has no images")
+        samples += [Sample(path, label) for path in files]
+    return samples
+
+
+def scene_samples(voc_dir: Path, classes: Sequence[str], mapping: Mapping[str, str] | None = None,
+                  skip: Sequence[str] = (), include_holdout: bool = False) -> tuple[list[Sample], Counter]:
+    """Face boxes of Pascal VOC scenes as samples, labelled by box name (after `mapping`).
+
+    Scenes that `voc.holdout` reserves for end-to-end evaluation are left out unless `include_holdout`.
+    A box name that is neither a class, mapped, nor skipped is an error: silently dropping it would hide
+    a mislabelled dataset. Returns the samples and a count of what was left out and why."""
+    mapping = dict(mapping or {})
+    samples, left_out = [], Counter()
+    for scene in scan_scenes(voc_dir):
+        if holdout(scene.image.name) and not include_holdout:
+            left_out["held-out scenes"] += 1
+            continue
+        for box in scene.boxes:
+            label = mapping.get(box.name, box.name)
+            if box.name in skip:
+                left_out[f"skipped '{box.name}' boxes"] += 1
+            elif label in classes:
+                samples.append(Sample(scene.image, label, tuple(box.box)))
+            else:
+                raise DatasetError(f"{voc_dir}: box label '{box.name}' is not a class {list(classes)}; "
+                                   f"use --map {box.name}=CLASS or --skip {box.name}")
+    return samples, left_out
+
+
+def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = IMAGE_SIZE,
+                 progress: bool = True) -> LoadedData:
+    """Decode each file once and cut or resize every sample to size x size; unreadable files are skipped."""
+    images = np.zeros((len(samples), size, size, 3), np.uint8)
+    kept, keys, hashes, skipped = [], [], [], []
+    index = {label: i for i, label in enumerate(classes)}
+    decoded: tuple[Path, np.ndarray | None, str] | None = None
+    for sample in tqdm(samples, desc="Loading images", unit="img", disable=not progress):
+        if decoded is None or decoded[0] != sample.path:
+            try:
+                data = sample.path.read_bytes()
+                decoded = (sample.path, decode_image(data, str(sample.path)), md5(data))
+            except (UnreadableImage, OSError) as error:
+                decoded = (sample.path, None, "")
+                skipped.append(f"{sample.path}: {error}" if isinstance(error, OSError) else str(error))
+        image = decoded[1]
+        if image is None:
+            continue
+        crop = resize(image, size) if sample.box is None else face_crop(image, sample.box, size)
+        images[len(kept)] = crop
+        kept.append(sample)
+        keys.append(decoded[2] if sample.box is None else str(sample.path))
+        hashes.append(dhash(crop))
+    if skipped:
+        log.warning("skipped %d unreadable file(s), e.g. %s", len(skipped), "; ".join(skipped[:3]))
+    labels = np.array([index[s.label] for s in kept], np.int64)
+    missing = [c for i, c in enumerate(classes) if not np.any(labels == i)]
+    if missing:
+        raise DatasetError(f"no readable images left for class(es) {missing}")
+    return LoadedData(images[: len(kept)], labels, list(classes), kept, keys, hashes, skipped)

@@ -1,0 +1,14 @@
+"""Errors that are the user's input, not a bug: the CLI prints them on one line and exits 2."""
+
+from __future__ import annotations
+
+import argparse
+
+from maskwatch.dataset import DatasetError
+from maskwatch.images import UnreadableImage
+from maskwatch.weights import WeightsNotFound
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    DatasetError, UnreadableImage, WeightsNotFound, FileNotFoundError, NotADirectoryError, PermissionError,
+    argparse.ArgumentTypeError, ValueError,
+)

@@ -1,0 +1,25 @@
+"""The one result type every stage passes along: a face, its box and (once classified) its label."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face found in an image: box in pixels of the original image as (x1, y1, x2, y2)."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    label: str | None = None
+    confidence: float | None = None
+    probs: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "score": round(float(self.score), 4),
+            "label": self.label,
+            "confidence": None if self.confidence is None else round(float(self.confidence), 4),
+            "probs": {k: round(float(v), 4) for k, v in self.probs.items()},
+        }

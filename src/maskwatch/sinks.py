@@ -1,0 +1,194 @@
+"""Where `maskwatch detect` results go: JSON lines, annotated copies, a window, and the closing summary.
+
+The file writers work on temporary names and rename on close(), which their `with` blocks call even when
+Ctrl-C or an error ends the run: what was written so far is then a complete, valid file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import ExitStack, suppress
+from pathlib import Path
+from typing import Self
+
+import cv2
+import numpy as np
+
+from maskwatch.atomic import atomic_path
+from maskwatch.images import write_image
+from maskwatch.results import Face
+from maskwatch.sources import Frame
+
+# Containers taking OpenCV's mp4v, image formats OpenCV can encode: other names get .mp4 or .jpg appended.
+MP4V_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv"})
+WRITABLE_IMAGES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+DEFAULT_FPS = 25.0
+
+
+class _Closing:
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class JsonLinesWriter(_Closing):
+    """One JSON object per frame, to stdout ("-") or a file, flushed per frame so none waits in a buffer."""
+
+    def __init__(self, target: str) -> None:
+        self._stack = ExitStack()
+        if target == "-":
+            self._file = sys.stdout
+        else:
+            tmp = self._stack.enter_context(atomic_path(target))
+            self._file = self._stack.enter_context(tmp.open("w", encoding="utf-8"))
+
+    def write(self, frame: Frame, faces: Sequence[Face]) -> None:
+        record = {
+            "source": frame.source,
+            "frame": frame.index,
+            "time": round(frame.time, 3),
+            "faces": [face.to_json() for face in faces],
+        }
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close and rename the file into place, also on the way out of an interrupted run."""
+        self._stack.close()
+
+
+class AnnotatedSaver(_Closing):
+    """Annotated copies under `out_dir` with the input's relative names: images as files, videos re-encoded.
+
+    A video is written to a temporary name and renamed when it is finished (a frame of another source comes,
+    or close()); releasing the writer completes the mp4, so even an interrupted video plays.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self._video: tuple[str, Path] | None = None
+        self._writer: cv2.VideoWriter | None = None
+        self._size = (0, 0)
+        self._stack = ExitStack()
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        key = (frame.source, frame.relative)
+        if key != self._video:
+            self._finish()
+        if not frame.is_video:
+            write_image(self._path(frame), image)
+            return
+        if self._writer is None:
+            self._start(frame, image)
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        if bgr.shape[1::-1] != self._size:  # a reconnected stream may change resolution
+            bgr = cv2.resize(bgr, self._size)
+        self._writer.write(bgr)
+
+    def _path(self, frame: Frame) -> Path:
+        keep, add = (MP4V_CONTAINERS, ".mp4") if frame.is_video else (WRITABLE_IMAGES, ".jpg")
+        name = frame.relative
+        return self.out_dir / (name if name.suffix.lower() in keep else name.with_name(name.name + add))
+
+    def _start(self, frame: Frame, image: np.ndarray) -> None:
+        path = self._path(frame)
+        self._size = (image.shape[1], image.shape[0])
+        with ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(path))
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            writer = cv2.VideoWriter(str(tmp), fourcc, frame.fps or DEFAULT_FPS, self._size)
+            stack.callback(writer.release)
+            if not writer.isOpened():
+                raise OSError(f"{path}: OpenCV cannot write this video")
+            self._stack = stack.pop_all()
+        self._writer, self._video = writer, (frame.source, frame.relative)
+
+    def _finish(self) -> None:
+        self._stack.close()  # release the writer, then rename the finished video into place
+        self._writer, self._video = None, None
+
+    def close(self) -> None:
+        self._finish()
+
+
+class Window(_Closing):
+    """The live view of --show; fails early and clearly where there is no display to show it on."""
+
+    def __init__(self, title: str = "maskwatch") -> None:
+        # Checked before highgui: its Qt backend aborts the whole process when it finds no display.
+        display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        if sys.platform.startswith("linux") and not display:
+            raise RuntimeError(
+                "--show needs a display, but DISPLAY and WAYLAND_DISPLAY are unset; use --save"
+            )
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        except cv2.error as error:
+            raise RuntimeError(f"cannot open a window (OpenCV without GUI support?): {error.err}") from error
+        self.title = title
+
+    def show(self, image: np.ndarray) -> bool:
+        """Show an RGB frame; False once the user pressed q or Esc or closed the window."""
+        cv2.imshow(self.title, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        key = cv2.waitKey(1) & 0xFF
+        return (
+            key not in (ord("q"), ord("Q"), 27)
+            and cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        )
+
+    def close(self) -> None:
+        with suppress(cv2.error):  # already closed by the user
+            cv2.destroyWindow(self.title)
+
+
+class Summary:
+    """Counts for the end of a run: what was read, how many faces of each label, how fast."""
+
+    def __init__(self) -> None:
+        self.images = self.frames = self.faces = 0
+        self.per_label: Counter[str] = Counter()
+        self.started = time.monotonic()
+
+    def add(self, frame: Frame, faces: Sequence[Face]) -> None:
+        if frame.is_video:
+            self.frames += 1
+        else:
+            self.images += 1
+        self.faces += len(faces)
+        self.per_label.update(face.label or "unlabelled" for face in faces)
+
+    def as_dict(self, elapsed_seconds: float | None = None) -> dict:
+        """Totals; `elapsed_seconds` defaults to the time since this Summary was made."""
+        seconds = time.monotonic() - self.started if elapsed_seconds is None else elapsed_seconds
+        labelled = self.faces - self.per_label["unlabelled"]
+        unmasked = labelled - self.per_label["with_mask"]
+        return {
+            "images": self.images,
+            "frames": self.frames,
+            "faces": self.faces,
+            "per_label": dict(sorted(self.per_label.items())),
+            "without_mask_share": round(unmasked / labelled, 4) if labelled else None,
+            "seconds": round(seconds, 2),
+            "fps": round((self.images + self.frames) / seconds, 2) if seconds > 0 else None,
+        }
+
+    def format(self, elapsed_seconds: float | None = None) -> str:
+        """A few lines for stderr."""
+        d = self.as_dict(elapsed_seconds)
+        speed = f" ({d['fps']:.1f} per second)" if d["fps"] else ""
+        lines = [f"{d['images']} images and {d['frames']} video frames in {d['seconds']:.1f} s{speed}"]
+        labels = ", ".join(f"{label} {n}" for label, n in d["per_label"].items())
+        lines.append(f"{d['faces']} faces" + (f": {labels}" if labels else ""))
+        if d["without_mask_share"] is not None:
+            lines.append(f"{d['without_mask_share']:.0%} of labelled faces without a (correctly worn) mask")
+        return "\n".join(lines)

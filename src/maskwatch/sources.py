@@ -1,0 +1,283 @@
+"""What `maskwatch detect` reads: a camera, a stream URL, an image, a video or a folder, as RGB frames."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+from maskwatch.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, UnreadableImage, iter_files, read_image
+
+log = logging.getLogger(__name__)
+
+STREAM_PREFIXES = ("rtsp://", "http://", "https://")
+# A stalled stream must fail a read (and be reconnected) instead of blocking the run forever.
+STREAM_PARAMS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10_000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10_000]
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class Frame:
+    """One image to run detection on, with what the sinks need to name and time its results."""
+
+    image: np.ndarray
+    source: str
+    index: int
+    time: float
+    relative: Path
+    fps: float | None
+    is_video: bool
+
+
+class SourceError(Exception):
+    """A source that cannot be used at all; the message is one line for the user."""
+
+
+class Source:
+    """Frames of one SOURCE, iterated once; a bad file ends up in `failures` and the rest goes on."""
+
+    live = False
+    total: int | None = None
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release devices and connections; safe to call twice."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fail(self, message: str) -> None:
+        log.warning("%s", message)
+        self.failures.append(message)
+
+
+def _video_length(path: Path) -> int | None:
+    """Frames in a video: 0 if OpenCV cannot open it (it will be a failure), None if the length is unknown."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return 0
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+    return count if count > 0 else None
+
+
+def _fps(capture: cv2.VideoCapture) -> float | None:
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    return float(fps) if 0 < fps < 1000 else None
+
+
+class FileSource(Source):
+    """Image and video files, in the order given; `relative` is the path below `root` (or the file name)."""
+
+    def __init__(self, paths: list[Path], root: Path | None = None) -> None:
+        super().__init__()
+        self.items = [(path, path.relative_to(root) if root else Path(path.name)) for path in paths]
+        # The header check leaves out empty and garbage files; a video of unknown length leaves no total.
+        lengths = [int(cv2.haveImageReader(str(p))) if _is_image(p) else _video_length(p) for p in paths]
+        self.total = None if None in lengths else sum(n or 0 for n in lengths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for path, relative in self.items:
+            if _is_image(path):
+                try:
+                    image = read_image(path)
+                except UnreadableImage as error:
+                    self._fail(str(error))
+                    continue
+                yield Frame(image, str(path), 0, 0.0, relative, None, False)
+            else:
+                yield from self._video(path, relative)
+
+    def _video(self, path: Path, relative: Path) -> Iterator[Frame]:
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            self._fail(f"{path}: not a video OpenCV can open")
+            return
+        fps, index = _fps(capture), 0
+        try:
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                rgb, seconds = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
+                yield Frame(rgb, str(path), index, seconds, relative, fps, True)
+                index += 1
+        finally:
+            capture.release()
+        if index == 0:
+            self._fail(f"{path}: video has no readable frames")
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+class LiveSource(Source):
+    """A camera or a network stream: timed by the wall clock, reconnected with backoff when it drops."""
+
+    live = True
+
+    def __init__(self, target: int | str, reconnects: int = 5, backoff: float = 0.5) -> None:
+        super().__init__()
+        self.target, self.reconnects, self.backoff = target, reconnects, backoff
+        self.name = f"camera {target}" if isinstance(target, int) else target
+        self.relative = Path(f"camera{target}.mp4" if isinstance(target, int) else _stream_name(target))
+        self._capture: cv2.VideoCapture | None = None
+        self._length = 0
+        self._closed = threading.Event()
+
+    def open(self) -> bool:
+        """(Re)connect; False if the device or server is not there."""
+        self._release()
+        if isinstance(self.target, int):
+            capture = cv2.VideoCapture(self.target)
+        else:
+            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, STREAM_PARAMS)
+        if not capture.isOpened():
+            capture.release()
+            return False
+        self._capture = capture
+        self._length = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        return True
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._capture is None and not self.open() and not self._reconnect(connected=False):
+            return
+        index = 0
+        try:
+            while not self._closed.is_set() and self._capture is not None:
+                ok, bgr = self._capture.read()
+                if ok:
+                    fps = _fps(self._capture)
+                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                    yield Frame(rgb, str(self.target), index, time.time(), self.relative, fps, True)
+                    index += 1
+                elif self._length > 0 or not self._reconnect(connected=True):
+                    return  # a video file behind a URL has a length: its end is not a drop
+        finally:
+            self._release()
+
+    def _reconnect(self, connected: bool) -> bool:
+        """Retry with doubling waits; log how long there were no frames, record a failure when giving up."""
+        lost = time.monotonic()
+        if connected:
+            log.warning("%s: read failed, reconnecting", self.name)
+        delay = self.backoff
+        for attempt in range(1, self.reconnects + 1):
+            if self._closed.wait(delay):
+                return False
+            delay = min(2 * delay, MAX_BACKOFF)
+            if self.open():
+                log.warning("%s: reconnected after %.1f s without frames", self.name, time.monotonic() - lost)
+                return True
+            log.warning("%s: reconnect attempt %d/%d failed", self.name, attempt, self.reconnects)
+        what = "lost" if connected else "cannot connect"
+        self._fail(
+            f"{self.name}: {what}, gave up after {self.reconnects} reconnects "
+            f"({time.monotonic() - lost:.1f} s without frames)"
+        )
+        return False
+
+    def _release(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    def close(self) -> None:
+        """Stop reconnect waits, release the device; call it from the iterating thread or after iterating."""
+        self._closed.set()
+        self._release()
+
+
+def _stream_name(url: str) -> str:
+    """A file name for saving a stream from host, port and path: credentials and query may hold secrets."""
+    parts = urlsplit(url)
+    path = re.sub(r"\.\w+$", "", parts.path)  # the .mp4 comes back at the end
+    name = f"{parts.hostname or ''} {parts.port or ''} {path}"
+    return (re.sub(r"[^\w.-]+", "_", name).strip("_.")[:100] or "stream") + ".mp4"
+
+
+def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> Source:
+    """Turn the SOURCE argument into frames: None or a digit is a camera, a URL a stream, else a path."""
+    if spec is None or spec.isdigit():
+        index = int(spec or 0)
+        source = LiveSource(index, reconnects, backoff)
+        if not source.open():
+            raise SourceError(f"cannot open camera {index} (no such device, or it is busy or not permitted)")
+        return source
+    if spec.lower().startswith(STREAM_PREFIXES):
+        return LiveSource(spec, reconnects, backoff)
+    path = Path(spec)
+    if path.is_dir():
+        paths = list(iter_files(path, IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+        if not paths:
+            raise SourceError(f"{spec}: no images or videos in this folder")
+        return FileSource(paths, root=path)
+    if path.is_file():
+        return FileSource([path])
+    raise SourceError(f"{spec}: no such file or folder")
+
+
+def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
+    """Decode in a background thread, `depth` frames ahead, so decoding overlaps detection on another core.
+
+    Exceptions of the producer are raised here; when the consumer stops early, the producer stops after
+    the frame it is decoding, and the source iterator is closed in its own thread.
+    """
+    items: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(frames)
+        try:
+            for frame in iterator:
+                if not put(frame):
+                    return
+            put(end)
+        except BaseException as error:
+            put(error)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="maskwatch-prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,40 @@
+"""Train / validation / test split that keeps duplicate groups whole and classes in proportion."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Split:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def group_split(labels: np.ndarray, groups: np.ndarray, val: float = 0.15, test: float = 0.15,
+                seed: int = 0) -> Split:
+    """Indices per split. Each group goes whole into one split; groups are dealt out per (majority) class
+    in a seeded random order, so the same seed always gives the same split."""
+    rng = np.random.default_rng(seed)
+    members: dict[int, list[int]] = defaultdict(list)
+    for index, group in enumerate(groups):
+        members[int(group)].append(index)
+    by_class: dict[int, list[int]] = defaultdict(list)
+    for group, indices in sorted(members.items()):
+        majority = Counter(int(labels[i]) for i in indices).most_common(1)[0][0]
+        by_class[majority].append(group)
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for _label, class_groups in sorted(by_class.items()):
+        order = rng.permutation(len(class_groups))
+        total = sum(len(members[g]) for g in class_groups)
+        taken = 0
+        for position in order:
+            group = class_groups[position]
+            part = "test" if taken < test * total else "val" if taken < (test + val) * total else "train"
+            parts[part].extend(members[group])
+            taken += len(members[group])
+    return Split(*(np.array(sorted(parts[p]), dtype=np.int64) for p in ("train", "val", "test")))

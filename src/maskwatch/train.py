@@ -1,0 +1,183 @@
+"""`maskwatch train`: dataset -> leakage-safe split -> tf.data -> MobileNetV2 -> fit -> report -> export.
+
+Two stages, as in Keras' transfer-learning guide: the new head on a frozen ImageNet base, then the upper
+blocks at a low learning rate. The best epoch (lowest validation loss) is kept on disk as it goes, so an
+interrupted run still leaves a usable model; every output file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import resource
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from maskwatch.atomic import atomic_save, atomic_write_json
+from maskwatch.dataset import LoadedData, folder_classes, folder_samples, load_samples, scene_samples
+from maskwatch.dedup import NEAR_DUPLICATE_BITS, group_duplicates
+from maskwatch.metrics import classification_metrics, format_metrics
+from maskwatch.split import Split, group_split
+from maskwatch.weights import weights_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data_dir: Path
+    out: Path
+    scenes: Sequence[Path] = ()
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    skip: Sequence[str] = ()
+    epochs: int = 2
+    fine_tune_epochs: int = 2
+    batch_size: int = 32
+    image_size: int = 224
+    seed: int = 0
+    imagenet: bool = True
+
+
+def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
+    """Every sample of the folder and the scenes, decoded once; and where each came from."""
+    classes = folder_classes(config.data_dir)
+    samples = folder_samples(config.data_dir, classes)
+    sources = {str(config.data_dir): dict(Counter(s.label for s in samples))}
+    for voc_dir in config.scenes:
+        found, left_out = scene_samples(voc_dir, classes, config.mapping, config.skip)
+        samples += found
+        sources[str(voc_dir)] = {**Counter(s.label for s in found), "left out": dict(left_out)}
+        log.info("scenes %s: %d face crops, left out %s", voc_dir, len(found), dict(left_out))
+    return load_samples(samples, classes, config.image_size), sources
+
+
+def make_dataset(data: LoadedData, indices: np.ndarray, batch_size: int, augment=None, seed: int = 0):
+    """A tf.data pipeline over the in-memory uint8 cache: shuffle and augment for training only."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((data.images[indices], data.labels[indices]))
+    if augment is not None:
+        ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights, so a rare class counts as much as a common one."""
+    counts = np.bincount(labels, minlength=num_classes)
+    return {i: float(len(labels) / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def _best_checkpoint(path: Path):
+    import keras
+
+    class BestCheckpoint(keras.callbacks.Callback):
+        """Saves the model (atomically) whenever validation loss improves."""
+
+        def __init__(self):
+            super().__init__()
+            self.best = np.inf
+            self.best_epoch = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss", np.inf)
+            if loss < self.best:
+                self.best, self.best_epoch = loss, epoch + 1
+                atomic_save(path, lambda tmp: self.model.save(tmp))
+
+    return BestCheckpoint()
+
+
+def export_litert(model, path: Path) -> None:
+    """The LiteRT flatbuffer `detect` runs (float32 RGB 0-255 in, probabilities out)."""
+    atomic_save(path, lambda tmp: model.export(str(tmp), format="litert", verbose=False))
+
+
+def train(config: TrainConfig) -> dict:
+    """Run the whole training; returns the report that is also written to `out/report.json`."""
+    import keras
+    import tensorflow as tf
+
+    from maskwatch.model import augmentation, build_classifier, freeze_base, unfreeze_top
+    from maskwatch.plots import plot_confusion, plot_curves
+
+    started = time.time()
+    keras.utils.set_random_seed(config.seed)
+    out = config.out
+    data, sources = load_data(config)
+    out.mkdir(parents=True, exist_ok=True)
+    groups, merges = group_duplicates(data.keys, data.hashes)
+    split: Split = group_split(data.labels, groups, seed=config.seed)
+    classes = data.classes
+    log.info("%d images in %d duplicate groups (%d merged); split train %d / val %d / test %d",
+             len(data.labels), groups.max() + 1, merges, len(split.train), len(split.val), len(split.test))
+    if config.imagenet:
+        log.info("ImageNet MobileNetV2 weights from %s", weights_path())
+    model = build_classifier(len(classes), config.image_size, imagenet=config.imagenet)
+    train_ds = make_dataset(data, split.train, config.batch_size, augmentation(config.seed), config.seed)
+    val_ds = make_dataset(data, split.val, config.batch_size)
+    checkpoint = _best_checkpoint(out / "model.keras")
+    weights = class_weights(data.labels[split.train], len(classes))
+    history: dict[str, list[float]] = {}
+    stages = ((config.epochs, freeze_base, 1e-3), (config.fine_tune_epochs, unfreeze_top, 1e-4))
+    epoch = 0
+    try:
+        for stage_epochs, prepare, learning_rate in stages:
+            if stage_epochs <= 0:
+                continue
+            prepare(model)
+            model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
+            fit = model.fit(train_ds, validation_data=val_ds, epochs=epoch + stage_epochs, initial_epoch=epoch,
+                            class_weight=weights, callbacks=[checkpoint], shuffle=False, verbose=1)
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(float(v) for v in values)
+            epoch += stage_epochs
+    except KeyboardInterrupt:
+        log.warning("interrupted: the best model so far is kept at %s (epoch %d)", out / "model.keras",
+                    checkpoint.best_epoch)
+        raise
+    if checkpoint.best_epoch:
+        model = keras.models.load_model(out / "model.keras")
+    test_probs = model.predict(make_dataset(data, split.test, config.batch_size), verbose=0)
+    test = classification_metrics(data.labels[split.test], test_probs.argmax(1), classes)
+    log.info("test set:\n%s", format_metrics(test))
+    export_litert(model, out / "model.tflite")
+    atomic_write_json(out / "labels.json", classes)
+    report = {
+        "classes": classes,
+        "image_size": config.image_size,
+        "sources": sources,
+        "skipped": {"count": len(data.skipped), "first": data.skipped[:10]},
+        "duplicates": {"near_duplicate_bits": NEAR_DUPLICATE_BITS, "groups": int(groups.max() + 1),
+                       "merged": int(merges)},
+        "split": {"seed": config.seed, "train": len(split.train), "val": len(split.val), "test": len(split.test),
+                  "test_per_class": dict(Counter(classes[i] for i in data.labels[split.test]))},
+        "config": {"epochs": config.epochs, "fine_tune_epochs": config.fine_tune_epochs,
+                   "batch_size": config.batch_size, "mapping": dict(config.mapping), "skip": list(config.skip),
+                   "imagenet": config.imagenet},
+        "best_epoch": checkpoint.best_epoch,
+        "history": history,
+        "test": test,
+        "training_seconds": round(time.time() - started, 1),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__},
+    }
+    atomic_write_json(out / "report.json", report)
+    plot_curves(history, out / "curves.png", fine_tune_from=config.epochs if config.fine_tune_epochs else None)
+    plot_confusion(test["confusion"], classes, out / "confusion.png", "test set")
+    log.info("wrote %s", ", ".join(str(out / f) for f in ("model.keras", "model.tflite", "labels.json",
+                                                          "report.json", "curves.png", "confusion.png")))
+    return report
+
+
+def summary_line(report: dict) -> str:
+    return json.dumps({"test_accuracy": report["test"]["accuracy"], "seconds": report["training_seconds"]})

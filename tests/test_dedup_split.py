@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import skimage.data
+
+from maskwatch.dedup import dhash, group_duplicates
+from maskwatch.split import group_split
+
+
+def test_resized_and_reencoded_copies_share_a_group():
+    photo = skimage.data.astronaut()
+    smaller = cv2.resize(photo, (200, 200), interpolation=cv2.INTER_AREA)
+    _, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 40])
+    recoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    others = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
+    images = [photo, smaller, recoded, *others]
+    groups, merges = group_duplicates([f"file{i}" for i in range(len(images))], [dhash(i) for i in images])
+    assert groups[0] == groups[1] == groups[2]
+    assert len(set(groups[3:])) == 3 and groups[0] not in groups[3:]
+    assert merges == 2
+
+
+def test_equal_keys_are_grouped_even_when_images_differ():
+    images = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
+    groups, merges = group_duplicates(["same", "same", "other"], [dhash(i) for i in images])
+    assert groups[0] == groups[1] != groups[2]
+    assert merges == 1
+
+
+def test_split_keeps_groups_whole_is_stratified_and_seeded():
+    rng = np.random.default_rng(1)
+    labels = np.array([0] * 600 + [1] * 400)
+    groups = np.concatenate([rng.integers(0, 150, 600), rng.integers(150, 260, 400)])
+    split = group_split(labels, groups, seed=3)
+    parts = [set(groups[p]) for p in (split.train, split.val, split.test)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
+    assert sorted(np.concatenate([split.train, split.val, split.test]).tolist()) == list(range(1000))
+    for indices in (split.val, split.test):
+        assert 0.10 < len(indices) / 1000 < 0.21
+        assert 0.5 < np.mean(labels[indices] == 0) < 0.7
+    again = group_split(labels, groups, seed=3)
+    assert np.array_equal(split.test, again.test)
+    assert not np.array_equal(split.test, group_split(labels, groups, seed=4).test)

@@ -1,0 +1,163 @@
+"""Result sinks and annotation, on real files written and read back with OpenCV."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from maskwatch.annotate import COLOURS, draw
+from maskwatch.images import read_image
+from maskwatch.results import Face
+from maskwatch.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window
+from maskwatch.sources import Frame
+
+FACE = Face((180.0, 60.0, 270.0, 175.0), 0.93, "with_mask", 0.97, {"with_mask": 0.97, "without_mask": 0.03})
+
+
+def image_frame(relative: str, shape: tuple[int, int] = (48, 64)) -> Frame:
+    image = np.full((*shape, 3), 100, np.uint8)
+    return Frame(image, f"in/{relative}", 0, 0.0, Path(relative), None, False)
+
+
+def video_frames(relative: str, n: int, fps: float = 12.0) -> list[Frame]:
+    base = cv2.resize(data.astronaut(), (160, 120))
+    return [Frame(base, f"in/{relative}", i, i / fps, Path(relative), fps, True) for i in range(n)]
+
+
+def leftovers(folder: Path) -> list[Path]:
+    """Temporary files of the atomic writes (hidden, ".part") that should be gone."""
+    return [p for p in folder.rglob("*") if ".part" in p.name or p.name.startswith(".")]
+
+
+def test_json_lines_file(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "faces.jsonl"
+    with JsonLinesWriter(str(target)) as writer:
+        writer.write(image_frame("a.jpg"), [FACE])
+        for frame in video_frames("clip.mp4", 2):
+            writer.write(frame, [])
+        assert not target.exists()  # appears complete or not at all
+    records = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [(r["source"], r["frame"], r["time"]) for r in records] == [
+        ("in/a.jpg", 0, 0.0),
+        ("in/clip.mp4", 0, 0.0),
+        ("in/clip.mp4", 1, pytest.approx(1 / 12, abs=1e-3)),
+    ]
+    assert records[0]["faces"] == [FACE.to_json()] and records[1]["faces"] == []
+    assert leftovers(tmp_path) == []
+
+
+def test_json_lines_interrupted_still_valid(tmp_path: Path) -> None:
+    target = tmp_path / "faces.jsonl"
+    with pytest.raises(KeyboardInterrupt), JsonLinesWriter(str(target)) as writer:
+        writer.write(image_frame("a.jpg"), [FACE])
+        raise KeyboardInterrupt
+    assert [json.loads(line)["faces"][0]["label"] for line in target.read_text().splitlines()] == [
+        "with_mask"
+    ]
+    assert leftovers(tmp_path) == []
+
+
+def test_json_lines_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    with JsonLinesWriter("-") as writer:
+        writer.write(image_frame("a.jpg"), [FACE])
+    assert json.loads(capsys.readouterr().out)["faces"][0]["box"] == [180.0, 60.0, 270.0, 175.0]
+    assert not sys.stdout.closed
+
+
+def test_saver_images_and_video(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with AnnotatedSaver(out) as saver:
+        saver.write(image_frame("a.png"), image_frame("a.png").image)
+        for frame in video_frames("clip.mp4", 15):
+            saver.write(frame, draw(frame.image, [FACE]))
+        assert not (out / "clip.mp4").exists()  # still being written
+        saver.write(image_frame("sub/b.jpg", (30, 40)), image_frame("sub/b.jpg", (30, 40)).image)
+        assert (out / "clip.mp4").exists()  # another source came: the video was finished
+        for frame in video_frames("more/clip.webm", 3):  # no mp4v in WebM: .mp4 is appended
+            saver.write(frame, frame.image)
+    assert read_image(out / "a.png").shape == (48, 64, 3)
+    assert read_image(out / "sub" / "b.jpg").shape == (30, 40, 3)
+    capture = cv2.VideoCapture(str(out / "clip.mp4"))
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12)
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (160, 120)
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    assert count == 15
+    assert cv2.VideoCapture(str(out / "more" / "clip.webm.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    assert leftovers(out) == []
+
+
+def test_saver_interrupted_video_plays(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), AnnotatedSaver(tmp_path) as saver:
+        for frame in video_frames("cam.mp4", 6):
+            saver.write(frame, frame.image)
+        raise KeyboardInterrupt
+    capture = cv2.VideoCapture(str(tmp_path / "cam.mp4"))
+    assert capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) == 6
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the display check is for Linux")
+def test_window_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(RuntimeError, match="display"):
+        Window()
+
+
+def test_summary() -> None:
+    summary = Summary()
+    labels = ["with_mask", "with_mask", "without_mask", "mask_weared_incorrect", None, "with_mask"]
+    faces = [Face((0, 0, 1, 1), 0.9, label) for label in labels]
+    summary.add(image_frame("a.jpg"), faces[:2])
+    summary.add(image_frame("b.jpg"), [])
+    for frame, face in zip(video_frames("v.mp4", 4), faces[2:], strict=True):
+        summary.add(frame, [face])
+    assert summary.as_dict(2.0) == {
+        "images": 2,
+        "frames": 4,
+        "faces": 6,
+        "per_label": {"mask_weared_incorrect": 1, "unlabelled": 1, "with_mask": 3, "without_mask": 1},
+        "without_mask_share": 0.4,  # 2 of the 5 labelled faces
+        "seconds": 2.0,
+        "fps": 3.0,
+    }
+    text = summary.format(2.0)
+    assert "2 images" in text and "4 video frames" in text and "6 faces" in text and "40%" in text
+    empty = Summary().as_dict(0.0)
+    assert empty["without_mask_share"] is None and empty["fps"] is None and empty["per_label"] == {}
+
+
+def test_draw_boxes_and_tags() -> None:
+    image = data.astronaut()
+    before = image.copy()
+    faces = [FACE, Face((300, 0, 400, 90), 0.8, "without_mask", 0.6), Face((10, 300, 60, 350), 0.7)]
+    out = draw(image, faces, fps=12.5)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(image, before)  # the input is left alone
+    assert not np.array_equal(out[60:176, 180:271], image[60:176, 180:271])
+    assert tuple(out[120, 180]) == COLOURS["with_mask"]  # left edge of the box
+    assert tuple(out[45, 300]) == COLOURS["without_mask"]
+    assert tuple(out[325, 10]) == COLOURS[None]  # unlabelled: grey
+    assert not np.array_equal(out[:15, :60], image[:15, :60])  # fps top left
+    assert np.array_equal(out[400:, 300:], image[400:, 300:])  # far from every face: untouched
+
+
+@pytest.mark.parametrize("shape", [(240, 320, 3), (2160, 3840, 3)])
+def test_draw_tags_scale_with_the_image(shape: tuple[int, int, int]) -> None:
+    image = np.zeros(shape, np.uint8)
+    height, width = shape[:2]
+    face = Face((width * 0.4, height * 0.4, width * 0.6, height * 0.6), 0.9, "with_mask", 0.97)
+    out = draw(image, [face])
+    rows = np.flatnonzero(
+        (out[: int(height * 0.4), int(width * 0.4) : int(width * 0.6)] > 0).any(axis=(1, 2))
+    )
+    tag_height = rows.max() - rows.min() + 1
+    assert 0.04 * height < tag_height < 0.15 * height  # readable, yet not covering the face

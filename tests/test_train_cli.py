@@ -1,0 +1,75 @@
+"""`maskwatch train` and `maskwatch evaluate` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from maskwatch.cli import main
+from tests.conftest import SHARED, needs_shared
+
+OUTPUTS = ("model.keras", "model.tflite", "labels.json", "report.json", "curves.png", "confusion.png")
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", str(tiny_dataset), "--out", str(out), "--epochs", "1", "--fine-tune-epochs", "1",
+                 "--image-size", "96", "--batch-size", "8"])
+    assert code == 0
+    return out
+
+
+def test_train_writes_every_output(trained):
+    assert all((trained / name).stat().st_size > 0 for name in OUTPUTS)
+    assert not [p.name for p in trained.iterdir() if ".part" in p.name]
+    report = json.loads((trained / "report.json").read_text())
+    assert report["classes"] == ["with_mask", "without_mask"] == json.loads((trained / "labels.json").read_text())
+    assert report["split"]["train"] + report["split"]["val"] + report["split"]["test"] == 40
+    assert len(report["history"]["loss"]) == 2 and report["best_epoch"] in (1, 2)
+    assert set(report["test"]) >= {"accuracy", "per_class", "confusion"}
+    assert report["peak_memory_mb"] > 0 and report["training_seconds"] > 0
+
+
+@pytest.mark.parametrize("model_file", ["model.tflite", "model.keras"])
+def test_evaluate_json_scores_a_trained_model(trained, tiny_dataset, model_file, capsys):
+    assert main(["evaluate", str(tiny_dataset), "--model", str(trained / model_file), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"accuracy", "per_class", "confusion", "labels", "n", "skipped"}
+    assert result["n"] == 40 and result["skipped"]["count"] == 0
+    assert result["accuracy"] >= 0.75  # the drawn mask is an easy cue; chance would be 0.5
+
+
+def test_both_runtimes_agree(trained, tiny_dataset, capsys):
+    scores = []
+    for model_file in ("model.tflite", "model.keras"):
+        main(["evaluate", str(tiny_dataset), "--model", str(trained / model_file), "--json"])
+        scores.append(json.loads(capsys.readouterr().out)["confusion"])
+    assert scores[0] == scores[1]
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "only_one").mkdir()
+    result = subprocess.run([sys.executable, "-m", "maskwatch", "train", str(tmp_path), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("maskwatch train: error:")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@needs_shared
+def test_evaluate_counts_unreadable_files_on_real_data(trained, tmp_path, capsys):
+    import shutil
+
+    for label in ("with_mask", "without_mask"):
+        (tmp_path / label).mkdir()
+        for source in sorted((SHARED / "mask-classify" / label).iterdir())[:5]:
+            shutil.copy(source, tmp_path / label)
+    (tmp_path / "with_mask" / "broken.jpg").write_bytes(b"\x00" * 100)
+    assert main(["evaluate", str(tmp_path), "--model", str(trained / "model.tflite"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 10 and result["skipped"]["count"] == 1
