@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
-import re
-import shutil
 import socket
 import threading
 import time
@@ -19,79 +14,7 @@ import pytest
 from skimage import data
 
 from maskwatch.sources import Frame, SourceError, open_source, prefetch
-
-N_FRAMES, FPS, SIZE = 20, 10.0, (320, 240)
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 frames of the astronaut, each a little brighter, so frames can be told apart."""
-    path = tmp_path_factory.mktemp("video") / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-    base = cv2.cvtColor(cv2.resize(data.astronaut(), SIZE), cv2.COLOR_RGB2BGR)
-    for i in range(N_FRAMES):
-        writer.write(cv2.add(base, np.full_like(base, 5 * i)))
-    writer.release()
-    return path
-
-
-@pytest.fixture
-def folder(tmp_path: Path, video: Path) -> Path:
-    root = tmp_path / "in"
-    (root / "sub").mkdir(parents=True)
-    image = cv2.cvtColor(cv2.resize(data.astronaut(), (200, 150)), cv2.COLOR_RGB2BGR)
-    cv2.imwrite(str(root / "a.png"), image)
-    cv2.imwrite(str(root / "sub" / "b.jpg"), image)
-    cv2.imwrite(str(root / "sub" / "c.jpg"), image[:100])
-    shutil.copy(video, root / "clip.mp4")
-    (root / "broken.jpg").write_bytes(np.random.default_rng(0).bytes(5000))
-    (root / "empty.png").write_bytes(b"")
-    (root / "notes.txt").write_text("not an image")
-    return root
-
-
-class Server(http.server.SimpleHTTPRequestHandler):
-    """Python's file server plus byte ranges (FFmpeg seeks to the mp4 index at the end of the file), and
-    /live.mjpg: an IP-camera style MJPEG stream that drops the connection after 5 frames."""
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def send_head(self) -> io.IOBase | None:
-        if self.path == "/live.mjpg":
-            self.send_response(200)
-            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-            self.end_headers()
-            for i in range(5):
-                jpeg = cv2.imencode(".jpg", np.full((120, 160, 3), 40 * i, np.uint8))[1].tobytes()
-                head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                self.wfile.write(head.encode() + jpeg + b"\r\n")
-            return None
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
-        if not match:
-            return super().send_head()
-        content = Path(self.translate_path(self.path)).read_bytes()
-        first, last = int(match[1]), int(match[2] or len(content) - 1)
-        self.send_response(206)
-        self.send_header("Content-Type", "video/mp4")
-        self.send_header("Content-Range", f"bytes {first}-{last}/{len(content)}")
-        self.send_header("Content-Length", str(last + 1 - first))
-        self.end_headers()
-        return io.BytesIO(content[first : last + 1])
-
-
-@pytest.fixture
-def http_base(video: Path) -> Iterator[str]:
-    """Base URL of the server above on a free local port, serving the video's folder."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Server, directory=video.parent)
-    )
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.conftest import FPS, N_FRAMES
 
 
 def test_folder_in_sorted_order_with_failures(folder: Path) -> None:

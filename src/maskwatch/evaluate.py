@@ -42,3 +42,54 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None, batch_size: 
     metrics["skipped"] = {"count": len(data.skipped), "first": data.skipped[:10]}
     metrics["model"] = str(model_path) if model_path else "default"
     return metrics
+
+
+INCORRECT = "mask_weared_incorrect"
+
+
+def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
+    """End to end on Pascal VOC scenes: the detector+classifier's faces against every annotated box.
+
+    `mask_weared_incorrect` boxes are scored twice: ignored (VOC "difficult"), and counted as no mask.
+    Per-class AP ranks a face labelled c by face score x p(c)."""
+    from tqdm import tqdm
+
+    from maskwatch.images import UnreadableImage, read_image
+    from maskwatch.scene_metrics import evaluate_scenes
+    from maskwatch.voc import holdout, scan_scenes
+
+    scenes = [s for s in scan_scenes(voc_dir) if holdout(s.image.name) or not held_out]
+    if not scenes:
+        raise DatasetError(f"{voc_dir}: no annotated scenes to evaluate")
+    truth, predictions, skipped = [], [], []
+    for scene in tqdm(scenes, desc="Scenes", unit="img"):
+        try:
+            image = read_image(scene.image)
+        except UnreadableImage as error:
+            skipped.append(str(error))
+            continue
+        truth.append(scene.boxes)
+        predictions.append(detector(image))
+    labels = detector.classifier.labels
+    without = next((c for c in labels if c.startswith("without")), labels[-1])
+
+    def score(face) -> float:
+        return face.score * face.confidence
+
+    return {
+        "scenes": len(truth), "held_out_only": held_out, "skipped": {"count": len(skipped), "first": skipped[:10]},
+        "incorrect_ignored": evaluate_scenes(truth, predictions, labels, ignore=(INCORRECT,), class_score=score),
+        "incorrect_as_no_mask": evaluate_scenes(truth, predictions, labels, relabel={INCORRECT: without},
+                                                class_score=score),
+    }
+
+
+def format_scene_metrics(result: dict) -> str:
+    lines = [f"{result['scenes']} scenes" + (" (held out of training)" if result["held_out_only"] else "")]
+    for mode in ("incorrect_ignored", "incorrect_as_no_mask"):
+        m = result[mode]
+        per_class = ", ".join(f"{c} AP50 {v['ap50']:.3f} (n={v['n_gt']})" for c, v in m["per_class"].items()
+                              if v["ap50"] is not None)
+        lines.append(f"{mode.replace('_', ' ')}: mAP50 {m['map50']:.3f} | face recall {m['face_recall']:.3f}, "
+                     f"face AP50 {m['face_ap50']:.3f} | {per_class}")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""`maskwatch bench`: per-stage milliseconds and frames per second, measured side by side in one run.
+
+(a) 640x480 frames with 1-3 faces, as a webcam shows them (made from scikit-image's astronaut photo, so
+the benchmark runs anywhere); (b) scene photos with many small faces (the held-out mask-detect scenes,
+where ../shared is present, or any folder given); (c) the mask classifier in LiteRT against the origin's
+way of running it, Keras `model.predict` on each frame's faces, on the same crops.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+from maskwatch.annotate import draw
+from maskwatch.crops import face_crop
+from maskwatch.images import decode_image
+from maskwatch.pipeline import MaskDetector
+
+log = logging.getLogger(__name__)
+STAGES = ("decode", "detect", "classify", "draw")
+
+
+def webcam_frames(count: int = 40, seed: int = 0) -> list[bytes]:
+    """JPEG-encoded 640x480 frames, each with 1-3 copies of the astronaut's head at 90-200 px."""
+    rng = np.random.default_rng(seed)
+    head = data.astronaut()[0:260, 90:330]
+    background = cv2.GaussianBlur(cv2.resize(data.coffee(), (640, 480)), (0, 0), 8)
+    frames = []
+    for i in range(count):
+        frame = background.copy()
+        for slot in range(i % 3 + 1):
+            height = int(rng.integers(90, 200))
+            width = height * head.shape[1] // head.shape[0]
+            tile = cv2.resize(head, (width, height), interpolation=cv2.INTER_AREA)
+            x = int(slot * 213 + rng.integers(0, max(1, 213 - width)))
+            y = int(rng.integers(0, 480 - height))
+            frame[y:y + height, x:x + width] = tile
+        frames.append(cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes())
+    return frames
+
+
+def time_stages(detector: MaskDetector, encoded: Sequence[bytes], warmup: int = 3) -> dict:
+    """Mean ms per stage over the frames (after `warmup` untimed ones) and the resulting frame rate."""
+    totals = dict.fromkeys(STAGES, 0.0)
+    faces_seen = 0
+    for i, blob in enumerate([*encoded[:warmup], *encoded]):
+        t0 = time.perf_counter()
+        image = decode_image(blob)
+        t1 = time.perf_counter()
+        faces = detector.detector.detect(image)
+        t2 = time.perf_counter()
+        faces = detector.classifier.classify(image, faces)
+        t3 = time.perf_counter()
+        draw(image, faces)
+        t4 = time.perf_counter()
+        if i >= warmup:
+            faces_seen += len(faces)
+            for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                totals[stage] += seconds
+    n = len(encoded)
+    ms = {stage: round(1000 * s / n, 2) for stage, s in totals.items()}
+    total = sum(totals.values())
+    return {"frames": n, "faces_per_frame": round(faces_seen / n, 2), "ms": ms,
+            "ms_per_face_classify": round(1000 * totals["classify"] / max(faces_seen, 1), 2),
+            "fps_sequential": round(n / total, 1)}
+
+
+def time_overlapped(detector: MaskDetector, encoded: Sequence[bytes]) -> float:
+    """Frames per second when decoding runs one frame ahead in another thread, as `detect` does."""
+    from maskwatch.sources import Frame, prefetch
+
+    def frames():
+        for i, blob in enumerate(encoded):
+            yield Frame(decode_image(blob), "bench", i, 0.0, Path("bench.jpg"), None, False)
+
+    started = time.perf_counter()
+    for frame in prefetch(frames()):
+        draw(frame.image, detector(frame.image))
+    return round(len(encoded) / (time.perf_counter() - started), 1)
+
+
+def classifier_vs_keras(detector: MaskDetector, encoded: Sequence[bytes], keras_model: Path | None) -> dict:
+    """Per-face ms of LiteRT and of Keras `predict` per frame, on the same face crops."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from maskwatch.model import build_classifier
+
+    classifier = detector.classifier
+    if keras_model:
+        model = keras.models.load_model(keras_model)
+    else:  # same architecture and size as the LiteRT model: weights do not change the timing
+        model = build_classifier(len(classifier.labels), classifier.image_size, imagenet=False)
+    batches = []
+    for blob in encoded:
+        image = decode_image(blob)
+        faces = detector.detector.detect(image)
+        if faces:
+            batches.append(np.stack([face_crop(image, f.box, classifier.image_size) for f in faces]))
+    n_faces = sum(len(b) for b in batches)
+    result = {"faces": n_faces}
+    for name, run in (("litert", classifier.predict),
+                      ("keras_predict", lambda b: model.predict(b.astype(np.float32), verbose=0))):
+        run(batches[0])
+        started = time.perf_counter()
+        for batch in batches:
+            run(batch)
+        result[f"{name}_ms_per_face"] = round(1000 * (time.perf_counter() - started) / n_faces, 2)
+    result["speedup"] = round(result["keras_predict_ms_per_face"] / result["litert_ms_per_face"], 1)
+    return result
+
+
+def scene_frames(folder: Path, count: int) -> list[bytes]:
+    from maskwatch.images import IMAGE_SUFFIXES, iter_files
+    from maskwatch.voc import holdout
+
+    paths = list(iter_files(folder, IMAGE_SUFFIXES))
+    paths = [p for p in paths if holdout(p.name)] or paths
+    return [p.read_bytes() for p in paths[:count]]
+
+
+def run_bench(scenes: Path | None, model: Path | None = None, keras_model: Path | None = None,
+              frames: int = 40) -> dict:
+    webcam = webcam_frames(frames)
+    fast = MaskDetector("fast", model)
+    report = {"webcam_640x480_fast": {**time_stages(fast, webcam), "fps_overlapped": time_overlapped(fast, webcam)}}
+    if scenes is not None:
+        images = scene_frames(scenes, frames)
+        accurate = MaskDetector("accurate", model)
+        report["scenes_accurate"] = {**time_stages(accurate, images),
+                                     "fps_overlapped": time_overlapped(accurate, images)}
+    report["classifier_vs_keras"] = classifier_vs_keras(fast, webcam, keras_model)
+    return report
+
+
+def format_bench(report: dict) -> str:
+    lines = [f"{'workload':<22}{'faces/frame':>12}" + "".join(f"{s + ' ms':>12}" for s in STAGES)
+             + f"{'ms/face':>10}{'fps':>8}{'fps 2-thr':>10}"]
+    for name, r in report.items():
+        if name == "classifier_vs_keras":
+            continue
+        lines.append(f"{name:<22}{r['faces_per_frame']:>12}" + "".join(f"{r['ms'][s]:>12}" for s in STAGES)
+                     + f"{r['ms_per_face_classify']:>10}{r['fps_sequential']:>8}{r['fps_overlapped']:>10}")
+    c = report["classifier_vs_keras"]
+    lines.append(f"classifier on {c['faces']} faces: LiteRT {c['litert_ms_per_face']} ms/face, Keras predict per frame "
+                 f"{c['keras_predict_ms_per_face']} ms/face -> LiteRT {c['speedup']}x faster")
+    return "\n".join(lines)

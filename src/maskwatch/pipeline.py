@@ -1,0 +1,28 @@
+"""Image in, labelled faces out: the face detector, then the mask classifier on all faces in one batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from maskwatch.classifier import MaskClassifier
+from maskwatch.detector import load_detector
+from maskwatch.presets import PRESETS
+from maskwatch.results import Face
+
+
+class MaskDetector:
+    """Finds faces and classifies each; `detector` is "centerface" or a YuNet .onnx path."""
+
+    def __init__(self, preset: str = "accurate", model: str | Path | None = None, face_threshold: float | None = None,
+                 scale: float | None = None, detector: str = "centerface", threads: int | None = None):
+        settings = PRESETS[preset]
+        self.detector = load_detector(detector, threshold=settings.face_threshold if face_threshold is None
+                                      else face_threshold, scale=settings.scale if scale is None else scale,
+                                      **({"max_side": settings.max_side, "threads": threads}
+                                         if detector == "centerface" else {}))
+        self.classifier = MaskClassifier(model, threads=threads)
+
+    def __call__(self, image: np.ndarray) -> list[Face]:
+        return self.classifier.classify(image, self.detector.detect(image))
