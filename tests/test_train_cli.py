@@ -73,3 +73,25 @@ def test_evaluate_counts_unreadable_files_on_real_data(trained, tmp_path, capsys
     assert main(["evaluate", str(tmp_path), "--model", str(trained / "model.tflite"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 10 and result["skipped"]["count"] == 1
+
+
+def test_ctrl_c_keeps_the_best_checkpoint_and_no_half_written_file(tiny_dataset, tmp_path):
+    import signal
+    import time
+
+    import keras
+
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "maskwatch", "train", str(tiny_dataset), "--out", str(out),
+                                "--epochs", "1", "--fine-tune-epochs", "50", "--image-size", "96",
+                                "--batch-size", "8"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "model.keras").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    assert (out / "model.keras").exists(), "no checkpoint was written"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert not [p.name for p in out.iterdir() if ".part" in p.name]
+    assert keras.models.load_model(out / "model.keras").output_shape == (None, 2)

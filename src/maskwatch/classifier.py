@@ -72,7 +72,10 @@ class MaskClassifier:
     def classify(self, image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The faces of one image with label, confidence and probabilities filled in (one batch)."""
         crops = np.stack([face_crop(image, f.box, self.image_size) for f in faces]) if faces else np.zeros(0)
-        probs = self.predict(crops)
-        return [replace(face, label=self.labels[int(p.argmax())], confidence=float(p.max()),
-                        probs=dict(zip(self.labels, map(float, p), strict=True)))
-                for face, p in zip(faces, probs, strict=True)]
+        return [self.labelled(face, p) for face, p in zip(faces, self.predict(crops), strict=True)]
+
+    def labelled(self, face: Face, probs: np.ndarray) -> Face:
+        """The face with the label, confidence and probabilities these class probabilities give."""
+        best = int(probs.argmax())
+        return replace(face, label=self.labels[best], confidence=float(probs[best]),
+                       probs=dict(zip(self.labels, map(float, probs), strict=True)))

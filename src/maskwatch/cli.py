@@ -44,9 +44,9 @@ def _add_train(sub) -> None:
     p.add_argument("--map", action="append", default=[], metavar="NAME=CLASS",
                    help="treat scene boxes named NAME as CLASS, e.g. --map mask_weared_incorrect=without_mask")
     p.add_argument("--skip", action="append", default=[], metavar="NAME", help="leave out scene boxes named NAME")
-    p.add_argument("--epochs", type=int, default=2, help="epochs of the head on the frozen base (default 2)")
-    p.add_argument("--fine-tune-epochs", type=int, default=2,
-                   help="epochs fine-tuning the upper blocks at a low learning rate (default 2)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs of the head on the frozen base (default 1)")
+    p.add_argument("--fine-tune-epochs", type=int, default=6,
+                   help="epochs fine-tuning the upper blocks at a low learning rate (default 6)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--image-size", type=int, default=224, help="square input size in pixels (default 224)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
@@ -64,6 +64,8 @@ def _add_evaluate(sub) -> None:
                    "`train --scenes` keeps out of training (by file-name hash)")
     p.add_argument("--model", type=Path, help="a .tflite or .keras model with labels.json beside it "
                    "(default: the shipped model)")
+    p.add_argument("--gt-crops", action="store_true", help="with --scenes: score the classifier alone on the "
+                   "annotated face boxes (no detector)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="accurate", help="with --scenes (default accurate)")
     p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
     p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
@@ -89,13 +91,16 @@ def _add_detect(sub) -> None:
     p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
     p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a YuNet .onnx file")
+    p.add_argument("--no-track", dest="track", action="store_false",
+                   help="classify every face on every video frame (default: faces that stay in view keep their "
+                   "smoothed label and are re-classified every 5 frames)")
 
 
 def run_detect(args) -> int:
     from maskwatch.detect import DetectOptions, run_detect
 
     return run_detect(DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset,
-                                    args.model, args.face_threshold, args.scale, args.detector))
+                                    args.model, args.face_threshold, args.scale, args.detector, args.track))
 
 
 def _add_bench(sub) -> None:
@@ -139,7 +144,12 @@ def run_evaluate(args) -> int:
 
     if (args.data_dir is None) == (args.scenes is None):
         raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
-    if args.scenes:
+    if args.scenes and args.gt_crops:
+        from maskwatch.metrics import format_metrics
+
+        result = evaluate.evaluate_gt_crops(args.scenes, args.model, args.held_out)
+        text = format_metrics(result)
+    elif args.scenes:
         from maskwatch.pipeline import MaskDetector
 
         detector = MaskDetector(args.preset, args.model, args.face_threshold, args.scale)

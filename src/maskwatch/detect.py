@@ -35,6 +35,7 @@ class DetectOptions:
     face_threshold: float | None = None
     scale: float | None = None
     detector: str = "centerface"
+    track: bool = True  # reuse labels of faces that stay in view across video frames
 
 
 def resolve_sample(spec: str | None) -> str | None:
@@ -68,9 +69,12 @@ def run_detect(options: DetectOptions) -> int:
         progress = stack.enter_context(tqdm(total=source.total, unit="frame", disable=source.live or None,
                                             desc="Detecting"))
         frames = stack.enter_context(closing(prefetch(source)))
-        last, fps = time.perf_counter(), None
+        last, fps, previous = time.perf_counter(), None, None
         for frame in frames:
-            faces = detector(frame.image)
+            if frame.source != previous:
+                detector.new_video()
+                previous = frame.source
+            faces = detector(frame.image, track=frame.is_video and options.track)
             summary.add(frame, faces)
             now = time.perf_counter()
             fps = 1 / (now - last) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from maskwatch.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.metrics import classification_metrics
 
-log = logging.getLogger(__name__)
+INCORRECT = "mask_weared_incorrect"
 
 
 def predict_fn(model_path: Path | None):
@@ -29,14 +28,9 @@ def predict_fn(model_path: Path | None):
     return classifier.predict, classifier.labels, classifier.image_size
 
 
-def evaluate_folder(data_dir: Path, model_path: Path | None = None, batch_size: int = 64) -> dict:
-    """Classification metrics of the model on every readable image under data_dir/CLASS/."""
+def _score(samples, model_path: Path | None, batch_size: int = 64) -> dict:
     predict, labels, size = predict_fn(model_path)
-    classes = folder_classes(data_dir)
-    unknown = sorted(set(classes) - set(labels))
-    if unknown:
-        raise DatasetError(f"{data_dir}: classes {unknown} are not among the model's labels {labels}")
-    data = load_samples(folder_samples(data_dir, classes), labels, size)
+    data = load_samples(samples, labels, size)
     probs = np.concatenate([predict(data.images[i:i + batch_size]) for i in range(0, len(data.labels), batch_size)])
     metrics = classification_metrics(data.labels, probs.argmax(1), labels)
     metrics["skipped"] = {"count": len(data.skipped), "first": data.skipped[:10]}
@@ -44,7 +38,28 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None, batch_size: 
     return metrics
 
 
-INCORRECT = "mask_weared_incorrect"
+def evaluate_folder(data_dir: Path, model_path: Path | None = None) -> dict:
+    """Classification metrics of the model on every readable image under data_dir/CLASS/."""
+    from maskwatch.classifier import default_model_path, read_labels
+
+    labels = read_labels(model_path or default_model_path())
+    classes = folder_classes(data_dir)
+    unknown = sorted(set(classes) - set(labels))
+    if unknown:
+        raise DatasetError(f"{data_dir}: classes {unknown} are not among the model's labels {labels}")
+    return _score(folder_samples(data_dir, classes), model_path)
+
+
+def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: bool = False) -> dict:
+    """Classification metrics on the annotated face boxes of VOC scenes, cut as `detect` cuts faces
+    (boxes named mask_weared_incorrect are left out): the classifier alone, with perfect face boxes."""
+    from maskwatch.classifier import default_model_path, read_labels
+    from maskwatch.dataset import scene_samples
+    from maskwatch.voc import holdout
+
+    labels = read_labels(model_path or default_model_path())
+    samples, _ = scene_samples(voc_dir, labels, skip=[INCORRECT], include_holdout=True)
+    return _score([s for s in samples if holdout(s.path.name) or not held_out], model_path)
 
 
 def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:

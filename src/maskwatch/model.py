@@ -11,7 +11,7 @@ from keras import layers
 
 from maskwatch.mobilenet import IMAGENET_MEAN, IMAGENET_STD, LAST_FEATURE, load_imagenet_weights, mobilenet_v2
 
-FINE_TUNE_FROM = 14  # first torchvision `features` block unfrozen for fine-tuning (of 18): the 160/320-channel ones
+FINE_TUNE_FROM = 10  # first torchvision `features` block unfrozen for fine-tuning (of 18): the 64- to 320-channel ones
 
 
 @keras.saving.register_keras_serializable(package="maskwatch")

@@ -10,6 +10,7 @@ from maskwatch.classifier import MaskClassifier
 from maskwatch.detector import load_detector
 from maskwatch.presets import PRESETS
 from maskwatch.results import Face
+from maskwatch.tracker import LabelTracker
 
 
 class MaskDetector:
@@ -23,6 +24,14 @@ class MaskDetector:
                                       **({"max_side": settings.max_side, "threads": threads}
                                          if detector == "centerface" else {}))
         self.classifier = MaskClassifier(model, threads=threads)
+        self.tracker = LabelTracker(self.classifier)
 
-    def __call__(self, image: np.ndarray) -> list[Face]:
-        return self.classifier.classify(image, self.detector.detect(image))
+    def __call__(self, image: np.ndarray, track: bool = False) -> list[Face]:
+        """Labelled faces of the image; with `track` (frames of one video or stream, in order) faces that
+        stay in view keep their smoothed label and are re-classified only every few frames."""
+        faces = self.detector.detect(image)
+        return self.tracker(image, faces) if track else self.classifier.classify(image, faces)
+
+    def new_video(self) -> None:
+        """Forget the faces of the previous video or stream."""
+        self.tracker.reset()

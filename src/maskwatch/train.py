@@ -36,8 +36,8 @@ class TrainConfig:
     scenes: Sequence[Path] = ()
     mapping: Mapping[str, str] = field(default_factory=dict)
     skip: Sequence[str] = ()
-    epochs: int = 2
-    fine_tune_epochs: int = 2
+    epochs: int = 1
+    fine_tune_epochs: int = 6
     batch_size: int = 32
     image_size: int = 224
     seed: int = 0
@@ -149,6 +149,14 @@ def train(config: TrainConfig) -> dict:
     test_probs = model.predict(make_dataset(data, split.test, config.batch_size), verbose=0)
     test = classification_metrics(data.labels[split.test], test_probs.argmax(1), classes)
     log.info("test set:\n%s", format_metrics(test))
+    test_by_source = {}
+    origins = np.array([str(config.data_dir) if data.samples[i].box is None else str(data.samples[i].path.parent.parent)
+                        for i in split.test])
+    predicted = test_probs.argmax(1)
+    for origin in sorted(set(origins)):
+        mine = origins == origin
+        test_by_source[origin] = classification_metrics(data.labels[split.test][mine], predicted[mine], classes)
+        log.info("test images from %s: accuracy %.4f on %d", origin, test_by_source[origin]["accuracy"], mine.sum())
     export_litert(model, out / "model.tflite")
     atomic_write_json(out / "labels.json", classes)
     report = {
@@ -166,6 +174,7 @@ def train(config: TrainConfig) -> dict:
         "best_epoch": checkpoint.best_epoch,
         "history": history,
         "test": test,
+        "test_by_source": test_by_source,
         "training_seconds": round(time.time() - started, 1),
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
