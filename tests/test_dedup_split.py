@@ -15,17 +15,17 @@ def test_resized_and_reencoded_copies_share_a_group():
     recoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
     others = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
     images = [photo, smaller, recoded, *others]
-    groups, merges = group_duplicates([f"file{i}" for i in range(len(images))], [dhash(i) for i in images])
+    groups, same_key, near = group_duplicates([f"file{i}" for i in range(len(images))], [dhash(i) for i in images])
     assert groups[0] == groups[1] == groups[2]
     assert len(set(groups[3:])) == 3 and groups[0] not in groups[3:]
-    assert merges == 2
+    assert (same_key, near) == (0, 2)
 
 
 def test_equal_keys_are_grouped_even_when_images_differ():
     images = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket()]
-    groups, merges = group_duplicates(["same", "same", "other"], [dhash(i) for i in images])
+    groups, same_key, near = group_duplicates(["same", "same", "other"], [dhash(i) for i in images])
     assert groups[0] == groups[1] != groups[2]
-    assert merges == 1
+    assert (same_key, near) == (1, 0)
 
 
 def test_split_keeps_groups_whole_is_stratified_and_seeded():

@@ -47,19 +47,18 @@ class _UnionFind:
 
 
 def group_duplicates(keys: Sequence[Hashable], hashes: Sequence[int],
-                     max_bits: int = NEAR_DUPLICATE_BITS) -> tuple[np.ndarray, int]:
-    """Group ids per item (items with equal keys, or hashes within `max_bits`, share a group) and the
-    number of merges made, i.e. how many items were folded into another's group."""
+                     max_bits: int = NEAR_DUPLICATE_BITS) -> tuple[np.ndarray, int, int]:
+    """Group ids per item (items with equal keys, or hashes within `max_bits`, share a group), and how many
+    items were folded into another's group by equal keys, then by near-equal hashes."""
     n = len(keys)
     groups = _UnionFind(n)
-    merges = 0
     first_with_key: dict[Hashable, int] = {}
-    for i, key in enumerate(keys):
-        merges += groups.union(first_with_key.setdefault(key, i), i)
+    same_key = sum(groups.union(first_with_key.setdefault(key, i), i) for i, key in enumerate(keys))
+    near = 0
     codes = np.array(hashes, dtype=np.uint64)
     for i in range(n - 1):
         distance = np.bitwise_count(codes[i + 1:] ^ codes[i])
         for j in np.flatnonzero(distance <= max_bits):
-            merges += groups.union(i, i + 1 + int(j))
+            near += groups.union(i, i + 1 + int(j))
     roots = np.array([groups.find(i) for i in range(n)])
-    return np.unique(roots, return_inverse=True)[1], merges
+    return np.unique(roots, return_inverse=True)[1], same_key, near

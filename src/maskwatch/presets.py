@@ -18,6 +18,6 @@ class Preset:
 
 
 PRESETS = {
-    "fast": Preset(scale=1.0, max_side=640, face_threshold=0.5),
-    "accurate": Preset(scale=2.0, max_side=2048, face_threshold=0.4),
+    "fast": Preset(scale=1.0, max_side=320, face_threshold=0.5),
+    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3),
 }

@@ -114,11 +114,12 @@ def train(config: TrainConfig) -> dict:
     out = config.out
     data, sources = load_data(config)
     out.mkdir(parents=True, exist_ok=True)
-    groups, merges = group_duplicates(data.keys, data.hashes)
+    groups, same_key, near = group_duplicates(data.keys, data.hashes)
     split: Split = group_split(data.labels, groups, seed=config.seed)
     classes = data.classes
-    log.info("%d images in %d duplicate groups (%d merged); split train %d / val %d / test %d",
-             len(data.labels), groups.max() + 1, merges, len(split.train), len(split.val), len(split.test))
+    log.info("%d images in %d groups (%d joined as exact copies or crops of one scene, %d as near-duplicates); "
+             "split train %d / val %d / test %d", len(data.labels), groups.max() + 1, same_key, near,
+             len(split.train), len(split.val), len(split.test))
     if config.imagenet:
         log.info("ImageNet MobileNetV2 weights from %s", weights_path())
     model = build_classifier(len(classes), config.image_size, imagenet=config.imagenet)
@@ -165,7 +166,7 @@ def train(config: TrainConfig) -> dict:
         "sources": sources,
         "skipped": {"count": len(data.skipped), "first": data.skipped[:10]},
         "duplicates": {"near_duplicate_bits": NEAR_DUPLICATE_BITS, "groups": int(groups.max() + 1),
-                       "merged": int(merges)},
+                       "joined_exact_or_same_scene": int(same_key), "joined_near_duplicate": int(near)},
         "split": {"seed": config.seed, "train": len(split.train), "val": len(split.val), "test": len(split.test),
                   "test_per_class": dict(Counter(classes[i] for i in data.labels[split.test]))},
         "config": {"epochs": config.epochs, "fine_tune_epochs": config.fine_tune_epochs,
