@@ -20,6 +20,7 @@ from maskwatch.crops import face_crop
 from maskwatch.results import Face
 
 log = logging.getLogger(__name__)
+MAX_BATCH = 16  # more faces than this in one frame are classified in several batches
 
 
 def default_model_path() -> Path:
@@ -41,33 +42,41 @@ class MaskClassifier:
     """Runs a LiteRT classifier on batches of face crops."""
 
     def __init__(self, model_path: str | Path | None = None, threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
             raise FileNotFoundError(f"model not found: {self.path}")
         self.labels = read_labels(self.path)
-        try:
-            self.interpreter = Interpreter(model_path=str(self.path), num_threads=threads or os.cpu_count() or 1)
-        except (ValueError, RuntimeError) as error:
-            raise ValueError(f"{self.path}: not a LiteRT model ({error})") from error
-        self._input = self.interpreter.get_input_details()[0]
-        self._output = self.interpreter.get_output_details()[0]
-        self.image_size = int(self._input["shape"][1])
-        self._batch = 0
+        self._threads = threads or os.cpu_count() or 1
+        self._interpreters: dict[int, object] = {}
+        self.image_size = int(self._interpreter(1).get_input_details()[0]["shape"][1])
         log.info("mask classifier %s (%s, %dpx)", self.path, ", ".join(self.labels), self.image_size)
+
+    def _interpreter(self, batch: int):
+        """One interpreter per batch size: resizing one interpreter re-plans its memory on every change,
+        which costs more than the inference when the number of faces varies from frame to frame."""
+        if batch not in self._interpreters:
+            from ai_edge_litert.interpreter import Interpreter
+
+            try:
+                interpreter = Interpreter(model_path=str(self.path), num_threads=self._threads)
+            except (ValueError, RuntimeError) as error:
+                raise ValueError(f"{self.path}: not a LiteRT model ({error})") from error
+            shape = interpreter.get_input_details()[0]["shape"]
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], [batch, *shape[1:]])
+            interpreter.allocate_tensors()
+            self._interpreters[batch] = interpreter
+        return self._interpreters[batch]
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities (N x classes) for N RGB uint8 crops of image_size x image_size."""
+        if len(crops) > MAX_BATCH:
+            return np.concatenate([self.predict(crops[i:i + MAX_BATCH]) for i in range(0, len(crops), MAX_BATCH)])
         if len(crops) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        if len(crops) != self._batch:
-            self.interpreter.resize_tensor_input(self._input["index"], [len(crops), *self._input["shape"][1:]])
-            self.interpreter.allocate_tensors()
-            self._batch = len(crops)
-        self.interpreter.set_tensor(self._input["index"], np.asarray(crops, np.float32))
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._output["index"]).copy()
+        interpreter = self._interpreter(len(crops))
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.asarray(crops, np.float32))
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
 
     def classify(self, image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The faces of one image with label, confidence and probabilities filled in (one batch)."""

@@ -112,7 +112,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--model", type=Path, help="a .tflite classifier (default: shipped)")
     p.add_argument("--keras-model", type=Path, help="the same model as .keras for the Keras comparison "
                    "(default: the same architecture with untrained weights; timing does not depend on weights)")
-    p.add_argument("--frames", type=int, default=40, help="frames per workload (default 40)")
+    p.add_argument("--frames", type=int, default=60, help="frames per workload (default 60)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -126,6 +126,35 @@ def run_bench(args) -> int:
     report = run_bench(scenes, args.model, args.keras_model, args.frames)
     print(json.dumps(report) if args.json else format_bench(report))
     return 0
+
+
+def _positive(kind: type[int] | type[float]):
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="HTTP API and a browser page with the live camera",
+                       description="Serve POST /v1/detect (image body or multipart field 'file' -> faces as JSON), "
+                       "GET /healthz, the API docs at /docs and a page at / that labels a photo or the browser's "
+                       "camera. Browsers allow the camera only on localhost or over HTTPS.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--max-body-mb", type=_positive(float), default=10.0, help="larger uploads get 413 (default 10)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="default fast (camera-sized faces)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it (default: shipped)")
+    p.add_argument("--workers", type=_positive(int), help="images processed at once (default: one per core)")
+
+
+def run_serve(args) -> int:
+    from maskwatch import serve
+
+    return serve.run(args)
 
 
 def run_train(args) -> int:
@@ -176,10 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_detect(sub)
     _add_bench(sub)
+    _add_serve(sub)
     return parser
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,8 @@ def _centerface_session(height: int, width: int, threads: int) -> ort.InferenceS
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
+    # Idle onnxruntime threads otherwise spin for a while after each run, starving the classifier that runs next.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
