@@ -127,3 +127,11 @@ def test_scene_photos_from_the_shared_set(tmp_path):
     found = sum(len(r["faces"]) for r in records)
     annotated = sum(len(s.boxes) for s in scenes)
     assert found >= 0.7 * annotated
+
+
+def test_detect_never_imports_tensorflow(tmp_path):
+    code = ("import sys; from maskwatch.cli import main; "
+            f"main(['detect', 'sample:astronaut', '--json', {str(tmp_path / 'f.jsonl')!r}]); "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -49,6 +49,7 @@ def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
     classes = folder_classes(config.data_dir)
     samples = folder_samples(config.data_dir, classes)
     sources = {str(config.data_dir): dict(Counter(s.label for s in samples))}
+    log.info("data %s: %s", config.data_dir, sources[str(config.data_dir)])
     for voc_dir in config.scenes:
         found, left_out = scene_samples(voc_dir, classes, config.mapping, config.skip)
         samples += found
