@@ -7,7 +7,6 @@ interrupted run still leaves a usable model; every output file is written atomic
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import resource
@@ -189,6 +188,3 @@ def train(config: TrainConfig) -> dict:
                                                           "report.json", "curves.png", "confusion.png")))
     return report
 
-
-def summary_line(report: dict) -> str:
-    return json.dumps({"test_accuracy": report["test"]["accuracy"], "seconds": report["training_seconds"]})
