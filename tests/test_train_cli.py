@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -95,3 +96,17 @@ def test_ctrl_c_keeps_the_best_checkpoint_and_no_half_written_file(tiny_dataset,
     assert "interrupted" in err and "Traceback" not in err
     assert not [p.name for p in out.iterdir() if ".part" in p.name]
     assert keras.models.load_model(out / "model.keras").output_shape == (None, 2)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--image-size", "0"], "must be at least 32"),
+    (["--epochs", "-1"], "must be at least 0"),
+    (["--batch-size", "0"], "must be positive"),
+    (["--epochs", "0", "--fine-tune-epochs", "0"], "nothing to train"),
+    (["--map", "incorrect"], "--map takes NAME=CLASS"),
+])
+def test_bad_training_options_are_refused_before_work(tiny_dataset, tmp_path, args, message, capsys):
+    with pytest.raises(SystemExit) if message.startswith("must") else contextlib.nullcontext():
+        assert main(["train", str(tiny_dataset), "--out", str(tmp_path / "o"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

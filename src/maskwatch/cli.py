@@ -32,6 +32,24 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
+def _positive(kind: type[int] | type[float], zero: bool = False):
+    """An argparse type: a number above zero (or at least zero)."""
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'at least 0' if zero else 'positive'}, got {text}")
+        return value
+
+    return parse
+
+
+def _image_size(text: str) -> int:
+    size = int(text)
+    if size < 32:
+        raise argparse.ArgumentTypeError(f"must be at least 32 (MobileNetV2 halves it five times), got {text}")
+    return size
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train the mask classifier on a folder of labelled images",
                        description="Train MobileNetV2 (ImageNet weights) on DATA_DIR/CLASS/*.jpg. Writes model.keras, "
@@ -44,11 +62,12 @@ def _add_train(sub) -> None:
     p.add_argument("--map", action="append", default=[], metavar="NAME=CLASS",
                    help="treat scene boxes named NAME as CLASS, e.g. --map mask_weared_incorrect=without_mask")
     p.add_argument("--skip", action="append", default=[], metavar="NAME", help="leave out scene boxes named NAME")
-    p.add_argument("--epochs", type=int, default=1, help="epochs of the head on the frozen base (default 1)")
-    p.add_argument("--fine-tune-epochs", type=int, default=6,
+    p.add_argument("--epochs", type=_positive(int, zero=True), default=1,
+                   help="epochs of the head on the frozen base (default 1)")
+    p.add_argument("--fine-tune-epochs", type=_positive(int, zero=True), default=6,
                    help="epochs fine-tuning the upper blocks at a low learning rate (default 6)")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--image-size", type=int, default=224, help="square input size in pixels (default 224)")
+    p.add_argument("--batch-size", type=_positive(int), default=32)
+    p.add_argument("--image-size", type=_image_size, default=224, help="square input size in pixels (default 224)")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
@@ -112,7 +131,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--model", type=Path, help="a .tflite classifier (default: shipped)")
     p.add_argument("--keras-model", type=Path, help="the same model as .keras for the Keras comparison "
                    "(default: the same architecture with untrained weights; timing does not depend on weights)")
-    p.add_argument("--frames", type=int, default=60, help="frames per workload (default 60)")
+    p.add_argument("--frames", type=_positive(int), default=60, help="frames per workload (default 60)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -126,16 +145,6 @@ def run_bench(args) -> int:
     report = run_bench(scenes, args.model, args.keras_model, args.frames)
     print(json.dumps(report) if args.json else format_bench(report))
     return 0
-
-
-def _positive(kind: type[int] | type[float]):
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
-        return value
-
-    return parse
 
 
 def _add_serve(sub) -> None:
@@ -160,6 +169,8 @@ def run_serve(args) -> int:
 def run_train(args) -> int:
     from maskwatch.train import TrainConfig, train
 
+    if args.epochs + args.fine_tune_epochs == 0:
+        raise argparse.ArgumentTypeError("--epochs and --fine-tune-epochs are both 0: nothing to train")
     config = TrainConfig(args.data_dir, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,
                          args.fine_tune_epochs, args.batch_size, args.image_size, args.seed, not args.no_imagenet)
     report = train(config)
