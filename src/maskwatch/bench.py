@@ -89,9 +89,6 @@ def time_overlapped(detector: MaskDetector, encoded: Sequence[bytes], track: boo
 
 def classifier_vs_keras(detector: MaskDetector, encoded: Sequence[bytes], keras_model: Path | None) -> dict:
     """Per-face ms of LiteRT and of Keras `predict` per frame, on the same face crops."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from maskwatch.model import build_classifier

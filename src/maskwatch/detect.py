@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from contextlib import ExitStack, closing
@@ -16,7 +15,7 @@ from tqdm import tqdm
 from maskwatch.annotate import draw
 from maskwatch.atomic import atomic_write_json
 from maskwatch.pipeline import MaskDetector
-from maskwatch.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window
+from maskwatch.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
 from maskwatch.sources import open_source, prefetch
 
 log = logging.getLogger(__name__)
@@ -49,15 +48,11 @@ def resolve_sample(spec: str | None) -> str | None:
     return str(path)
 
 
-def _display_available() -> bool:
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform != "linux"
-
-
 def run_detect(options: DetectOptions) -> int:
     """Run detection over the whole source; 0 if every input was read, 1 if some failed (and were skipped)."""
     source = open_source(resolve_sample(options.source))
     preset = options.preset or ("fast" if source.live else "accurate")
-    show = options.show if options.show is not None else source.live and _display_available()
+    show = options.show if options.show is not None else source.live and display_available()
     detector = MaskDetector(preset, options.model, options.face_threshold, options.scale, options.detector)
     log.info("preset %s; faces: %s", preset, options.detector)
     summary = Summary()

@@ -121,13 +121,17 @@ class AnnotatedSaver(_Closing):
         self._finish()
 
 
+def display_available() -> bool:
+    """Whether a window can be shown: on Linux, only with an X or Wayland display."""
+    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 class Window(_Closing):
     """The live view of --show; fails early and clearly where there is no display to show it on."""
 
     def __init__(self, title: str = "maskwatch") -> None:
         # Checked before highgui: its Qt backend aborts the whole process when it finds no display.
-        display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        if sys.platform.startswith("linux") and not display:
+        if not display_available():
             raise RuntimeError(
                 "--show needs a display, but DISPLAY and WAYLAND_DISPLAY are unset; use --save"
             )
