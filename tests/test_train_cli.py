@@ -19,7 +19,7 @@ OUTPUTS = ("model.keras", "model.tflite", "labels.json", "report.json", "curves.
 def trained(tiny_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     code = main(["train", str(tiny_dataset), "--out", str(out), "--epochs", "1", "--fine-tune-epochs", "1",
-                 "--image-size", "96", "--batch-size", "8"])
+                 "--image-size", "96", "--blocks", "13", "--batch-size", "8"])
     assert code == 0
     return out
 
@@ -29,6 +29,7 @@ def test_train_writes_every_output(trained):
     assert not [p.name for p in trained.iterdir() if ".part" in p.name]
     report = json.loads((trained / "report.json").read_text())
     assert report["classes"] == ["with_mask", "without_mask"] == json.loads((trained / "labels.json").read_text())
+    assert report["image_size"] == 96 and report["blocks"] == 13
     assert report["split"]["train"] + report["split"]["val"] + report["split"]["test"] == 40
     assert len(report["history"]["loss"]) == 2 and report["best_epoch"] in (1, 2)
     assert set(report["test"]) >= {"accuracy", "per_class", "confusion"}
@@ -50,6 +51,17 @@ def test_both_runtimes_agree(trained, tiny_dataset, capsys):
         main(["evaluate", str(tiny_dataset), "--model", str(trained / model_file), "--json"])
         scores.append(json.loads(capsys.readouterr().out)["confusion"])
     assert scores[0] == scores[1]
+
+
+def test_the_bench_times_keras_on_the_same_architecture(trained):
+    import keras
+
+    from maskwatch.bench import keras_twin
+    from maskwatch.classifier import MaskClassifier
+
+    twin = keras_twin(MaskClassifier(trained / "model.tflite"))
+    assert twin.count_params() == keras.models.load_model(trained / "model.keras").count_params()
+    assert twin.input_shape == (None, 96, 96, 3)
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
@@ -102,6 +114,7 @@ def test_ctrl_c_keeps_the_best_checkpoint_and_no_half_written_file(tiny_dataset,
     (["--image-size", "0"], "must be at least 32"),
     (["--epochs", "-1"], "must be at least 0"),
     (["--batch-size", "0"], "must be positive"),
+    (["--blocks", "19"], "must be 1-18"),
     (["--epochs", "0", "--fine-tune-epochs", "0"], "nothing to train"),
     (["--map", "incorrect"], "--map takes NAME=CLASS"),
 ])

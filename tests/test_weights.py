@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import skimage.data
 
 from maskwatch.crops import resize
 from maskwatch.mobilenet import imagenet_preprocess, load_imagenet_weights, mobilenet_v2
+from maskwatch.model import base_of, build_classifier, unfreeze_top
 from maskwatch.weights import load_state_dict, weights_path
 
 
@@ -55,3 +57,25 @@ def test_not_a_weights_file_is_refused(tmp_path):
     bad.write_bytes(b"\x80\x02K\x01.")
     with pytest.raises(ValueError, match="not a torch legacy-format"):
         load_state_dict(bad)
+
+
+def test_a_truncated_network_computes_the_same_features():
+    image = imagenet_preprocess(resize(skimage.data.chelsea(), 96))[None]
+    full = mobilenet_v2((96, 96, 3))
+    load_imagenet_weights(full)
+    inner = keras.Model(full.input, full.get_layer("features_13_add").output)
+    truncated = mobilenet_v2((96, 96, 3), blocks=13)
+    load_imagenet_weights(truncated)
+    np.testing.assert_allclose(truncated.predict(image, verbose=0), inner.predict(image, verbose=0), atol=1e-4)
+    with pytest.raises(ValueError, match="blocks must be 1-18"):
+        mobilenet_v2(blocks=0)
+
+
+def test_fine_tuning_unfreezes_the_upper_blocks_of_a_truncated_network():
+    model = build_classifier(2, 96, imagenet=False, blocks=13)
+    unfreeze_top(model)
+    trainable = {int(layer.name.split("_")[1]) for layer in base_of(model).layers
+                 if layer.trainable and layer.weights and layer.name.startswith("features_")}
+    assert trainable == set(range(5, 14))
+    assert not any(layer.trainable for layer in base_of(model).layers
+                   if isinstance(layer, keras.layers.BatchNormalization))

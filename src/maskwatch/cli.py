@@ -50,6 +50,13 @@ def _image_size(text: str) -> int:
     return size
 
 
+def _blocks(text: str) -> int:
+    blocks = int(text)
+    if not 1 <= blocks <= 18:
+        raise argparse.ArgumentTypeError(f"must be 1-18 (MobileNetV2 has 18 feature blocks), got {text}")
+    return blocks
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train the mask classifier on a folder of labelled images",
                        description="Train MobileNetV2 (ImageNet weights) on DATA_DIR/CLASS/*.jpg. Writes model.keras, "
@@ -68,6 +75,9 @@ def _add_train(sub) -> None:
                    help="epochs fine-tuning the upper blocks at a low learning rate (default 6)")
     p.add_argument("--batch-size", type=_positive(int), default=32)
     p.add_argument("--image-size", type=_image_size, default=224, help="square input size in pixels (default 224)")
+    p.add_argument("--blocks", type=_blocks, default=18,
+                   help="MobileNetV2 feature blocks kept, 1-18 (default 18, the whole network); fewer run faster: "
+                   "the shipped model keeps 13 (up to stride 16) at --image-size 96")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
@@ -82,10 +92,12 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--held-out", action="store_true", help="with --scenes: only the 20%% of scenes that "
                    "`train --scenes` keeps out of training (by file-name hash)")
     p.add_argument("--model", type=Path, help="a .tflite or .keras model with labels.json beside it "
-                   "(default: the shipped model)")
+                   "(default: the shipped model of --preset)")
     p.add_argument("--gt-crops", action="store_true", help="with --scenes: score the classifier alone on the "
                    "annotated face boxes (no detector)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="accurate", help="with --scenes (default accurate)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="accurate",
+                   help="the detection settings with --scenes, and the shipped model scored unless --model is "
+                   "given (default accurate; fast for the live-video model)")
     p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
     p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -104,9 +116,12 @@ def _add_detect(sub) -> None:
     p.add_argument("--save", type=Path, metavar="DIR", help="write annotated images and videos under DIR, same names")
     p.add_argument("--json", metavar="FILE", help="JSON Lines, one record per image or frame ('-' = stdout)")
     p.add_argument("--summary", type=Path, metavar="FILE", help="also write the end-of-run summary as JSON")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="fast: large faces, live (default for cameras and "
-                   "streams); accurate: small faces in scenes, 2x detector input (default for files and folders)")
-    p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it (default: shipped)")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="fast: large faces, live: small detector input and the 96 px classifier (default for "
+                   "cameras and streams); accurate: small faces in scenes, 2.5x detector input and the 128 px "
+                   "classifier (default for files and folders)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it "
+                   "(default: the preset's shipped model)")
     p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
     p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a YuNet .onnx file")
@@ -128,7 +143,7 @@ def _add_bench(sub) -> None:
                        "(fast preset) and on scene photos (accurate preset), in one run on this machine.")
     p.add_argument("--scenes", type=Path, help="folder of scene photos (default: ../shared/datasets/mask-detect/images "
                    "if present; its held-out part)")
-    p.add_argument("--model", type=Path, help="a .tflite classifier (default: shipped)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier (default: each preset's shipped model)")
     p.add_argument("--keras-model", type=Path, help="the same model as .keras for the Keras comparison "
                    "(default: the same architecture with untrained weights; timing does not depend on weights)")
     p.add_argument("--frames", type=_positive(int), default=60, help="frames per workload (default 60)")
@@ -156,7 +171,8 @@ def _add_serve(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="default 8000")
     p.add_argument("--max-body-mb", type=_positive(float), default=10.0, help="larger uploads get 413 (default 10)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="default fast (camera-sized faces)")
-    p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it (default: shipped)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it "
+                   "(default: the preset's shipped model)")
     p.add_argument("--workers", type=_positive(int), help="images processed at once (default: one per core)")
 
 
@@ -172,7 +188,8 @@ def run_train(args) -> int:
     if args.epochs + args.fine_tune_epochs == 0:
         raise argparse.ArgumentTypeError("--epochs and --fine-tune-epochs are both 0: nothing to train")
     config = TrainConfig(args.data_dir, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,
-                         args.fine_tune_epochs, args.batch_size, args.image_size, args.seed, not args.no_imagenet)
+                         args.fine_tune_epochs, args.batch_size, args.image_size, args.seed, not args.no_imagenet,
+                         args.blocks)
     report = train(config)
     print(f"test accuracy {report['test']['accuracy']:.4f} on {report['test']['n']} images; "
           f"{report['training_seconds']:.0f} s; model in {args.out}")
@@ -181,24 +198,26 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
     from maskwatch import evaluate
+    from maskwatch.classifier import default_model_path
 
     if (args.data_dir is None) == (args.scenes is None):
         raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
+    model = args.model or default_model_path(PRESETS[args.preset].model)
     if args.scenes and args.gt_crops:
         from maskwatch.metrics import format_metrics
 
-        result = evaluate.evaluate_gt_crops(args.scenes, args.model, args.held_out)
+        result = evaluate.evaluate_gt_crops(args.scenes, model, args.held_out)
         text = format_metrics(result)
     elif args.scenes:
         from maskwatch.pipeline import MaskDetector
 
-        detector = MaskDetector(args.preset, args.model, args.face_threshold, args.scale)
+        detector = MaskDetector(args.preset, model, args.face_threshold, args.scale)
         result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out)
         text = evaluate.format_scene_metrics(result)
     else:
         from maskwatch.metrics import format_metrics
 
-        result = evaluate.evaluate_folder(args.data_dir, args.model)
+        result = evaluate.evaluate_folder(args.data_dir, model)
         text = format_metrics(result)
     print(json.dumps(result) if args.json else text)
     return 0

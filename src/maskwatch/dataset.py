@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from maskwatch.crops import IMAGE_SIZE, face_crop, resize
-from maskwatch.dedup import dhash, md5
+from maskwatch.dedup import HASH_SIZE, dhash, md5
 from maskwatch.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
 from maskwatch.voc import holdout, scan_scenes
 
@@ -94,6 +94,11 @@ def scene_samples(voc_dir: Path, classes: Sequence[str], mapping: Mapping[str, s
     return samples, left_out
 
 
+def _cut(image: np.ndarray, box: tuple[int, int, int, int] | None, size: int) -> np.ndarray:
+    """The whole image, or the face crop of `box`, resized to size x size."""
+    return resize(image, size) if box is None else face_crop(image, box, size)
+
+
 def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = IMAGE_SIZE,
                  progress: bool = True) -> LoadedData:
     """Decode each file once and cut or resize every sample to size x size; unreadable files are skipped."""
@@ -112,11 +117,10 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
         image = decoded[1]
         if image is None:
             continue
-        crop = resize(image, size) if sample.box is None else face_crop(image, sample.box, size)
-        images[len(kept)] = crop
+        images[len(kept)] = _cut(image, sample.box, size)
         kept.append(sample)
         keys.append(decoded[2] if sample.box is None else str(sample.path))
-        hashes.append(dhash(crop))
+        hashes.append(dhash(_cut(image, sample.box, HASH_SIZE)))
     if skipped:
         log.warning("skipped %d unreadable file(s), e.g. %s", len(skipped), "; ".join(skipped[:3]))
     labels = np.array([index[s.label] for s in kept], np.int64)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 NEAR_DUPLICATE_BITS = 6  # dHash bits (of 64) two images may differ in and still count as one image
+HASH_SIZE = 128  # images are hashed at one size, whatever size the model trains at, so splits agree
 
 
 def md5(data: bytes) -> str:

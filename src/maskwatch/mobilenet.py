@@ -49,16 +49,22 @@ def _inverted_residual(x, index: int, expansion: int, filters: int, stride: int)
     return y
 
 
-def mobilenet_v2(input_shape=(224, 224, 3), include_top: bool = False, name: str = "mobilenet_v2") -> keras.Model:
-    """Torchvision's MobileNetV2 (width 1.0); with `include_top`, the 1000-class ImageNet softmax."""
+def mobilenet_v2(input_shape=(224, 224, 3), include_top: bool = False, blocks: int = LAST_FEATURE,
+                 name: str = "mobilenet_v2") -> keras.Model:
+    """Torchvision's MobileNetV2 (width 1.0) up to feature block `blocks` (1-18; 18 is the whole network,
+    whose final 1x1 conv makes 1280 features); with `include_top`, the 1000-class ImageNet softmax."""
+    if not 1 <= blocks <= LAST_FEATURE:
+        raise ValueError(f"blocks must be 1-{LAST_FEATURE}, got {blocks}")
+    if include_top and blocks != LAST_FEATURE:
+        raise ValueError("the ImageNet classifier needs the whole network (blocks=18)")
     inputs = keras.Input(input_shape, name="image")
     x = _conv_bn(inputs, 32, 3, 2, "features_0")
-    index = 1
-    for expansion, filters, repeats, stride in _BLOCKS:
-        for i in range(repeats):
-            x = _inverted_residual(x, index, expansion, filters, stride if i == 0 else 1)
-            index += 1
-    x = _conv_bn(x, 1280, 1, 1, f"features_{LAST_FEATURE}")
+    settings = [(expansion, filters, stride if i == 0 else 1)
+                for expansion, filters, repeats, stride in _BLOCKS for i in range(repeats)]
+    for index, (expansion, filters, stride) in enumerate(settings[:blocks], start=1):
+        x = _inverted_residual(x, index, expansion, filters, stride)
+    if blocks == LAST_FEATURE:
+        x = _conv_bn(x, 1280, 1, 1, f"features_{LAST_FEATURE}")
     if include_top:
         x = layers.GlobalAveragePooling2D(name="pool")(x)
         x = layers.Dense(1000, activation="softmax", name="classifier_1")(x)

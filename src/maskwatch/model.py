@@ -11,7 +11,7 @@ from keras import layers
 
 from maskwatch.mobilenet import IMAGENET_MEAN, IMAGENET_STD, LAST_FEATURE, load_imagenet_weights, mobilenet_v2
 
-FINE_TUNE_FROM = 10  # first torchvision `features` block unfrozen for fine-tuning (of 18): the 64- to 320-channel ones
+FINE_TUNE_BLOCKS = 9  # the upper blocks that fine-tuning unfreezes: of the whole network (18), blocks 10-18
 
 
 @keras.saving.register_keras_serializable(package="maskwatch")
@@ -58,12 +58,14 @@ def augmentation(seed: int | None = None) -> keras.Sequential:
     ], name="augmentation")
 
 
-def build_classifier(num_classes: int, image_size: int = 224, imagenet: bool = True) -> keras.Model:
-    """MobileNetV2 base -> global average pooling -> Dense 128 ReLU -> Dropout 0.5 -> softmax."""
+def build_classifier(num_classes: int, image_size: int = 224, imagenet: bool = True,
+                     blocks: int = LAST_FEATURE) -> keras.Model:
+    """MobileNetV2 base (its first `blocks` feature blocks) -> global average pooling -> Dense 128 ReLU
+    -> Dropout 0.5 -> softmax."""
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = layers.Rescaling(1 / 255, name="to_unit")(inputs)
     x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s * s for s in IMAGENET_STD], name="imagenet_norm")(x)
-    base = mobilenet_v2((image_size, image_size, 3))
+    base = mobilenet_v2((image_size, image_size, 3), blocks=blocks)
     if imagenet:
         load_imagenet_weights(base)
     x = base(x)
@@ -83,12 +85,14 @@ def freeze_base(model: keras.Model) -> None:
     base_of(model).trainable = False
 
 
-def unfreeze_top(model: keras.Model, first_block: int = FINE_TUNE_FROM) -> None:
-    """Stage 2: blocks from `first_block` on learn too; BatchNorm stays frozen (in inference mode), so
+def unfreeze_top(model: keras.Model, count: int = FINE_TUNE_BLOCKS) -> None:
+    """Stage 2: the upper `count` feature blocks learn too; BatchNorm stays frozen (in inference mode), so
     small batches cannot wreck its ImageNet statistics."""
     base = base_of(model)
     base.trainable = True
+    blocks = [int(layer.name.split("_")[1]) for layer in base.layers if layer.name.startswith("features_")]
+    first = max(blocks) - count + 1
     for layer in base.layers:
         parts = layer.name.split("_")
         block = int(parts[1]) if parts[0] == "features" else -1
-        layer.trainable = first_block <= block <= LAST_FEATURE and not isinstance(layer, layers.BatchNormalization)
+        layer.trainable = block >= first and not isinstance(layer, layers.BatchNormalization)

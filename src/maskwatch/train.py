@@ -41,6 +41,7 @@ class TrainConfig:
     image_size: int = 224
     seed: int = 0
     imagenet: bool = True
+    blocks: int = 18  # MobileNetV2 feature blocks kept (18: the whole network)
 
 
 def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
@@ -122,7 +123,7 @@ def train(config: TrainConfig) -> dict:
              len(split.train), len(split.val), len(split.test))
     if config.imagenet:
         log.info("ImageNet MobileNetV2 weights from %s", weights_path())
-    model = build_classifier(len(classes), config.image_size, imagenet=config.imagenet)
+    model = build_classifier(len(classes), config.image_size, imagenet=config.imagenet, blocks=config.blocks)
     train_ds = make_dataset(data, split.train, config.batch_size, augmentation(config.seed), config.seed)
     val_ds = make_dataset(data, split.val, config.batch_size)
     checkpoint = _best_checkpoint(out / "model.keras")
@@ -163,6 +164,7 @@ def train(config: TrainConfig) -> dict:
     report = {
         "classes": classes,
         "image_size": config.image_size,
+        "blocks": config.blocks,
         "sources": sources,
         "skipped": {"count": len(data.skipped), "first": data.skipped[:10]},
         "duplicates": {"near_duplicate_bits": NEAR_DUPLICATE_BITS, "groups": int(groups.max() + 1),
