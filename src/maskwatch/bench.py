@@ -9,6 +9,7 @@ way of running it, Keras `model.predict` on each frame's faces, on the same crop
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from skimage import data
 
 from maskwatch.annotate import draw
+from maskwatch.classifier import MaskClassifier
 from maskwatch.crops import face_crop
 from maskwatch.images import decode_image
 from maskwatch.pipeline import MaskDetector
@@ -49,7 +51,8 @@ def time_stages(detector: MaskDetector, encoded: Sequence[bytes], warmup: int = 
     """Mean ms per stage over the frames (after `warmup` untimed ones) and the resulting frame rate."""
     totals = dict.fromkeys(STAGES, 0.0)
     faces_seen = 0
-    for i, blob in enumerate([*encoded[:warmup], *encoded]):
+    warm = list(encoded[:warmup])
+    for i, blob in enumerate([*warm, *encoded]):
         t0 = time.perf_counter()
         image = decode_image(blob)
         t1 = time.perf_counter()
@@ -59,7 +62,7 @@ def time_stages(detector: MaskDetector, encoded: Sequence[bytes], warmup: int = 
         t3 = time.perf_counter()
         draw(image, faces)
         t4 = time.perf_counter()
-        if i >= warmup:
+        if i >= len(warm):
             faces_seen += len(faces)
             for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 totals[stage] += seconds
@@ -72,18 +75,18 @@ def time_stages(detector: MaskDetector, encoded: Sequence[bytes], warmup: int = 
 
 
 def time_overlapped(detector: MaskDetector, encoded: Sequence[bytes], track: bool = False) -> float:
-    """Frames per second of the whole loop as `detect` runs it: decoding one frame ahead in another
-    thread and, with `track`, labels carried across frames (re-classified every 5 frames)."""
-    from maskwatch.sources import Frame, prefetch
+    """Frames per second of the whole loop as `detect` runs it: decoding one frame ahead in another thread
+    and, with `track`, labels carried across frames (re-classified every 5 frames)."""
+    from maskwatch.background import prefetch
+    from maskwatch.sources import Frame
 
     def frames():
         for i, blob in enumerate(encoded):
             yield Frame(decode_image(blob), "bench", i, 0.0, Path("bench.jpg"), None, True)
 
-    detector.new_video()
     started = time.perf_counter()
-    for frame in prefetch(frames()):
-        draw(frame.image, detector(frame.image, track=track))
+    for frame, faces in detector.frames(prefetch(frames()), track=track):
+        draw(frame.image, faces)
     return round(len(encoded) / (time.perf_counter() - started), 1)
 
 
@@ -91,13 +94,8 @@ def classifier_vs_keras(detector: MaskDetector, encoded: Sequence[bytes], keras_
     """Per-face ms of LiteRT and of Keras `predict` per frame, on the same face crops."""
     import keras
 
-    from maskwatch.model import build_classifier
-
     classifier = detector.classifier
-    if keras_model:
-        model = keras.models.load_model(keras_model)
-    else:  # same architecture and size as the LiteRT model: weights do not change the timing
-        model = build_classifier(len(classifier.labels), classifier.image_size, imagenet=False)
+    model = keras.models.load_model(keras_model) if keras_model else keras_twin(classifier)
     batches = []
     for blob in encoded:
         image = decode_image(blob)
@@ -115,6 +113,19 @@ def classifier_vs_keras(detector: MaskDetector, encoded: Sequence[bytes], keras_
         result[f"{name}_ms_per_face"] = round(1000 * (time.perf_counter() - started) / n_faces, 2)
     result["speedup"] = round(result["keras_predict_ms_per_face"] / result["litert_ms_per_face"], 1)
     return result
+
+
+def keras_twin(classifier: MaskClassifier):
+    """A Keras model of the LiteRT model's architecture: its input size, and its MobileNetV2 blocks as read
+    from the layer names that the export keeps in tensor names. Weights do not change the timing."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from maskwatch.mobilenet import LAST_FEATURE
+    from maskwatch.model import build_classifier
+
+    names = [t["name"] for t in Interpreter(model_path=str(classifier.path)).get_tensor_details()]
+    blocks = max((int(n) for name in names for n in re.findall(r"features_(\d+)_", name)), default=LAST_FEATURE)
+    return build_classifier(len(classifier.labels), classifier.image_size, imagenet=False, blocks=blocks)
 
 
 def scene_frames(folder: Path, count: int) -> list[bytes]:
@@ -143,15 +154,15 @@ def run_bench(scenes: Path | None, model: Path | None = None, keras_model: Path 
 
 def format_bench(report: dict) -> str:
     lines = [f"{'workload':<22}{'faces/frame':>12}" + "".join(f"{s + ' ms':>12}" for s in STAGES)
-             + f"{'ms/face':>10}{'fps':>8}{'fps 2-thr':>10}{'tracked':>9}"]
+             + f"{'ms/face':>10}{'fps':>8}{'threads':>10}{'tracked':>9}"]
     for name, r in report.items():
         if name == "classifier_vs_keras":
             continue
         lines.append(f"{name:<22}{r['faces_per_frame']:>12}" + "".join(f"{r['ms'][s]:>12}" for s in STAGES)
                      + f"{r['ms_per_face_classify']:>10}{r['fps_sequential']:>8}{r['fps_overlapped']:>10}"
                      + f"{r.get('fps_overlapped_tracked', '-'):>9}")
-    lines.append("fps: stages one after another; 2-thr: decoding in a second thread, as `detect` runs; "
-                 "tracked: plus labels carried across frames (video default)")
+    lines.append("fps: stages one after another; threads: decoding ahead in a second thread, as `detect` runs; "
+                 "tracked: plus labels carried across frames (the video default)")
     c = report["classifier_vs_keras"]
     lines.append(f"classifier on {c['faces']} faces: LiteRT {c['litert_ms_per_face']} ms/face, Keras predict per frame "
                  f"{c['keras_predict_ms_per_face']} ms/face -> LiteRT {c['speedup']}x faster")

@@ -1,4 +1,4 @@
-"""Mask classification at run time with LiteRT: no TensorFlow import, ~2 ms a face on a CPU core.
+"""Mask classification at run time with LiteRT: no TensorFlow import, a few ms a face on a CPU core.
 
 A model is a `.tflite` file plus the `labels.json` beside it (class names in output order). The shipped
 default lives in the package; `maskwatch train` writes both files for a model of your own.
@@ -23,8 +23,13 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 16  # more faces than this in one frame are classified in several batches
 
 
-def default_model_path() -> Path:
-    return Path(str(files("maskwatch") / "models" / "mask_classifier.tflite"))
+DEFAULT_MODEL = "mask_classifier.tflite"
+
+
+def default_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """A model shipped in the package (see MODEL_CARD.md): `mask_classifier.tflite` for photos, or
+    `mask_classifier_fast.tflite`, smaller and faster, for live video."""
+    return Path(str(files("maskwatch") / "models" / name))
 
 
 def read_labels(model_path: Path) -> list[str]:

@@ -14,9 +14,10 @@ from tqdm import tqdm
 
 from maskwatch.annotate import draw
 from maskwatch.atomic import atomic_write_json
+from maskwatch.background import prefetch
 from maskwatch.pipeline import MaskDetector
 from maskwatch.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
-from maskwatch.sources import open_source, prefetch
+from maskwatch.sources import open_source
 
 log = logging.getLogger(__name__)
 SAMPLE_PREFIX = "sample:"
@@ -64,12 +65,9 @@ def run_detect(options: DetectOptions) -> int:
         progress = stack.enter_context(tqdm(total=source.total, unit="frame", disable=source.live or None,
                                             desc="Detecting"))
         frames = stack.enter_context(closing(prefetch(source)))
-        last, fps, previous = time.perf_counter(), None, None
-        for frame in frames:
-            if frame.source != previous:
-                detector.new_video()
-                previous = frame.source
-            faces = detector(frame.image, track=frame.is_video and options.track)
+        labelled = stack.enter_context(closing(detector.frames(frames, track=options.track)))
+        last, fps = time.perf_counter(), None
+        for frame, faces in labelled:
             summary.add(frame, faces)
             now = time.perf_counter()
             fps = 1 / (now - last) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)

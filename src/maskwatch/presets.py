@@ -1,8 +1,9 @@
 """Detection presets: speed against small faces.
 
-Cameras and streams usually show a few large faces (`fast`); photos of scenes hold many small ones, which
-CenterFace finds far better on a 2x upscaled image (`accurate`). The values were chosen by measurement on
-the mask-detect scenes (see README).
+Cameras and streams usually show a few large faces and need every frame done in a few milliseconds
+(`fast`: a small detector input and the 96 px classifier); photos of scenes hold many small ones, which
+CenterFace finds far better on an upscaled image, and the 128 px classifier labels better (`accurate`).
+The values were chosen by measurement (see README).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ class Preset:
     scale: float  # detector input scale: 2.0 upsamples so that 10-20 px faces become findable
     max_side: int  # cap on the detector input's long side, bounding the cost of big frames
     face_threshold: float
+    model: str  # the shipped classifier it uses (in maskwatch/models) unless --model says otherwise
 
 
 PRESETS = {
-    "fast": Preset(scale=1.0, max_side=320, face_threshold=0.5),
-    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3),
+    "fast": Preset(scale=1.0, max_side=256, face_threshold=0.35, model="mask_classifier_fast.tflite"),
+    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite"),
 }

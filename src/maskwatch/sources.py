@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import queue
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -236,48 +235,3 @@ def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> 
     if path.is_file():
         return FileSource([path])
     raise SourceError(f"{spec}: no such file or folder")
-
-
-def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
-    """Decode in a background thread, `depth` frames ahead, so decoding overlaps detection on another core.
-
-    Exceptions of the producer are raised here; when the consumer stops early, the producer stops after
-    the frame it is decoding, and the source iterator is closed in its own thread.
-    """
-    items: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        iterator = iter(frames)
-        try:
-            for frame in iterator:
-                if not put(frame):
-                    return
-            put(end)
-        except BaseException as error:
-            put(error)
-        finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                close()
-
-    thread = threading.Thread(target=produce, name="maskwatch-prefetch", daemon=True)
-    thread.start()
-    try:
-        while (item := items.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
