@@ -120,7 +120,7 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
         images[len(kept)] = _cut(image, sample.box, size)
         kept.append(sample)
         keys.append(decoded[2] if sample.box is None else str(sample.path))
-        hashes.append(dhash(_cut(image, sample.box, HASH_SIZE)))
+        hashes.append(dhash(images[len(kept) - 1] if size == HASH_SIZE else _cut(image, sample.box, HASH_SIZE)))
     if skipped:
         log.warning("skipped %d unreadable file(s), e.g. %s", len(skipped), "; ".join(skipped[:3]))
     labels = np.array([index[s.label] for s in kept], np.int64)
