@@ -51,7 +51,7 @@ def test_frames_match_one_call_per_frame(track: bool) -> None:
 
 def test_each_preset_uses_its_shipped_classifier_unless_told_otherwise() -> None:
     assert MaskDetector("fast").classifier.path.name == "mask_classifier_fast.tflite"
-    assert MaskDetector("fast").classifier.image_size == 96
+    assert MaskDetector("fast").classifier.image_size == 88
     accurate = MaskDetector("accurate")
     assert accurate.classifier.path.name == "mask_classifier.tflite" and accurate.classifier.image_size == 128
     assert MaskDetector("fast", model=accurate.classifier.path).classifier.image_size == 128

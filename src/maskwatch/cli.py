@@ -77,7 +77,7 @@ def _add_train(sub) -> None:
     p.add_argument("--image-size", type=_image_size, default=224, help="square input size in pixels (default 224)")
     p.add_argument("--blocks", type=_blocks, default=18,
                    help="MobileNetV2 feature blocks kept, 1-18 (default 18, the whole network); fewer run faster: "
-                   "the shipped model keeps 13 (up to stride 16) at --image-size 96")
+                   "the shipped model keeps 13 (up to stride 16) at --image-size 88")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
@@ -117,7 +117,7 @@ def _add_detect(sub) -> None:
     p.add_argument("--json", metavar="FILE", help="JSON Lines, one record per image or frame ('-' = stdout)")
     p.add_argument("--summary", type=Path, metavar="FILE", help="also write the end-of-run summary as JSON")
     p.add_argument("--preset", choices=sorted(PRESETS),
-                   help="fast: large faces, live: small detector input and the 96 px classifier (default for "
+                   help="fast: large faces, live: small detector input and the 88 px classifier (default for "
                    "cameras and streams); accurate: small faces in scenes, 2.5x detector input and the 128 px "
                    "classifier (default for files and folders)")
     p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it "

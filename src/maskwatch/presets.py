@@ -1,7 +1,7 @@
 """Detection presets: speed against small faces.
 
 Cameras and streams usually show a few large faces and need every frame done in a few milliseconds
-(`fast`: a small detector input and the 96 px classifier); photos of scenes hold many small ones, which
+(`fast`: a small detector input and the 88 px classifier); photos of scenes hold many small ones, which
 CenterFace finds far better on an upscaled image, and the 128 px classifier labels better (`accurate`).
 The values were chosen by measurement (see README).
 """
