@@ -10,8 +10,8 @@ from skimage import data
 
 from maskwatch.bench import STAGES, webcam_frames
 from maskwatch.cli import main
-from maskwatch.detector import CenterFace
-from maskwatch.images import decode_image
+from maskwatch.io.images import decode_image
+from maskwatch.vision.detector import CenterFace
 
 
 def test_webcam_clip_shows_one_then_two_then_three_faces():

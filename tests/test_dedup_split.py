@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import skimage.data
 
-from maskwatch.dedup import dhash, group_duplicates
-from maskwatch.split import group_split
+from maskwatch.training.dedup import dhash, group_duplicates
+from maskwatch.training.split import group_split
 
 
 def test_resized_and_reencoded_copies_share_a_group():

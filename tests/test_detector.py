@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.detector import CenterFace, YuNet, load_detector
-from maskwatch.images import read_image
-from maskwatch.scene_metrics import iou as pairwise_iou
-from maskwatch.voc import scan_scenes
+from maskwatch.evaluation.scene_metrics import iou as pairwise_iou
+from maskwatch.evaluation.voc import scan_scenes
+from maskwatch.io.images import read_image
+from maskwatch.vision.detector import CenterFace, YuNet, load_detector
 
 MASK_DETECT = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mask-detect"
 # Hand-checked face of skimage's astronaut (512x512): hairline to chin, ear to ear.

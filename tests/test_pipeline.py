@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.pipeline import MaskDetector
-from maskwatch.sources import Frame
+from maskwatch.io.sources import Frame
+from maskwatch.vision.pipeline import MaskDetector
 
 from .conftest import masked
 

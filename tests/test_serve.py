@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 from skimage import data
 
-from maskwatch.serve import create_app
+from maskwatch.web.serve import create_app
 
 LIMIT = 2**20
 CHROMIUM = Path("/usr/bin/chromium")

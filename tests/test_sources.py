@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.background import prefetch
-from maskwatch.sources import Frame, SourceError, open_source
+from maskwatch.io.background import prefetch
+from maskwatch.io.sources import Frame, SourceError, open_source
 from tests.conftest import FPS, N_FRAMES
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from skimage import data
 
-from maskwatch.classifier import MaskClassifier
-from maskwatch.detector import CenterFace
-from maskwatch.tracker import LabelTracker
+from maskwatch.video.tracker import LabelTracker
+from maskwatch.vision.classifier import MaskClassifier
+from maskwatch.vision.detector import CenterFace
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def test_the_bench_times_keras_on_the_same_architecture(trained):
     import keras
 
     from maskwatch.bench import keras_twin
-    from maskwatch.classifier import MaskClassifier
+    from maskwatch.vision.classifier import MaskClassifier
 
     twin = keras_twin(MaskClassifier(trained / "model.tflite"))
     assert twin.count_params() == keras.models.load_model(trained / "model.keras").count_params()

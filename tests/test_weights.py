@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import skimage.data
 
-from maskwatch.crops import resize
-from maskwatch.mobilenet import imagenet_preprocess, load_imagenet_weights, mobilenet_v2
-from maskwatch.model import base_of, build_classifier, unfreeze_top
-from maskwatch.weights import load_state_dict, weights_path
+from maskwatch.training.mobilenet import imagenet_preprocess, load_imagenet_weights, mobilenet_v2
+from maskwatch.training.model import base_of, build_classifier, unfreeze_top
+from maskwatch.training.weights import load_state_dict, weights_path
+from maskwatch.vision.crops import resize
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.annotate import draw
-from maskwatch.classifier import MaskClassifier
-from maskwatch.crops import face_crop
-from maskwatch.images import decode_image
-from maskwatch.pipeline import MaskDetector
+from maskwatch.io.annotate import draw
+from maskwatch.io.images import decode_image
+from maskwatch.vision.classifier import MaskClassifier
+from maskwatch.vision.crops import face_crop
+from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
 STAGES = ("decode", "detect", "classify", "draw")
@@ -77,8 +77,8 @@ def time_stages(detector: MaskDetector, encoded: Sequence[bytes], warmup: int = 
 def time_overlapped(detector: MaskDetector, encoded: Sequence[bytes], track: bool = False) -> float:
     """Frames per second of the whole loop as `detect` runs it: decoding one frame ahead in another thread
     and, with `track`, labels carried across frames (re-classified every 5 frames)."""
-    from maskwatch.background import prefetch
-    from maskwatch.sources import Frame
+    from maskwatch.io.background import prefetch
+    from maskwatch.io.sources import Frame
 
     def frames():
         for i, blob in enumerate(encoded):
@@ -120,8 +120,8 @@ def keras_twin(classifier: MaskClassifier):
     from the layer names that the export keeps in tensor names. Weights do not change the timing."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from maskwatch.mobilenet import LAST_FEATURE
-    from maskwatch.model import build_classifier
+    from maskwatch.training.mobilenet import LAST_FEATURE
+    from maskwatch.training.model import build_classifier
 
     names = [t["name"] for t in Interpreter(model_path=str(classifier.path)).get_tensor_details()]
     blocks = max((int(n) for name in names for n in re.findall(r"features_(\d+)_", name)), default=LAST_FEATURE)
@@ -129,8 +129,8 @@ def keras_twin(classifier: MaskClassifier):
 
 
 def scene_frames(folder: Path, count: int) -> list[bytes]:
-    from maskwatch.images import IMAGE_SUFFIXES, iter_files
-    from maskwatch.voc import holdout
+    from maskwatch.evaluation.voc import holdout
+    from maskwatch.io.images import IMAGE_SUFFIXES, iter_files
 
     paths = list(iter_files(folder, IMAGE_SUFFIXES))
     paths = [p for p in paths if holdout(p.name)] or paths

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from maskwatch import __version__
-from maskwatch.presets import PRESETS
+from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger("maskwatch")
 
@@ -177,13 +177,13 @@ def _add_serve(sub) -> None:
 
 
 def run_serve(args) -> int:
-    from maskwatch import serve
+    from maskwatch.web import serve
 
     return serve.run(args)
 
 
 def run_train(args) -> int:
-    from maskwatch.train import TrainConfig, train
+    from maskwatch.training.train import TrainConfig, train
 
     if args.epochs + args.fine_tune_epochs == 0:
         raise argparse.ArgumentTypeError("--epochs and --fine-tune-epochs are both 0: nothing to train")
@@ -197,25 +197,25 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from maskwatch import evaluate
-    from maskwatch.classifier import default_model_path
+    from maskwatch.evaluation import evaluate
+    from maskwatch.vision.classifier import default_model_path
 
     if (args.data_dir is None) == (args.scenes is None):
         raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
     model = args.model or default_model_path(PRESETS[args.preset].model)
     if args.scenes and args.gt_crops:
-        from maskwatch.metrics import format_metrics
+        from maskwatch.training.metrics import format_metrics
 
         result = evaluate.evaluate_gt_crops(args.scenes, model, args.held_out)
         text = format_metrics(result)
     elif args.scenes:
-        from maskwatch.pipeline import MaskDetector
+        from maskwatch.vision.pipeline import MaskDetector
 
         detector = MaskDetector(args.preset, model, args.face_threshold, args.scale)
         result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out)
         text = evaluate.format_scene_metrics(result)
     else:
-        from maskwatch.metrics import format_metrics
+        from maskwatch.training.metrics import format_metrics
 
         result = evaluate.evaluate_folder(args.data_dir, model)
         text = format_metrics(result)

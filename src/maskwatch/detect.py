@@ -12,12 +12,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from maskwatch.annotate import draw
-from maskwatch.atomic import atomic_write_json
-from maskwatch.background import prefetch
-from maskwatch.pipeline import MaskDetector
-from maskwatch.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
-from maskwatch.sources import open_source
+from maskwatch.io.annotate import draw
+from maskwatch.io.atomic import atomic_write_json
+from maskwatch.io.background import prefetch
+from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
+from maskwatch.io.sources import open_source
+from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
 SAMPLE_PREFIX = "sample:"

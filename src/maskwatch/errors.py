@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from maskwatch.dataset import DatasetError
-from maskwatch.images import UnreadableImage
-from maskwatch.sources import SourceError
-from maskwatch.weights import WeightsNotFound
+from maskwatch.io.images import UnreadableImage
+from maskwatch.io.sources import SourceError
+from maskwatch.training.dataset import DatasetError
+from maskwatch.training.weights import WeightsNotFound
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatasetError, UnreadableImage, WeightsNotFound, FileNotFoundError, NotADirectoryError, PermissionError,

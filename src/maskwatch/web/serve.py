@@ -29,13 +29,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive
 
-from maskwatch.images import UnreadableImage, decode_image
-from maskwatch.pipeline import MaskDetector
+from maskwatch.io.images import UnreadableImage, decode_image
+from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
 
 DetectorFactory = Callable[[int], MaskDetector]  # called with the number of inference threads per detector
-STATIC = Path(str(files("maskwatch") / "static"))
+STATIC = Path(str(files("maskwatch") / "web" / "static"))
 # A few KB of PNG can declare gigapixels: the header is checked before decoding (64 MP covers phone photos).
 MAX_PIXELS = 64_000_000
 RAW_TYPES = ("image/", "application/octet-stream")

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from maskwatch.images import IMAGE_SUFFIXES
+from maskwatch.io.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 

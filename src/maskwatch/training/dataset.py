@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from maskwatch.crops import IMAGE_SIZE, face_crop, resize
-from maskwatch.dedup import HASH_SIZE, dhash, md5
-from maskwatch.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
-from maskwatch.voc import holdout, scan_scenes
+from maskwatch.evaluation.voc import holdout, scan_scenes
+from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
+from maskwatch.training.dedup import HASH_SIZE, dhash, md5
+from maskwatch.vision.crops import IMAGE_SIZE, face_crop, resize
 
 log = logging.getLogger(__name__)
 

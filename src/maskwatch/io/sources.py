@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from maskwatch.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, UnreadableImage, iter_files, read_image
+from maskwatch.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, UnreadableImage, iter_files, read_image
 
 log = logging.getLogger(__name__)
 

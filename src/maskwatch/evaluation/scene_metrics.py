@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from maskwatch.voc import Box
+from maskwatch.evaluation.voc import Box
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

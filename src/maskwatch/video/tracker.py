@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from maskwatch.classifier import MaskClassifier
-from maskwatch.results import Face
-from maskwatch.scene_metrics import iou
+from maskwatch.evaluation.scene_metrics import iou
+from maskwatch.vision.classifier import MaskClassifier
+from maskwatch.vision.results import Face
 
 
 @dataclass

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.crops import face_crop
-from maskwatch.results import Face
+from maskwatch.vision.crops import face_crop
+from maskwatch.vision.results import Face
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 16  # more faces than this in one frame are classified in several batches

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from maskwatch.mobilenet import IMAGENET_MEAN, IMAGENET_STD, LAST_FEATURE, load_imagenet_weights, mobilenet_v2
+from maskwatch.training.mobilenet import IMAGENET_MEAN, IMAGENET_STD, LAST_FEATURE, load_imagenet_weights, mobilenet_v2
 
 FINE_TUNE_BLOCKS = 9  # the upper blocks that fine-tuning unfreezes: of the whole network (18), blocks 10-18
 

@@ -19,10 +19,10 @@ from typing import Self
 import cv2
 import numpy as np
 
-from maskwatch.atomic import atomic_path
-from maskwatch.images import write_image
-from maskwatch.results import Face
-from maskwatch.sources import Frame
+from maskwatch.io.atomic import atomic_path
+from maskwatch.io.images import write_image
+from maskwatch.io.sources import Frame
+from maskwatch.vision.results import Face
 
 # Containers taking OpenCV's mp4v, image formats OpenCV can encode: other names get .mp4 or .jpg appended.
 MP4V_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv"})

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.dataset import DatasetError, folder_classes, folder_samples, load_samples
-from maskwatch.metrics import classification_metrics
+from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
+from maskwatch.training.metrics import classification_metrics
 
 INCORRECT = "mask_weared_incorrect"
 
@@ -17,12 +17,12 @@ def predict_fn(model_path: Path | None):
     if model_path is not None and model_path.suffix == ".keras":
         import keras
 
-        from maskwatch.classifier import read_labels
+        from maskwatch.vision.classifier import read_labels
 
         model = keras.models.load_model(model_path)
         return (lambda x: model.predict(x.astype(np.float32), batch_size=32, verbose=0),
                 read_labels(model_path), int(model.input_shape[1]))
-    from maskwatch.classifier import MaskClassifier
+    from maskwatch.vision.classifier import MaskClassifier
 
     classifier = MaskClassifier(model_path)
     return classifier.predict, classifier.labels, classifier.image_size
@@ -40,7 +40,7 @@ def _score(samples, model_path: Path | None, batch_size: int = 64) -> dict:
 
 def evaluate_folder(data_dir: Path, model_path: Path | None = None) -> dict:
     """Classification metrics of the model on every readable image under data_dir/CLASS/."""
-    from maskwatch.classifier import default_model_path, read_labels
+    from maskwatch.vision.classifier import default_model_path, read_labels
 
     labels = read_labels(model_path or default_model_path())
     classes = folder_classes(data_dir)
@@ -53,9 +53,9 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None) -> dict:
 def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: bool = False) -> dict:
     """Classification metrics on the annotated face boxes of VOC scenes, cut as `detect` cuts faces
     (boxes named mask_weared_incorrect are left out): the classifier alone, with perfect face boxes."""
-    from maskwatch.classifier import default_model_path, read_labels
-    from maskwatch.dataset import scene_samples
-    from maskwatch.voc import holdout
+    from maskwatch.evaluation.voc import holdout
+    from maskwatch.training.dataset import scene_samples
+    from maskwatch.vision.classifier import default_model_path, read_labels
 
     labels = read_labels(model_path or default_model_path())
     samples, _ = scene_samples(voc_dir, labels, skip=[INCORRECT], include_holdout=True)
@@ -69,9 +69,9 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
     Per-class AP ranks a face labelled c by face score x p(c)."""
     from tqdm import tqdm
 
-    from maskwatch.images import UnreadableImage, read_image
-    from maskwatch.scene_metrics import evaluate_scenes
-    from maskwatch.voc import holdout, scan_scenes
+    from maskwatch.evaluation.scene_metrics import evaluate_scenes
+    from maskwatch.evaluation.voc import holdout, scan_scenes
+    from maskwatch.io.images import UnreadableImage, read_image
 
     scenes = [s for s in scan_scenes(voc_dir) if holdout(s.image.name) or not held_out]
     if not scenes:

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from maskwatch.atomic import atomic_save
+from maskwatch.io.atomic import atomic_save
 
 
 def _save(figure, path: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from maskwatch.results import Face
+from maskwatch.vision.results import Face
 
 # RGB, since frames are RGB; None is a face the classifier has not labelled (yet).
 COLOURS: dict[str | None, tuple[int, int, int]] = {

@@ -38,7 +38,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write an RGB image atomically (encode in memory, then replace), format from the suffix."""
-    from maskwatch.atomic import atomic_write_bytes
+    from maskwatch.io.atomic import atomic_write_bytes
 
     ok, encoded = cv2.imencode(Path(path).suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:

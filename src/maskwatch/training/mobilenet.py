@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from maskwatch.weights import load_state_dict
+from maskwatch.training.weights import load_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

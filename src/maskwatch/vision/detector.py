@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from maskwatch.results import Face
+from maskwatch.vision.results import Face
 
 # CenterFace halves the resolution five times, then upsamples 2x three times and adds each result to the
 # skip connection of the same stride. A stride-2 conv rounds an odd size up, so for a side that is not a

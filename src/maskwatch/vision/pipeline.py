@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.classifier import MaskClassifier, default_model_path
-from maskwatch.detector import load_detector
-from maskwatch.presets import PRESETS
-from maskwatch.results import Face
-from maskwatch.sources import Frame
-from maskwatch.tracker import LabelTracker
+from maskwatch.io.sources import Frame
+from maskwatch.video.tracker import LabelTracker
+from maskwatch.vision.classifier import MaskClassifier, default_model_path
+from maskwatch.vision.detector import load_detector
+from maskwatch.vision.presets import PRESETS
+from maskwatch.vision.results import Face
 
 
 class MaskDetector:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.atomic import atomic_save, atomic_write_json
-from maskwatch.dataset import LoadedData, folder_classes, folder_samples, load_samples, scene_samples
-from maskwatch.dedup import NEAR_DUPLICATE_BITS, group_duplicates
-from maskwatch.metrics import classification_metrics, format_metrics
-from maskwatch.split import Split, group_split
-from maskwatch.weights import weights_path
+from maskwatch.io.atomic import atomic_save, atomic_write_json
+from maskwatch.training.dataset import LoadedData, folder_classes, folder_samples, load_samples, scene_samples
+from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
+from maskwatch.training.metrics import classification_metrics, format_metrics
+from maskwatch.training.split import Split, group_split
+from maskwatch.training.weights import weights_path
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ def train(config: TrainConfig) -> dict:
     import keras
     import tensorflow as tf
 
-    from maskwatch.model import augmentation, build_classifier, freeze_base, unfreeze_top
-    from maskwatch.plots import plot_confusion, plot_curves
+    from maskwatch.training.model import augmentation, build_classifier, freeze_base, unfreeze_top
+    from maskwatch.training.plots import plot_confusion, plot_curves
 
     started = time.time()
     keras.utils.set_random_seed(config.seed)

@@ -1,0 +1,1 @@
+"""Scoring models: classification folders and end to end on annotated scenes."""

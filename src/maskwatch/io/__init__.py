@@ -1,0 +1,1 @@
+"""Where frames come from and where results go: sources, sinks, files, drawing."""

@@ -1,0 +1,1 @@
+"""Training the mask classifier: data loading, leakage-safe split, model, export."""

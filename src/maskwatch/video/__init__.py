@@ -1,0 +1,1 @@
+"""Across frames: tracking faces into persons, their mask state, and events."""

@@ -1,0 +1,1 @@
+"""Per image: face detector, face crops, mask classifier, and the two together."""
