@@ -15,7 +15,8 @@ from maskwatch.cli import main
 from maskwatch.evaluation.voc import holdout, scan_scenes
 from tests.conftest import N_FRAMES, SHARED, needs_shared
 
-FACE_KEYS = {"box", "score", "label", "confidence", "probs"}
+FACE_KEYS = {"box", "score", "label", "confidence", "probs", "person", "state"}
+STATES = {"unknown", "with_mask", "without_mask"}
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -23,7 +24,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def check_record(record: dict) -> None:
-    assert set(record) == {"source", "frame", "time", "faces"}
+    assert set(record) == {"source", "frame", "time", "faces", "events"}
     assert isinstance(record["frame"], int) and isinstance(record["time"], float)
     for face in record["faces"]:
         assert set(face) == FACE_KEYS
@@ -31,6 +32,8 @@ def check_record(record: dict) -> None:
         assert 0 <= x1 < x2 and 0 <= y1 < y2
         assert face["label"] in face["probs"] and face["confidence"] == max(face["probs"].values())
         assert sum(face["probs"].values()) == pytest.approx(1, abs=1e-3)
+        assert face["state"] in STATES
+        assert face["person"] is None or isinstance(face["person"], int)
 
 
 def test_default_input_writes_annotated_image_json_and_summary(tmp_path):
@@ -47,7 +50,8 @@ def test_default_input_writes_annotated_image_json_and_summary(tmp_path):
     annotated = cv2.imread(str(out / "astronaut.png"))
     assert annotated.shape == (512, 512, 3)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["images"] == 1 and summary["faces"] == 1 and summary["per_label"] == {"without_mask": 1}
+    assert summary["images"] == 1 and summary["faces"] == 1 and summary["per_state"] == {"without_mask": 1}
+    assert face["state"] == "without_mask" and face["person"] is None  # a single image has no persons
 
 
 def test_a_drawn_on_mask_is_seen(tmp_path):
@@ -98,6 +102,13 @@ def test_json_to_stdout_is_pure_json_lines(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["no/such/file.jpg"], "no such file or folder"),
+    (["sample:astronaut", "--detect-every", "0"], "must be positive"),
+    (["sample:astronaut", "--detect-every", "two"], "invalid"),
+    (["sample:astronaut", "--events", "e.db", "--no-track"], "--events needs persons"),
+    (["sample:astronaut", "--events", "."], "is a folder"),
+    (["sample:astronaut", "--no-snapshots"], "need --events"),
+    (["sample:astronaut", "--blur-snapshots"], "need --events"),
+    (["sample:astronaut", "--events", "e.db", "--blur-snapshots", "--no-snapshots"], "contradict"),
     (["7"], "cannot open camera 7"),
     (["sample:nonexistent"], "no scikit-image sample photo"),
     (["sample:astronaut", "--model", "missing.tflite"], "model not found"),

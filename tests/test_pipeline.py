@@ -1,52 +1,89 @@
-"""The frame loop of `detect` and `bench`, and the classifier each preset picks."""
+"""The video loop of `detect` and `bench` (frames -> persons), and the classifier each preset picks."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
-import pytest
 from skimage import data
 
 from maskwatch.io.sources import Frame
+from maskwatch.video.analysis import VideoAnalyzer
+from maskwatch.vision.judge import UnknownRule
 from maskwatch.vision.pipeline import MaskDetector
+from maskwatch.vision.results import Face
 
 from .conftest import masked
 
 
-def _clip(source: str, count: int, is_video: bool = True) -> list[Frame]:
-    """The astronaut drifting right, her face masked on odd frames, so labels change along the clip."""
+def _clip(source: str, count: int, is_video: bool = True, mask_from: int | None = None) -> list[Frame]:
+    """The astronaut drifting right; her face masked from frame `mask_from` on."""
     photo = data.astronaut()
     frames = []
     for i in range(count):
         image = np.roll(photo, 4 * i, axis=1)
-        if i % 2:
+        if mask_from is not None and i >= mask_from:
             image[60:175, 180 + 4 * i:270 + 4 * i] = masked(image[60:175, 180 + 4 * i:270 + 4 * i])
         frames.append(Frame(image, source, i, i / 25, Path(source), 25.0 if is_video else None, is_video))
     return frames
 
 
-@pytest.mark.parametrize("track", [True, False])
-def test_frames_match_one_call_per_frame(track: bool) -> None:
-    frames = _clip("a.mp4", 6) + _clip("b.mp4", 4) + _clip("still.jpg", 1, is_video=False)
-    reference = MaskDetector("fast")
-    expected, previous = [], None
-    for frame in frames:
-        if frame.source != previous:
-            reference.new_video()
-            previous = frame.source
-        expected.append(reference(frame.image, track=track and frame.is_video))
+def _run(analyzer: VideoAnalyzer, frames: list[Frame]):
+    steps = [step for frame in frames for step in analyzer.push(frame)]
+    return steps + analyzer.finish()
 
-    got = list(MaskDetector("fast").frames(frames, track=track))
 
-    assert [(f.source, f.index) for f, _ in got] == [(f.source, f.index) for f in frames]
-    assert [[(face.box, face.label) for face in faces] for _, faces in got] == \
-        [[(face.box, face.label) for face in faces] for faces in expected]
-    for (_, faces), wanted in zip(got, expected, strict=True):
-        for face, other in zip(faces, wanted, strict=True):
-            assert face.probs == pytest.approx(other.probs, abs=1e-5)
-    if not track:  # tracked labels are smoothed over frames, so the alternating mask need not win
-        assert {face.label for _, faces in got for face in faces} == {"with_mask", "without_mask"}
+def test_every_frame_comes_out_once_in_order_with_each_videos_events_on_its_last_frame() -> None:
+    frames = _clip("a.mp4", 8) + _clip("b.mp4", 6, mask_from=0) + _clip("still.jpg", 1, is_video=False)
+    steps = _run(VideoAnalyzer(MaskDetector("fast")), frames)
+    assert [(s.frame.source, s.frame.index) for s in steps] == [(f.source, f.index) for f in frames]
+    kinds = {source: [e.kind for s in steps if s.frame.source == source for e in s.events]
+             for source in ("a.mp4", "b.mp4", "still.jpg")}
+    assert kinds == {"a.mp4": ["person_appeared", "person_left"], "b.mp4": ["person_appeared", "person_left"],
+                     "still.jpg": []}
+    last_a = [s for s in steps if s.frame.source == "a.mp4"][-1]
+    assert [e.kind for e in last_a.events] == ["person_left"]
+    appeared = {s.frame.source: e for s in steps for e in s.events if e.kind == "person_appeared"}
+    assert appeared["a.mp4"].state == "without_mask" and appeared["b.mp4"].state == "with_mask"
+    assert appeared["a.mp4"].person == appeared["b.mp4"].person == 1  # ids start anew with each video
+    [still] = steps[-1].faces
+    assert still.person is None and still.state == still.label
+
+
+def test_mask_put_on_is_one_event_a_few_frames_after_the_frames_say_so() -> None:
+    steps = _run(VideoAnalyzer(MaskDetector("fast")), _clip("on.mp4", 16, mask_from=8))
+    changes = [e for s in steps for e in s.events if e.kind in ("mask_on", "mask_off")]
+    assert [(e.kind, e.previous_state, e.state) for e in changes] == [("mask_on", "without_mask", "with_mask")]
+    first_masked = next(s.frame.index for s in steps if s.faces and s.faces[0].label == "with_mask")
+    assert first_masked <= changes[0].frame <= first_masked + 4
+    assert changes[0].confidence == steps[changes[0].frame].faces[0].probs["with_mask"]  # this frame's evidence
+    [left] = [e for s in steps for e in s.events if e.kind == "person_left"]
+    assert left.frames_seen >= 14 and 0.2 < left.masked_share < 0.6
+
+
+def test_detection_every_third_frame_carries_the_person_between() -> None:
+    detector = MaskDetector("fast")
+    calls = []
+    detect = detector.detector.detect
+    detector.detector.detect = lambda image: calls.append(1) or detect(image)
+    steps = _run(VideoAnalyzer(detector, detect_every=3), _clip("a.mp4", 12))
+    assert len(calls) == 4
+    assert all(len(s.faces) == 1 for s in steps)
+    assert {s.faces[0].person for s in steps[:3]} == {None}  # a track is confirmed on its second detection
+    assert {s.faces[0].person for s in steps[3:]} == {1}
+    moved = [s.faces[0].box[0] for s in steps[6:]]
+    assert all(b > a for a, b in itertools.pairwise(moved))  # carried boxes follow her drift
+
+
+def test_the_unknown_rule_needs_size_and_confidence() -> None:
+    rule = UnknownRule(min_side=24, min_confidence=0.8, min_confidence_masked=0.9)
+    face = Face((0, 0, 30, 30), 0.9, "without_mask", 0.85, {"with_mask": 0.15, "without_mask": 0.85})
+    assert rule.state(face) == "without_mask"
+    assert rule.state(Face((0, 0, 20, 20), 0.9, "without_mask", 0.99)) == "unknown"
+    assert rule.state(Face((0, 0, 30, 30), 0.9, "with_mask", 0.85)) == "unknown"  # masked needs more
+    assert rule.state(Face((0, 0, 30, 30), 0.9, "with_mask", 0.95)) == "with_mask"
+    assert rule.state(Face((0, 0, 30, 30), 0.9)) == "unknown"
 
 
 def test_each_preset_uses_its_shipped_classifier_unless_told_otherwise() -> None:

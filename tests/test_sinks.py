@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.io.annotate import COLOURS, draw
+from maskwatch.io.annotate import COLOURS, draw, tag_text
 from maskwatch.io.images import read_image
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window
 from maskwatch.io.sources import Frame
+from maskwatch.video.events import Event
 from maskwatch.vision.results import Face
 
 FACE = Face((180.0, 60.0, 270.0, 175.0), 0.93, "with_mask", 0.97, {"with_mask": 0.97, "without_mask": 0.03})
@@ -112,33 +113,47 @@ def test_window_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
         Window()
 
 
-def test_summary() -> None:
+def _event(kind: str, person: int, state: str, source: str = "v.mp4") -> Event:
+    return Event(kind, person, source, 0, 0.0, "2026-11-26T10:00:00+00:00", state, (0, 0, 1, 1), None)
+
+
+def test_summary_counts_faces_and_people_by_state() -> None:
     summary = Summary()
-    labels = ["with_mask", "with_mask", "without_mask", "mask_weared_incorrect", None, "with_mask"]
-    faces = [Face((0, 0, 1, 1), 0.9, label) for label in labels]
+    states = ["with_mask", "with_mask", "without_mask", "unknown", None, "with_mask"]
+    faces = [Face((0, 0, 1, 1), 0.9, state and "with_mask", state=state) for state in states]
     summary.add(image_frame("a.jpg"), faces[:2])
     summary.add(image_frame("b.jpg"), [])
-    for frame, face in zip(video_frames("v.mp4", 4), faces[2:], strict=True):
-        summary.add(frame, [face])
+    events = [[_event("person_appeared", 1, "with_mask"), _event("person_appeared", 2, "unknown")],
+              [_event("mask_off", 1, "without_mask"), _event("person_appeared", 3, "with_mask")],
+              [_event("mask_on", 1, "with_mask"), _event("person_appeared", 1, "with_mask", "w.mp4")],
+              [_event("person_left", 1, "with_mask"), _event("person_left", 2, "unknown")]]
+    for frame, face, happened in zip(video_frames("v.mp4", 4), faces[2:], events, strict=True):
+        summary.add(frame, [face], happened)
     assert summary.as_dict(2.0) == {
         "images": 2,
         "frames": 4,
         "faces": 6,
-        "per_label": {"mask_weared_incorrect": 1, "unlabelled": 1, "with_mask": 3, "without_mask": 1},
-        "without_mask_share": 0.4,  # 2 of the 5 labelled faces
+        "per_state": {"unknown": 1, "unlabelled": 1, "with_mask": 3, "without_mask": 1},
+        "without_mask_share": 0.25,  # 1 of the 4 judged faces
+        "people": 4,  # persons 1, 2, 3 of v.mp4 and person 1 of w.mp4
+        "people_per_state": {"unknown": 1, "with_mask": 2, "without_mask": 1},  # once unmasked counts so
+        "people_without_mask_share": 0.3333,
         "seconds": 2.0,
         "fps": 3.0,
     }
     text = summary.format(2.0)
-    assert "2 images" in text and "4 video frames" in text and "6 faces" in text and "40%" in text
+    assert "2 images" in text and "4 video frames" in text and "6 faces" in text and "25%" in text
+    assert "4 people: unknown 1, with_mask 2, without_mask 1; 33%" in text
     empty = Summary().as_dict(0.0)
-    assert empty["without_mask_share"] is None and empty["fps"] is None and empty["per_label"] == {}
+    assert empty["without_mask_share"] is None and empty["fps"] is None and empty["per_state"] == {}
+    assert "people" not in Summary().format(1.0)
 
 
 def test_draw_boxes_and_tags() -> None:
     image = data.astronaut()
     before = image.copy()
-    faces = [FACE, Face((300, 0, 400, 90), 0.8, "without_mask", 0.6), Face((10, 300, 60, 350), 0.7)]
+    faces = [FACE, Face((300, 0, 400, 90), 0.8, "without_mask", 0.6), Face((10, 300, 60, 350), 0.7),
+             Face((400, 300, 450, 350), 0.7, "with_mask", 0.6, {"with_mask": 0.6}, state="unknown", person=3)]
     out = draw(image, faces, fps=12.5)
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.array_equal(image, before)  # the input is left alone
@@ -146,8 +161,12 @@ def test_draw_boxes_and_tags() -> None:
     assert tuple(out[120, 180]) == COLOURS["with_mask"]  # left edge of the box
     assert tuple(out[45, 300]) == COLOURS["without_mask"]
     assert tuple(out[325, 10]) == COLOURS[None]  # unlabelled: grey
+    assert tuple(out[325, 400]) == COLOURS["unknown"]  # a person whose state is unknown: grey too
     assert not np.array_equal(out[:15, :60], image[:15, :60])  # fps top left
     assert np.array_equal(out[400:, 300:], image[400:, 300:])  # far from every face: untouched
+    assert tag_text(faces[3]) == "#3 unknown"
+    assert tag_text(Face((0, 0, 9, 9), 0.7, "without_mask", 0.9, {"without_mask": 0.9, "with_mask": 0.1},
+                          state="with_mask", person=2)) == "#2 with_mask 10%"  # this frame's evidence for it
 
 
 @pytest.mark.parametrize("shape", [(240, 320, 3), (2160, 3840, 3)])

@@ -126,15 +126,31 @@ def _add_detect(sub) -> None:
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
     p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a YuNet .onnx file")
     p.add_argument("--no-track", dest="track", action="store_false",
-                   help="classify every face on every video frame (default: faces that stay in view keep their "
-                   "smoothed label and are re-classified every 5 frames)")
+                   help="treat every video frame as a single image: no persons, no events (default: faces are "
+                   "tracked into persons, each with one state that changes only on consistent evidence)")
+    p.add_argument("--events", type=Path, metavar="EVENTS.db",
+                   help="record person_appeared, mask_off, mask_on and person_left events in this SQLite file "
+                   "(each committed as it happens; snapshots in EVENTS.snapshots/ beside it); list them with "
+                   "`maskwatch events EVENTS.db`")
+    p.add_argument("--no-snapshots", dest="snapshots", action="store_false",
+                   help="store events without a face snapshot (privacy)")
+    p.add_argument("--blur-snapshots", action="store_true", help="blur the face snapshots of events (privacy)")
+    p.add_argument("--detect-every", type=_positive(int), metavar="N",
+                   help="on video, run the face detector on every Nth frame only; persons are carried and "
+                   "classified on the frames between (default: the preset's, see README)")
 
 
 def run_detect(args) -> int:
     from maskwatch.detect import DetectOptions, run_detect
 
+    if args.blur_snapshots and not args.snapshots:
+        raise argparse.ArgumentTypeError("--blur-snapshots and --no-snapshots contradict each other")
+    if (args.blur_snapshots or not args.snapshots) and not args.events:
+        raise argparse.ArgumentTypeError("--no-snapshots and --blur-snapshots need --events (snapshots are "
+                                         "only written to an event store)")
     return run_detect(DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset,
-                                    args.model, args.face_threshold, args.scale, args.detector, args.track))
+                                    args.model, args.face_threshold, args.scale, args.detector, args.track,
+                                    args.events, args.snapshots, args.blur_snapshots, args.detect_every))
 
 
 def _add_bench(sub) -> None:

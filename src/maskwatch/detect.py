@@ -17,7 +17,9 @@ from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.background import prefetch
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
 from maskwatch.io.sources import open_source
+from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.vision.pipeline import MaskDetector
+from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger(__name__)
 SAMPLE_PREFIX = "sample:"
@@ -35,7 +37,19 @@ class DetectOptions:
     face_threshold: float | None = None
     scale: float | None = None
     detector: str = "centerface"
-    track: bool = True  # reuse labels of faces that stay in view across video frames
+    track: bool = True  # faces of video frames belong to tracked persons, with events
+    events: Path | None = None  # the SQLite event store
+    snapshots: bool = True
+    blur_snapshots: bool = False
+    detect_every: int | None = None  # None: the preset's
+
+
+def validate(options: DetectOptions) -> None:
+    """Refuse option combinations that cannot work, before anything is opened or written."""
+    if options.events and not options.track:
+        raise ValueError("--events needs persons, which --no-track turns off")
+    if options.events and Path(options.events).is_dir():
+        raise ValueError(f"--events {options.events}: is a folder; give a file such as events.db")
 
 
 def resolve_sample(spec: str | None) -> str | None:
@@ -51,36 +65,58 @@ def resolve_sample(spec: str | None) -> str | None:
 
 def run_detect(options: DetectOptions) -> int:
     """Run detection over the whole source; 0 if every input was read, 1 if some failed (and were skipped)."""
+    validate(options)
     source = open_source(resolve_sample(options.source))
     preset = options.preset or ("fast" if source.live else "accurate")
     show = options.show if options.show is not None else source.live and display_available()
     detector = MaskDetector(preset, options.model, options.face_threshold, options.scale, options.detector)
-    log.info("preset %s; faces: %s", preset, options.detector)
+    every = options.detect_every or PRESETS[preset].detect_every
+    log.info("preset %s; faces: %s; on video, faces detected on every %s", preset, options.detector,
+             "frame" if every == 1 else f"{every} frames")
+    analyzer = VideoAnalyzer(detector, every, options.track, source.live, snapshots=options.snapshots)
     summary = Summary()
     with ExitStack() as stack:
         stack.enter_context(closing(source))
         window = stack.enter_context(Window()) if show else None
         saver = stack.enter_context(AnnotatedSaver(options.save)) if options.save else None
         jsonl = stack.enter_context(JsonLinesWriter(options.json)) if options.json else None
+        store = None
+        if options.events:
+            from maskwatch.monitor.store import EventStore
+
+            store = stack.enter_context(EventStore(options.events, options.snapshots, options.blur_snapshots))
+            log.info("events to %s", options.events)
         progress = stack.enter_context(tqdm(total=source.total, unit="frame", disable=source.live or None,
                                             desc="Detecting"))
         frames = stack.enter_context(closing(prefetch(source)))
-        labelled = stack.enter_context(closing(detector.frames(frames, track=options.track)))
         last, fps = time.perf_counter(), None
-        for frame, faces in labelled:
-            summary.add(frame, faces)
+
+        def output(step: Step) -> bool:
+            """Send one finished frame to every sink; False once the window was closed."""
+            nonlocal last, fps
+            events = [store.add(event) if store else event for event in step.events]
+            summary.add(step.frame, step.faces, events)
             now = time.perf_counter()
             fps = 1 / (now - last) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
             last = now
             if jsonl:
-                jsonl.write(frame, faces)
-            if saver or window:
-                annotated = draw(frame.image, faces, fps if source.live else None)
-                if saver:
-                    saver.write(frame, annotated)
-                if window and not window.show(annotated):
-                    break
+                jsonl.write(step.frame, step.faces, events)
             progress.update()
+            if saver or window:
+                annotated = draw(step.frame.image, step.faces, fps if source.live else None)
+                if saver:
+                    saver.write(step.frame, annotated)
+                if window and not window.show(annotated):
+                    return False
+            return True
+
+        try:
+            for frame in frames:
+                if not all(output(step) for step in analyzer.push(frame)):
+                    break
+        finally:  # also on Ctrl-C: the last frame and the events of whoever is still in view
+            for step in analyzer.finish():
+                output(step)
     result = summary.as_dict()
     result["failures"] = source.failures
     print(summary.format(), file=sys.stderr)

@@ -9,11 +9,12 @@ import numpy as np
 
 from maskwatch.vision.results import Face
 
-# RGB, since frames are RGB; None is a face the classifier has not labelled (yet).
+# RGB, since frames are RGB; grey: a face that cannot be judged ("unknown") or is not labelled.
 COLOURS: dict[str | None, tuple[int, int, int]] = {
     "with_mask": (0, 170, 0),
     "without_mask": (220, 30, 30),
     "mask_weared_incorrect": (240, 130, 0),
+    "unknown": (128, 128, 128),
     None: (128, 128, 128),
 }
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -21,21 +22,34 @@ WHITE = (255, 255, 255)
 
 
 def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None) -> np.ndarray:
-    """A copy of the RGB `image` with a coloured box and a "label 97%" tag per face, and the fps top left."""
+    """A copy of the RGB `image` with a coloured box and a tag per face, and the fps top left.
+
+    The tag says the state (the person's, in a video) and this frame's evidence for it: "#3 with_mask 97%";
+    an unknown face says just "#3 unknown"."""
     out = image.copy()
     height, width = out.shape[:2]
     unit = max(height, width) / 640  # 1 on a 640 px frame
     scale, thickness = max(0.4, 0.6 * unit), max(1, round(2 * unit))
     text_thickness = max(1, round(unit))
     for face in faces:
-        colour = COLOURS.get(face.label, COLOURS["mask_weared_incorrect"])
+        state = face.state or face.label
+        colour = COLOURS.get(state, COLOURS["mask_weared_incorrect"])
         x1, y1, x2, y2 = np.clip(np.round(face.box), 0, [width - 1, height - 1] * 2).astype(int).tolist()
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
-        share = face.score if face.confidence is None else face.confidence
-        _tag(out, f"{face.label or 'face'} {share:.0%}", x1, y1, colour, scale, text_thickness)
+        _tag(out, tag_text(face), x1, y1, colour, scale, text_thickness)
     if fps is not None:
         _tag(out, f"{fps:.1f} fps", 0, 0, (0, 0, 0), scale, text_thickness)
     return out
+
+
+def tag_text(face: Face) -> str:
+    """"#3 with_mask 97%": the person, the state, and this frame's evidence for that state."""
+    state = face.state or face.label
+    evidence = face.score if state is None else face.probs.get(state, face.confidence if state == face.label
+                                                             else None)
+    person = "" if face.person is None else f"#{face.person}"
+    share = "" if evidence is None or state == "unknown" else f"{evidence:.0%}"
+    return " ".join(part for part in (person, state or "face", share) if part)
 
 
 def _tag(out: np.ndarray, text: str, x: int, y: int, colour: tuple, scale: float, thickness: int) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
 from maskwatch.io.sources import Frame
+from maskwatch.video.events import Event
 from maskwatch.vision.results import Face
 
 # Containers taking OpenCV's mp4v, image formats OpenCV can encode: other names get .mp4 or .jpg appended.
@@ -52,12 +53,13 @@ class JsonLinesWriter(_Closing):
             tmp = self._stack.enter_context(atomic_path(target))
             self._file = self._stack.enter_context(tmp.open("w", encoding="utf-8"))
 
-    def write(self, frame: Frame, faces: Sequence[Face]) -> None:
+    def write(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
         record = {
             "source": frame.source,
             "frame": frame.index,
             "time": round(frame.time, 3),
             "faces": [face.to_json() for face in faces],
+            "events": [event.to_json() for event in events],
         }
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
@@ -156,32 +158,47 @@ class Window(_Closing):
 
 
 class Summary:
-    """Counts for the end of a run: what was read, how many faces of each label, how fast."""
+    """Counts for the end of a run: what was read, faces and people by state, how fast.
+
+    A person's verdict is without_mask if they were ever seen so, else with_mask if ever so, else unknown:
+    the same rule as `maskwatch events --summary`. Unknown faces and people are counted on their own and
+    left out of the compliance shares.
+    """
 
     def __init__(self) -> None:
         self.images = self.frames = self.faces = 0
-        self.per_label: Counter[str] = Counter()
+        self.per_state: Counter[str] = Counter()
+        self.verdicts: dict[tuple[str, int], str] = {}
         self.started = time.monotonic()
 
-    def add(self, frame: Frame, faces: Sequence[Face]) -> None:
+    def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
         if frame.is_video:
             self.frames += 1
         else:
             self.images += 1
         self.faces += len(faces)
-        self.per_label.update(face.label or "unlabelled" for face in faces)
+        self.per_state.update(face.state or face.label or "unlabelled" for face in faces)
+        for event in events:
+            key = (event.source, event.person)
+            seen = self.verdicts.get(key, "unknown")
+            if seen != "without_mask" and event.state != "unknown":
+                self.verdicts[key] = event.state
+            else:
+                self.verdicts[key] = seen
 
     def as_dict(self, elapsed_seconds: float | None = None) -> dict:
         """Totals; `elapsed_seconds` defaults to the time since this Summary was made."""
         seconds = time.monotonic() - self.started if elapsed_seconds is None else elapsed_seconds
-        labelled = self.faces - self.per_label["unlabelled"]
-        unmasked = labelled - self.per_label["with_mask"]
+        people = Counter(self.verdicts.values())
         return {
             "images": self.images,
             "frames": self.frames,
             "faces": self.faces,
-            "per_label": dict(sorted(self.per_label.items())),
-            "without_mask_share": round(unmasked / labelled, 4) if labelled else None,
+            "per_state": dict(sorted(self.per_state.items())),
+            "without_mask_share": _share(self.per_state),
+            "people": len(self.verdicts),
+            "people_per_state": dict(sorted(people.items())),
+            "people_without_mask_share": _share(people),
             "seconds": round(seconds, 2),
             "fps": round((self.images + self.frames) / seconds, 2) if seconds > 0 else None,
         }
@@ -191,8 +208,20 @@ class Summary:
         d = self.as_dict(elapsed_seconds)
         speed = f" ({d['fps']:.1f} per second)" if d["fps"] else ""
         lines = [f"{d['images']} images and {d['frames']} video frames in {d['seconds']:.1f} s{speed}"]
-        labels = ", ".join(f"{label} {n}" for label, n in d["per_label"].items())
-        lines.append(f"{d['faces']} faces" + (f": {labels}" if labels else ""))
-        if d["without_mask_share"] is not None:
-            lines.append(f"{d['without_mask_share']:.0%} of labelled faces without a (correctly worn) mask")
+        for what, total, counts, share in (("faces", d["faces"], d["per_state"], d["without_mask_share"]),
+                                           ("people", d["people"], d["people_per_state"],
+                                            d["people_without_mask_share"])):
+            if what == "people" and not total:
+                continue
+            states = ", ".join(f"{state} {n}" for state, n in counts.items())
+            line = f"{total} {what}" + (f": {states}" if states else "")
+            if share is not None:
+                line += f"; {share:.0%} of those judged without a mask"
+            lines.append(line)
         return "\n".join(lines)
+
+
+def _share(counts: Counter[str]) -> float | None:
+    """Share of without_mask among judged (with or without mask) counts; None if none was judged."""
+    judged = counts["with_mask"] + counts["without_mask"]
+    return round(counts["without_mask"] / judged, 4) if judged else None

@@ -17,9 +17,10 @@ class Preset:
     max_side: int  # cap on the detector input's long side, bounding the cost of big frames
     face_threshold: float
     model: str  # the shipped classifier it uses (in maskwatch/models) unless --model says otherwise
+    detect_every: int  # on video, run the detector on every Nth frame; the tracker carries faces between
 
 
 PRESETS = {
-    "fast": Preset(scale=1.0, max_side=256, face_threshold=0.35, model="mask_classifier_fast.tflite"),
-    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite"),
+    "fast": Preset(scale=1.0, max_side=256, face_threshold=0.35, model="mask_classifier_fast.tflite", detect_every=1),
+    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=1),
 }

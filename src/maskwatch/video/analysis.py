@@ -1,0 +1,71 @@
+"""Frames of videos and streams in, persons and events out: the per-image `MaskDetector` run along time.
+
+Every `detect_every`-th frame goes through the face detector and the tracker; on the frames between, each
+person's box is carried on at its recent speed and classified there, so states stay as current as on
+frames with detection. Still images pass through as single images: no person, no event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maskwatch.io.sources import Frame
+from maskwatch.video.events import Event
+from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
+from maskwatch.vision.pipeline import MaskDetector
+from maskwatch.vision.results import Face
+
+
+@dataclass
+class Step:
+    """One frame's result: its faces, and the events that happened at it (including, on the last frame
+    of a video, those of everyone still in view when it ended)."""
+
+    frame: Frame
+    faces: list[Face]
+    events: list[Event]
+
+
+class VideoAnalyzer:
+    """Feed frames in order with `push`, then call `finish`; each returns the steps completed so far.
+
+    A step is held back until the next frame arrives, so that the events of a video's end land on its last
+    frame. With `track=False` every frame is handled as a single image (no persons, no events).
+    """
+
+    def __init__(self, detector: MaskDetector, detect_every: int = 1, track: bool = True, live: bool = False,
+                 settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True):
+        self.detector, self.detect_every, self.track, self.live = detector, detect_every, track, live
+        self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
+        self._held: Step | None = None
+
+    def push(self, frame: Frame) -> list[Step]:
+        done = []
+        if self._held is not None and self._held.frame.source != frame.source:
+            done += self.finish()
+        elif self._held is not None:
+            done.append(self._held)
+        self._held = self._step(frame)
+        return done
+
+    def finish(self) -> list[Step]:
+        """The held step, with the events of everyone still in view (the video or stream ended)."""
+        held, self._held = self._held, None
+        if held is None:
+            return []
+        held.events += self.persons.finish()
+        return [held]
+
+    def _step(self, frame: Frame) -> Step:
+        if not (self.track and frame.is_video):
+            return Step(frame, self.detector(frame.image), [])
+        events = []
+        if frame.source != self.persons.source:
+            events += self.persons.start(frame, self.detect_every, self.live)
+        if frame.index % self.detect_every == 0:
+            faces = self.persons.detected(self.detector.detector.detect(frame.image), frame)
+        else:
+            faces = self.persons.carried(frame)
+        faces = self.detector.classify(frame.image, faces)
+        faces, happened = self.persons.observe(frame, faces, frame.image)
+        return Step(frame, faces, events + happened)

@@ -1,0 +1,228 @@
+"""Faces of consecutive frames become persons, each with one mask state, and what happens to them, events.
+
+Tracking is ByteTrack from the `trackers` package: a face keeps its person id through short misses and
+occlusions. A person's `state` starts "unknown" and becomes "with_mask" or "without_mask" only after
+`switch_frames` consecutive frames judged so (frames too unsure to judge neither count nor break the
+run), so a state does not flicker on one odd frame, and lags the frames' own verdicts by a few frames at
+most. The confidence shown is this frame's evidence for the person's state, never an average with the past.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import numpy as np
+import supervision as sv
+from trackers import ByteTrackTracker
+
+from maskwatch.io.sources import Frame
+from maskwatch.video.events import Event
+from maskwatch.vision.crops import face_crop
+from maskwatch.vision.judge import DEFAULT_RULE, UNKNOWN
+from maskwatch.vision.results import Face
+
+JUDGED = ("with_mask", "without_mask")
+SNAPSHOT_MARGIN = 0.3
+SNAPSHOT_MAX = 256
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    switch_frames: int = 3  # consecutive judged frames before a person's state changes
+    lost_seconds: float = 1.0  # a person not seen for this long has left
+    new_track_score: float = 0.45  # face score that can start a person (weaker faces only continue one)
+
+
+DEFAULT_SETTINGS = TrackingSettings()
+
+
+@dataclass
+class Person:
+    id: int | None  # given once the person is seen big enough to judge: tiny tracks are mostly not faces
+    track: int  # ByteTrack's id
+    box: tuple[float, float, float, float]  # where it was last seen
+    detected_box: tuple[float, float, float, float]  # where the detector last found it
+    detected_at: int  # and in which frame
+    first_frame: int
+    last_frame: int
+    last_time: float
+    score: float
+    state: str = UNKNOWN
+    announced: bool = False  # person_appeared was emitted
+    ever_without: bool = False
+    frames_seen: int = 0
+    frames_with: int = 0
+    frames_judged: int = 0
+    candidate: str | None = None  # the state the latest run of judged frames points at
+    streak: int = 0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
+    best_quality: float = -1.0
+    best_face: np.ndarray | None = None
+
+    def observe(self, face: Face, settings: TrackingSettings) -> str | None:
+        """Take this frame's judged face into account; the previous state if the state changed, else None."""
+        self.frames_seen += 1
+        previous = self.state
+        if face.state in JUDGED:
+            self.streak = self.streak + 1 if face.state == self.candidate else 1
+            self.candidate = face.state
+            if self.candidate != self.state and self.streak >= settings.switch_frames:
+                self.state = self.candidate
+        if self.state in JUDGED:
+            self.frames_judged += 1
+            self.frames_with += self.state == "with_mask"
+        self.ever_without |= self.state == "without_mask"
+        return previous if self.state != previous else None
+
+    def masked_share(self) -> float | None:
+        return self.frames_with / self.frames_judged if self.frames_judged else None
+
+
+def _quality(face: Face) -> float:
+    """How clear a face is for a snapshot: bigger, surer faces first, and judged ones before unsure ones."""
+    return face.score * min(face.side, 200.0) * (2.0 if face.state in JUDGED else 1.0)
+
+
+def _now(frame: Frame, live: bool) -> str:
+    seconds = frame.time if live else time.time()
+    return datetime.fromtimestamp(seconds, UTC).astimezone().isoformat(timespec="milliseconds")
+
+
+class PersonTracker:
+    """Persons of one video or stream at a time; `reset()` (or a frame of another source) starts anew."""
+
+    def __init__(self, settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True,
+                 min_side: float = DEFAULT_RULE.min_side):
+        self.settings, self.snapshots, self.min_side = settings, snapshots, min_side
+        self._source: str | None = None
+        self._tracker: ByteTrackTracker | None = None
+        self._persons: dict[int, Person] = {}  # by ByteTrack id, while in view
+        self._next_id = 1
+        self._last_detection = -1
+        self._unconfirmed: list[Face] = []
+        self._current: list[Person | None] = []  # the person of each face being handled
+        self._live = False
+        self._last_frame: Frame | None = None
+
+    def start(self, frame: Frame, detect_every: int = 1, live: bool = False) -> list[Event]:
+        """Begin a new video or stream with this frame (`live`: a camera or stream, whose frame times are
+        the wall clock); person_left events for whoever was still in view."""
+        events = self.finish()
+        fps = frame.fps or 25.0
+        self._tracker = ByteTrackTracker(
+            lost_track_buffer=max(1, round(30 * self.settings.lost_seconds)), frame_rate=fps / detect_every,
+            track_activation_threshold=self.settings.new_track_score, minimum_consecutive_frames=2,
+            high_conf_det_threshold=self.settings.new_track_score)
+        self._source, self._live, self._last_frame = frame.source, live, frame
+        self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
+        self._next_id, self._last_detection, self._unconfirmed = 1, -1, []
+        return events
+
+    @property
+    def source(self) -> str | None:
+        return self._source
+
+    def carried(self, frame: Frame) -> list[Face]:
+        """Where the persons seen at the last detection should be now (between detections): each box
+        moved on at its recent speed, with its person id."""
+        persons = [p for p in self._persons.values() if p.detected_at == self._last_detection]
+        self._current = [*persons, *[None] * len(self._unconfirmed)]
+        return [Face(tuple(np.asarray(p.detected_box) + (frame.index - p.detected_at) * p.velocity), p.score,
+                     person=p.id) for p in persons] + self._unconfirmed
+
+    def detected(self, faces: list[Face], frame: Frame) -> list[Face]:
+        """Faces found by the detector in this frame, with the person id each belongs to (None for a face
+        not yet confirmed as a track)."""
+        if not faces:
+            detections = sv.Detections.empty()
+        else:
+            detections = sv.Detections(xyxy=np.array([f.box for f in faces], np.float32),
+                                       confidence=np.array([f.score for f in faces], np.float32),
+                                       data={"face": np.arange(len(faces))})
+        tracked = self._tracker.update(detections)
+        self._last_detection = frame.index
+        self._current = [None] * len(faces)
+        for index, track in zip(tracked.data.get("face", []), tracked.tracker_id, strict=True):
+            if track >= 0:
+                self._current[int(index)] = self._person(int(track), faces[int(index)], frame)
+        self._unconfirmed = [face for face, p in zip(faces, self._current, strict=True) if p is None]
+        return faces
+
+    def _person(self, track: int, face: Face, frame: Frame) -> Person:
+        person = self._persons.get(track)
+        if person is None:
+            person = Person(None, track, face.box, face.box, frame.index, frame.index, frame.index,
+                            frame.time, face.score)
+            self._persons[track] = person
+        else:
+            moved = (np.asarray(face.box) - np.asarray(person.detected_box)) / max(frame.index - person.detected_at, 1)
+            person.velocity = moved if not person.velocity.any() else 0.5 * person.velocity + 0.5 * moved
+            person.detected_box, person.detected_at = face.box, frame.index
+        return person
+
+    def observe(self, frame: Frame, faces: list[Face], image: np.ndarray) -> tuple[list[Face], list[Event]]:
+        """Update each person with its judged face of this frame (`faces` as `detected` or `carried` gave
+        them, classified): the faces with their person's id and state, and the events that this frame
+        brought (people who left first)."""
+        self._last_frame = frame
+        events = self._left(frame)
+        out = []
+        for face, person in zip(faces, self._current, strict=True):
+            if person is None:
+                out.append(face)
+                continue
+            person.box, person.score = face.box, face.score
+            person.last_frame, person.last_time = frame.index, frame.time
+            if person.id is None and face.side >= self.min_side:
+                person.id, self._next_id = self._next_id, self._next_id + 1
+            self._keep_clearest(person, face, image)
+            previous = person.observe(face, self.settings)  # a state needs a face of min_side, so an id too
+            if previous is not None and not person.announced:
+                person.announced = True
+                events.append(self._event("person_appeared", person, frame, face))
+            elif previous is not None:
+                kind = "mask_off" if person.state == "without_mask" else "mask_on"
+                events.append(self._event(kind, person, frame, face, previous_state=previous))
+            out.append(replace(face, person=person.id, state=person.state))
+        return out, events
+
+    def _keep_clearest(self, person: Person, face: Face, image: np.ndarray) -> None:
+        quality = _quality(face)
+        if self.snapshots and quality > person.best_quality:
+            size = int(min(SNAPSHOT_MAX, max(32, face.side * (1 + 2 * SNAPSHOT_MARGIN))))
+            person.best_quality, person.best_face = quality, face_crop(image, face.box, size, SNAPSHOT_MARGIN)
+
+    def _left(self, frame: Frame) -> list[Event]:
+        """person_left for everyone unseen for longer than `lost_seconds`."""
+        gone = [track for track, p in self._persons.items() if frame.index - p.last_frame > self._lost_frames]
+        return [event for track in gone for event in self._leaving(self._persons.pop(track), frame)]
+
+    def _leaving(self, person: Person, frame: Frame) -> list[Event]:
+        """The events of a person leaving, dated at the last frame they were seen."""
+        if person.id is None:  # only ever a few pixels: no one can tell what it was (often not a face)
+            return []
+        last = replace(frame, index=person.last_frame, time=person.last_time)
+        events = []
+        if not person.announced:  # never judged: it still appeared, as unknown
+            events.append(self._event("person_appeared", person, last, None))
+        events.append(self._event("person_left", person, last, None, frames_seen=person.frames_seen,
+                                  masked_share=person.masked_share()))
+        return events
+
+    def finish(self) -> list[Event]:
+        """person_left for everyone still in view: the video or stream ended."""
+        if self._source is None:
+            return []
+        events = []
+        for person in self._persons.values():
+            events.extend(self._leaving(person, self._last_frame))
+        self._persons.clear()
+        self._source = None
+        return events
+
+    def _event(self, kind: str, person: Person, frame: Frame, face: Face | None, **extra) -> Event:
+        confidence = None if face is None else face.probs.get(person.state)
+        return Event(kind, person.id, frame.source, frame.index, frame.time, _now(frame, self._live), person.state,
+                     person.box, confidence, face_image=person.best_face, **extra)

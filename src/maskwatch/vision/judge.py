@@ -1,0 +1,34 @@
+"""When to say "unknown" instead of a guess: a face too small, or a classification too unsure, to judge.
+
+Calling a bare face masked is the costliest error (a missed violation), so a `with_mask` label needs more
+confidence than a `without_mask` one. The thresholds were chosen by measurement on the development scenes
+of mask-detect (`benchmarks/unknown_rule.py`; numbers in the README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from maskwatch.vision.results import Face
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class UnknownRule:
+    min_side: float = 24.0  # px, long side of the face box in the original image
+    min_confidence: float = 0.8  # for any label
+    min_confidence_masked: float = 0.9  # for with_mask
+
+    def state(self, face: Face) -> str:
+        """The face's own label where it can be judged, else "unknown"."""
+        if face.label is None or face.confidence is None or face.side < self.min_side:
+            return UNKNOWN
+        needed = self.min_confidence_masked if face.label == "with_mask" else self.min_confidence
+        return face.label if face.confidence >= needed else UNKNOWN
+
+    def judged(self, faces: list[Face]) -> list[Face]:
+        return [replace(face, state=self.state(face)) for face in faces]
+
+
+DEFAULT_RULE = UnknownRule()
