@@ -30,7 +30,7 @@ from maskwatch.web.serve import create_app
 LIMIT = 2**20
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path("/tmp/maskwatch-serve.png")
-FACE_KEYS = {"box", "score", "label", "confidence", "probs"}
+FACE_KEYS = {"box", "score", "label", "confidence", "probs", "person", "state"}
 
 
 @contextmanager
@@ -80,7 +80,7 @@ def check_astronaut(response: httpx.Response) -> None:
     assert set(face) == FACE_KEYS
     x1, y1, x2, y2 = face["box"]
     assert 150 < (x1 + x2) / 2 < 250 and 60 < (y1 + y2) / 2 < 170  # Eileen Collins' face
-    assert face["label"] == "without_mask"
+    assert face["label"] == "without_mask" and face["state"] == "without_mask" and face["person"] is None
 
 
 def check_error(response: httpx.Response, status: int) -> str:

@@ -1,3 +1,20 @@
-"""maskwatch: find faces in cameras, videos, streams and photos, and tell whether each wears a mask."""
+"""maskwatch: find faces in cameras, videos, streams and photos, and tell whether each wears a mask.
+
+    from maskwatch import MaskDetector, read_image
+    faces = MaskDetector()(read_image("street.jpg"))
+"""
 
 __version__ = "0.1.0"
+
+# Loaded on first use, so that `import maskwatch` (and every CLI command) stays quick.
+_LAZY = {"MaskDetector": "maskwatch.vision.pipeline", "read_image": "maskwatch.io.images",
+         "VideoAnalyzer": "maskwatch.video.analysis", "EventStore": "maskwatch.monitor.store"}
+__all__ = ["EventStore", "MaskDetector", "VideoAnalyzer", "__version__", "read_image"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'maskwatch' has no attribute {name!r}")

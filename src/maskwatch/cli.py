@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from maskwatch import __version__
+from maskwatch.monitor import events_cli
 from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger("maskwatch")
@@ -252,10 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detect(sub)
     _add_bench(sub)
     _add_serve(sub)
+    events_cli.add_parser(sub)
     return parser
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve,
+            "events": events_cli.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,10 +6,11 @@ import argparse
 
 from maskwatch.io.images import UnreadableImage
 from maskwatch.io.sources import SourceError
+from maskwatch.monitor.store import EventStoreError
 from maskwatch.training.dataset import DatasetError
 from maskwatch.training.weights import WeightsNotFound
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatasetError, UnreadableImage, WeightsNotFound, FileNotFoundError, NotADirectoryError, PermissionError,
-    argparse.ArgumentTypeError, ValueError, SourceError, RuntimeError,
+    argparse.ArgumentTypeError, ValueError, SourceError, RuntimeError, EventStoreError,
 )

@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const stage = $("stage"), still = $("still"), video = $("video"), overlay = $("overlay"), cameraButton = $("camera");
-const COLORS = { with_mask: "#16a34a", without_mask: "#dc2626" }, OTHER = "#ea580c";
+const COLORS = { with_mask: "#16a34a", without_mask: "#dc2626", unknown: "#808080" }, OTHER = "#ea580c";
 const INTERVAL_MS = 200; // at most 5 frames a second, and one request at a time
 const MAX_SIDE = 640; // frames are sent at most this large: the server's fast preset works at 640 px
 const grabber = document.createElement("canvas");
@@ -15,7 +15,10 @@ function status(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
-const describe = (face) => `${(face.label ?? "face").replace(/_/g, " ")} ${Math.round((face.confidence ?? face.score) * 100)}%`;
+// The state is the label where the face could be judged, else "unknown" (too small or too unsure).
+const stateOf = (face) => face.state ?? face.label;
+const describe = (face) => stateOf(face) === "unknown" ? "unknown"
+  : `${(stateOf(face) ?? "face").replace(/_/g, " ")} ${Math.round((face.confidence ?? face.score) * 100)}%`;
 
 async function detect(body, headers = {}) {
   const started = performance.now();
@@ -35,7 +38,7 @@ function show(result) {
   ctx.font = `600 ${size}px system-ui, sans-serif`;
   ctx.textBaseline = "top";
   for (const face of result.faces) {
-    const [x1, y1, x2, y2] = face.box, color = COLORS[face.label] ?? OTHER, text = describe(face);
+    const [x1, y1, x2, y2] = face.box, color = COLORS[stateOf(face)] ?? OTHER, text = describe(face);
     ctx.strokeStyle = color;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     const h = size + 8, w = ctx.measureText(text).width + 10;
@@ -45,7 +48,7 @@ function show(result) {
     ctx.fillStyle = "#fff";
     ctx.fillText(text, x1 + 5 - line / 2, top + 4);
   }
-  const count = (label) => result.faces.filter((face) => face.label === label).length;
+  const count = (state) => result.faces.filter((face) => stateOf(face) === state).length;
   $("with").textContent = count("with_mask");
   $("without").textContent = count("without_mask");
   $("labels").replaceChildren(...result.faces.map((face) => {

@@ -1,0 +1,152 @@
+"""`maskwatch events`: list, export, summarise and prune the events that a run stored."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TextIO
+
+from maskwatch.video.events import EVENT_KINDS, Event
+
+DESCRIPTION = """\
+List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
+
+kinds:
+  person_appeared  a person was confirmed in view, with their first state (with_mask, without_mask
+                   or unknown: never judged surely enough)
+  mask_off         the person's state changed from with_mask to without_mask
+  mask_on          the person's state changed from without_mask to with_mask
+  person_left      the person was not seen for a while (or the video ended), with the frames seen
+                   and the share of judged frames with a mask
+
+--summary counts people per hour: the hour of their first event, on the clock where it was recorded.
+A person is one person id of one run over one source. Verdict: without_mask if they were ever
+without a mask, else with_mask if they were ever seen with one, else unknown. Compliance =
+with_mask / (with_mask + without_mask): unknown people are counted but left out of it.
+
+Snapshots of the faces are JPEGs in EVENTS.snapshots/ beside the file; --retain-days deletes them with
+their events.
+
+Times (--since, --until) are ISO 8601 dates or datetimes: 2024-05-01, 2024-05-01T14:30,
+2024-05-01T14:30+02:00; without an offset they are local time. --since is inclusive, --until not.
+"""
+
+EXAMPLES = """\
+examples:
+  maskwatch events out/EVENTS.db                               every event, as a table
+  maskwatch events out/EVENTS.db --kind mask_off --since 2024-05-01 --json
+  maskwatch events out/EVENTS.db --summary --source cam1       people per hour and compliance
+  maskwatch events out/EVENTS.db --retain-days 30 --csv last30.csv   prune, then export
+"""
+
+CSV_COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "state", "x1", "y1", "x2",
+               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot")
+
+
+def _when(text: str) -> datetime:
+    """An argparse type: an ISO 8601 date or datetime, local time unless it has an offset."""
+    try:
+        return datetime.fromisoformat(text).astimezone()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or datetime: {text!r}") from None
+
+
+def _days(text: str) -> float:
+    """An argparse type: a positive, finite number of days."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not 0 < days < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive number of days, got {text!r}")
+    return days
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add `events` to the subparsers of the maskwatch command."""
+    p = sub.add_parser("events", help="list, summarise, export and prune stored events",
+                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("db", metavar="EVENTS.db", help="the event store")
+    p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (with --summary: one object)")
+    p.add_argument("--kind", action="append", choices=EVENT_KINDS, metavar="KIND",
+                   help=f"only this kind of event, repeatable: {', '.join(EVENT_KINDS)}")
+    p.add_argument("--source", help="only events of this source (the input, or the camera's name)")
+    p.add_argument("--since", type=_when, metavar="T", help="only events at or after T")
+    p.add_argument("--until", type=_when, metavar="T", help="only events before T")
+    p.add_argument("--csv", metavar="FILE", help="write the events as CSV to FILE instead of listing them "
+                   "('-' = stdout)")
+    p.add_argument("--summary", action="store_true", help="people per hour by verdict and compliance, and totals, "
+                   "instead of the list")
+    p.add_argument("--retain-days", type=_days, metavar="N", help="first delete events older than N days, and "
+                   "their snapshots, from the store")
+    return p
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set[int]) -> str:
+    """Columns padded to their widest cell; numbers right-aligned."""
+    cells = [list(header)] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in
+                               enumerate(zip(row, widths, strict=True))).rstrip() for row in cells)
+
+
+def _write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
+    writer = csv.writer(file)
+    writer.writerow(CSV_COLUMNS)
+    for run, e in events:
+        writer.writerow(["" if v is None else v for v in (
+            e.id, run, e.kind, e.person, e.source, e.frame, e.time, e.wall_time, e.state, *e.box, e.confidence,
+            e.previous_state, e.frames_seen, e.masked_share, e.snapshot)])
+
+
+def format_summary(summary: dict) -> str:
+    """The per-hour table of `EventStore.summary`, then the totals."""
+    header = ("hour", "people", "with_mask", "without_mask", "unknown", "compliance")
+    rows = [[row.get("hour", "total"), *(row[k] for k in header[1:5]),
+             None if row["compliance"] is None else f"{100 * row['compliance']:.1f}%"]
+            for row in [*summary["hours"], summary["total"]]]
+    return _table(header, rows, numeric={1, 2, 3, 4, 5})
+
+
+def run(args: argparse.Namespace) -> int:
+    from maskwatch.io.atomic import atomic_path
+    from maskwatch.monitor.store import EventStore, summarise
+
+    if args.csv == "-" and (args.json or args.summary):
+        raise argparse.ArgumentTypeError("--csv - writes CSV on stdout: leave out --json and --summary there")
+    with EventStore.open_existing(args.db, readonly=args.retain_days is None) as store:
+        if args.retain_days is not None:
+            cutoff = datetime.now().astimezone() - timedelta(days=args.retain_days)
+            deleted = store.delete_older_than(cutoff)
+            print(f"deleted {deleted} event(s) older than {args.retain_days:g} days (before "
+                  f"{cutoff.isoformat(timespec='seconds')}) and their unused snapshots", file=sys.stderr)
+        events = store.events_with_run(args.kind, args.source, args.since, args.until)
+    if args.csv == "-":
+        _write_csv(sys.stdout, events)
+    elif args.csv:
+        with atomic_path(args.csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as file:
+            _write_csv(file, events)
+        print(f"wrote {len(events)} event(s) to {args.csv}", file=sys.stderr)
+    if args.summary:
+        summary = summarise(events)
+        print(json.dumps(summary) if args.json else format_summary(summary))
+    elif args.json and not args.csv:
+        for run_number, event in events:
+            print(json.dumps({**event.to_json(), "run": run_number}))
+    elif not args.csv:
+        if not events:
+            print("no events", file=sys.stderr)
+            return 0
+        header = ("id", "wall_time", "source", "person", "kind", "state", "confidence", "snapshot")
+        print(_table(header, [(e.id, e.wall_time, e.source, e.person, e.kind, e.state, e.confidence, e.snapshot)
+                              for _, e in events], numeric={0, 3, 6}))
+    return 0

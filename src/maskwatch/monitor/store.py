@@ -1,0 +1,339 @@
+"""Events kept in one SQLite file, each committed as it comes, so a crash, Ctrl-C or kill -9 loses none.
+
+WAL journal with synchronous=FULL: a commit is on disk when `add()` returns, and readers (`maskwatch
+events`) can read while a run writes. Snapshots of faces go beside the file (`X/EVENTS.db` ->
+`X/EVENTS.snapshots/`); faces are personal data, so the database is created 0600 and that folder 0700.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Self
+
+import cv2
+import numpy as np
+
+from maskwatch.io.atomic import atomic_path
+from maskwatch.video.events import Event
+
+APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
+SCHEMA_VERSION = 1  # PRAGMA user_version
+SQLITE_MAGIC = b"SQLite format 3\x00"
+VERDICTS = ("with_mask", "without_mask", "unknown")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    person INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    frame INTEGER NOT NULL,
+    time REAL NOT NULL,
+    wall_time TEXT NOT NULL,
+    epoch REAL NOT NULL,
+    state TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    confidence REAL,
+    previous_state TEXT,
+    frames_seen INTEGER,
+    masked_share REAL,
+    snapshot TEXT
+);
+CREATE INDEX IF NOT EXISTS events_epoch ON events (epoch);
+CREATE INDEX IF NOT EXISTS events_kind_source ON events (kind, source);
+CREATE INDEX IF NOT EXISTS events_source ON events (source);
+CREATE INDEX IF NOT EXISTS events_snapshot ON events (snapshot) WHERE snapshot IS NOT NULL;
+"""
+COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
+           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot")
+SNAPSHOT_BLOCKS = 8  # a blurred snapshot keeps this many blocks across: colours stay, no face does
+
+
+class EventStoreError(Exception):
+    """The file is missing, corrupt, not SQLite or another application's database: the user's to fix."""
+
+
+def _blur(image: np.ndarray) -> np.ndarray:
+    """Pixelate to a few blocks, then smooth the block edges away: nothing of the face is left to recognise."""
+    h, w = image.shape[:2]
+    scale = SNAPSHOT_BLOCKS / max(h, w)
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(h, w) / 16)
+
+
+def _maybe(cast: type, value: object) -> object:
+    """Numbers as Python's own: sqlite3 cannot store numpy's float32 or int64."""
+    return None if value is None else cast(value)
+
+
+def _epoch(when: datetime) -> float:
+    return when.timestamp()  # naive datetimes count as local time
+
+
+def _hour(wall_time: str) -> str:
+    """The hour on the clock where the event was recorded (wall_time's own UTC offset)."""
+    return datetime.fromisoformat(wall_time).strftime("%Y-%m-%d %H:00")
+
+
+def _verdict(states: set[str | None]) -> str:
+    return "without_mask" if "without_mask" in states else "with_mask" if "with_mask" in states else "unknown"
+
+
+def _counts(verdicts: Counter) -> dict:
+    judged = verdicts["with_mask"] + verdicts["without_mask"]
+    compliance = round(verdicts["with_mask"] / judged, 4) if judged else None
+    return {"people": sum(verdicts.values()), **{v: verdicts[v] for v in VERDICTS}, "compliance": compliance}
+
+
+def summarise(events: Sequence[tuple[int, Event]]) -> dict:
+    """`EventStore.summary` of (run, event) pairs already read, in id order."""
+    first_hour: dict[tuple[int, str, int], str] = {}
+    states: dict[tuple[int, str, int], set[str | None]] = {}
+    for run, event in events:
+        key = (run, event.source, event.person)
+        first_hour.setdefault(key, _hour(event.wall_time))
+        states.setdefault(key, set()).update((event.state, event.previous_state))  # every state they had
+    hours: dict[str, Counter] = {}
+    for key, hour in first_hour.items():
+        hours.setdefault(hour, Counter())[_verdict(states[key])] += 1
+    return {"events": len(events), "hours": [{"hour": hour, **_counts(hours[hour])} for hour in sorted(hours)],
+            "total": _counts(sum(hours.values(), Counter()))}
+
+
+class EventStore:
+    """An SQLite file of events. `EventStore(path)` creates it if needed and writes under a new run number;
+    `EventStore.open_existing(path)` reads one that must already be there."""
+
+    def __init__(self, path: str | Path, snapshots: bool = True, blur_snapshots: bool = False, *,
+                 readonly: bool = False, create: bool = True) -> None:
+        self.path = Path(path)
+        self.snapshots, self.blur_snapshots, self.readonly = snapshots, blur_snapshots, readonly
+        self.folder = self.path.parent  # stored snapshot paths are relative to it
+        self.snapshot_dir = self.path.with_suffix(".snapshots")
+        self._run: int | None = None
+        self._faces: dict[tuple[str, int], tuple[weakref.ref, str]] = {}  # last snapshot per person
+        self._lock = threading.RLock()  # one connection, usable from the thread that writes events
+        self._db = self._connect(create and not readonly)
+
+    @classmethod
+    def open_existing(cls, path: str | Path, readonly: bool = True) -> EventStore:
+        """An event store that must exist (readonly=False to delete from it)."""
+        return cls(path, snapshots=False, readonly=readonly, create=False)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _fail(self, reason: str) -> EventStoreError:
+        return EventStoreError(f"{self.path}: not a maskwatch event store ({reason})")
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        """Open the file, refusing anything that is not an event store before writing a byte to it."""
+        if self.path.is_dir():
+            raise self._fail("a folder")
+        if not self.path.exists():
+            if not create:
+                raise EventStoreError(f"{self.path}: no such event store")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with suppress(FileExistsError):  # another process made it first: theirs is as good
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))  # SQLite keeps the mode
+        with self.path.open("rb") as file:
+            header = file.read(len(SQLITE_MAGIC))
+        if header and header != SQLITE_MAGIC:
+            raise self._fail("not an SQLite database")
+        if not header and self.readonly:
+            raise self._fail("empty file")
+        mode = "ro" if self.readonly else "rw"
+        try:
+            db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode={mode}", uri=True, timeout=30,
+                                 isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as error:
+            raise EventStoreError(f"{self.path}: cannot open the event store ({error})") from error
+        try:
+            self._check(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _check(self, db: sqlite3.Connection) -> None:
+        try:
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = [row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                                 "AND name NOT LIKE 'sqlite%'")]
+            fresh = app_id == 0 and not tables
+            if app_id != APP_ID and not fresh:
+                listed = f", tables: {', '.join(tables[:5])}" if tables else ""
+                raise self._fail(f"an SQLite database of another application{listed}")
+            if version > SCHEMA_VERSION:
+                raise self._fail(f"schema version {version} of a newer maskwatch; this one reads {SCHEMA_VERSION}")
+            if self.readonly:
+                if fresh:
+                    raise self._fail("an empty SQLite database")
+                return
+            if not fresh:
+                problem = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if problem != "ok":  # never append to a damaged file
+                    raise self._fail(f"corrupt: {' '.join(problem.replace('*** in database main ***', '').split())}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            if fresh:  # one transaction in the script (executescript commits a pending one first)
+                try:
+                    db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id = {APP_ID}; "
+                                     f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+        except sqlite3.DatabaseError as error:
+            raise self._fail(str(error)) from error
+
+    @contextmanager
+    def _guard(self) -> Iterator[sqlite3.Connection]:
+        """The connection, one thread at a time; damage found later is a one-line error too."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as error:
+                raise EventStoreError(f"{self.path}: cannot use the event store ({error})") from error
+
+    @property
+    def run(self) -> int:
+        """This opening's run number, given on first use: runs over the same video keep their persons apart."""
+        if self._run is None:
+            with self._guard() as db:
+                started = datetime.now().astimezone().isoformat(timespec="seconds")
+                self._run = db.execute("INSERT INTO runs (started) VALUES (?)", (started,)).lastrowid
+        return self._run
+
+    def add(self, event: Event) -> Event:
+        """Write the snapshot, then the row, and commit: the event with its `id` and `snapshot` set."""
+        with self._lock:
+            run = self.run
+            snapshot = self._snapshot(event, run) if self.snapshots and event.face_image is not None else None
+            row = (run, event.kind, int(event.person), event.source, int(event.frame), float(event.time),
+                   event.wall_time, _epoch(datetime.fromisoformat(event.wall_time)), event.state,
+                   *map(float, event.box), _maybe(float, event.confidence), event.previous_state,
+                   _maybe(int, event.frames_seen), _maybe(float, event.masked_share), snapshot)
+            with self._guard() as db:
+                cursor = db.execute(f"INSERT INTO events ({', '.join(COLUMNS[1:])}) "
+                                    f"VALUES ({', '.join('?' * len(row))})", row)
+        return replace(event, id=cursor.lastrowid, snapshot=self._absolute(snapshot))
+
+    def _absolute(self, snapshot: str | None) -> str | None:
+        return None if snapshot is None else str(self.folder / snapshot)
+
+    def _snapshot(self, event: Event, run: int) -> str:
+        """The stored path of the person's clearest face: the last one written while the producer still holds
+        the same array (it replaces it only with a clearer face), else a new file."""
+        key = (event.source, event.person)
+        last = self._faces.get(key)
+        if last is not None and last[0]() is event.face_image and (self.folder / last[1]).exists():
+            snapshot = last[1]
+        else:
+            snapshot = self._write_snapshot(event.face_image, f"run{run}-p{event.person}-f{event.frame}")
+            self._faces[key] = (weakref.ref(event.face_image), snapshot)
+        if event.kind == "person_left":
+            self._faces.pop(key, None)
+        return snapshot
+
+    def _write_snapshot(self, image: np.ndarray, stem: str) -> str:
+        try:
+            self.snapshot_dir.mkdir(mode=0o700)
+            os.chmod(self.snapshot_dir, 0o700)  # whatever the umask
+        except FileExistsError:
+            pass
+        name, n = f"{stem}.jpg", 2
+        while (self.snapshot_dir / name).exists():  # persons and frames restart with each video of a run
+            name, n = f"{stem}-{n}.jpg", n + 1
+        image = _blur(image) if self.blur_snapshots else image
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image,
+                                [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise EventStoreError(f"{self.snapshot_dir / name}: cannot encode the snapshot")
+        try:
+            with atomic_path(self.snapshot_dir / name) as tmp:
+                os.chmod(tmp, 0o600)
+                tmp.write_bytes(jpeg.tobytes())
+        except OSError as error:
+            raise EventStoreError(f"{self.snapshot_dir / name}: cannot write the snapshot ({error})") from error
+        return f"{self.snapshot_dir.name}/{name}"
+
+    def events_with_run(self, kind: str | Sequence[str] | None = None, source: str | None = None,
+                        since: datetime | None = None, until: datetime | None = None) -> list[tuple[int, Event]]:
+        """(run, event) pairs that pass the filters, in id order; since <= wall_time < until."""
+        clauses, params = [], []
+        if kind is not None:
+            kinds = [kind] if isinstance(kind, str) else list(kind)
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params += kinds
+        if source is not None:
+            clauses.append("source = ?")
+            params.append(source)
+        if since is not None:
+            clauses.append("epoch >= ?")
+            params.append(_epoch(since))
+        if until is not None:
+            clauses.append("epoch < ?")
+            params.append(_epoch(until))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._guard() as db:
+            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM events{where} ORDER BY id", params).fetchall()
+        return [(row[1], Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], self._absolute(row[18]), row[0]))
+                for row in rows]
+
+    def events(self, kind: str | Sequence[str] | None = None, source: str | None = None,
+               since: datetime | None = None, until: datetime | None = None) -> list[Event]:
+        """Events that pass the filters, in id order; since <= wall_time < until."""
+        return [event for _, event in self.events_with_run(kind, source, since, until)]
+
+    def summary(self, kind: str | Sequence[str] | None = None, source: str | None = None,
+                since: datetime | None = None, until: datetime | None = None) -> dict:
+        """People per hour by verdict, and compliance. A person is (run, source, person), counted in the hour
+        of their first event; their verdict is without_mask if they ever were, else with_mask if they ever
+        were, else unknown. Compliance = with / (with + without): unknown people are counted but not judged."""
+        return summarise(self.events_with_run(kind, source, since, until))
+
+    def delete_older_than(self, cutoff: datetime) -> int:
+        """Retention: delete events before `cutoff` and the snapshots no kept event uses; the number deleted."""
+        with self._guard() as db, _transaction(db):
+            old = [row[0] for row in db.execute("SELECT DISTINCT snapshot FROM events WHERE epoch < ? "
+                                                "AND snapshot IS NOT NULL", (_epoch(cutoff),))]
+            deleted = db.execute("DELETE FROM events WHERE epoch < ?", (_epoch(cutoff),)).rowcount
+            unused = [s for s in old if db.execute("SELECT 1 FROM events WHERE snapshot = ?", (s,)).fetchone() is None]
+        snapshot_dir = self.snapshot_dir.resolve()
+        for snapshot in unused:  # after the commit: a crash leaves a stray file, never a row without its file
+            file = (self.folder / snapshot).resolve()
+            if file.parent == snapshot_dir:  # never follow a stored path out of the snapshot folder
+                file.unlink(missing_ok=True)
+        return deleted
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT (the connection autocommits otherwise), rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
