@@ -77,21 +77,15 @@ def time_stages(detector: MaskDetector, encoded: Sequence[bytes], warmup: int = 
 def time_overlapped(detector: MaskDetector, encoded: Sequence[bytes], track: bool = False) -> float:
     """Frames per second of the whole loop as `detect` runs it: decoding one frame ahead in another thread
     and, with `track`, faces tracked into persons with states and events (classified on every frame)."""
-    from maskwatch.io.background import prefetch
-    from maskwatch.io.sources import Frame
-    from maskwatch.video.analysis import VideoAnalyzer
-
-    def frames():
-        for i, blob in enumerate(encoded):
-            yield Frame(decode_image(blob), "bench", i, i / 30, Path("bench.mp4"), 30.0, True)
-
-    analyzer = VideoAnalyzer(detector, track=track)
     started = time.perf_counter()
-    for frame in prefetch(frames()):
-        for step in analyzer.push(frame):
-            draw(step.frame.image, step.faces)
-    for step in analyzer.finish():
-        draw(step.frame.image, step.faces)
+    if track:
+        for _ in _tracked_steps(detector, encoded, 1):
+            pass
+    else:
+        from maskwatch.io.background import prefetch
+
+        for image in prefetch(decode_image(blob) for blob in encoded):
+            draw(image, detector(image))
     return round(len(encoded) / (time.perf_counter() - started), 1)
 
 
@@ -133,6 +127,90 @@ def keras_twin(classifier: MaskClassifier):
     return build_classifier(len(classifier.labels), classifier.image_size, imagenet=False, blocks=blocks)
 
 
+def tiled_frames(photos: Sequence[np.ndarray], count: int, size: tuple[int, int] = (1280, 720)) -> list[bytes]:
+    """JPEG frames of `size` made of the photos side by side at their own resolution (shrunk only to fit
+    a cell), each drifting a little, so small faces stay small and move: a crowded 720p video."""
+    width, height = size
+    columns = 3
+    rows = max(1, -(-len(photos) // columns))
+    cell_w, cell_h = width // columns, height // rows
+    cells = []
+    for photo in photos[: columns * rows]:
+        shrink = min(1.0, (cell_w - 16) / photo.shape[1], (cell_h - 16) / photo.shape[0])
+        cells.append(cv2.resize(photo, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+                     if shrink < 1 else photo)
+    frames = []
+    for i in range(count):
+        frame = np.full((height, width, 3), 60, np.uint8)
+        for k, cell in enumerate(cells):
+            room_x, room_y = cell_w - cell.shape[1], cell_h - cell.shape[0]
+            x = (k % columns) * cell_w + (i * (1 + k % 2)) % max(1, room_x)  # 1 or 2 px a frame
+            y = (k // columns) * cell_h + (i // 2) % max(1, room_y)
+            frame[y:y + cell.shape[0], x:x + cell.shape[1]] = cell
+        frames.append(cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes())
+    return frames
+
+
+def small_face_photos(scenes: Path | None) -> list[np.ndarray]:
+    """Photos with small faces: six held-out scenes with the most faces, or else the astronaut at sizes
+    that make her face 20-45 px."""
+    if scenes is None:
+        photo = data.astronaut()
+        return [cv2.resize(photo, (w, w), interpolation=cv2.INTER_AREA) for w in (100, 130, 160, 190, 220, 250)]
+    from maskwatch.io.images import decode_image as decode
+
+    blobs = scene_frames(scenes, 60)
+    images = [decode(blob) for blob in blobs]
+    return images[:6]
+
+
+def detect_every_curve(detector: MaskDetector, encoded: Sequence[bytes], everies: Sequence[int] = (1, 2, 3, 4, 6, 8),
+                       ) -> list[dict]:
+    """Frames per second of the tracked video loop with detection on every Nth frame, and the share of
+    the faces of detection on every frame (the reference) that each N still reports (IoU >= 0.5)."""
+    from maskwatch.evaluation.scene_metrics import iou
+
+    curve, reference = [], None
+    for every in everies:
+        started = time.perf_counter()
+        boxes = [[f.box for f in step.faces] for step in _tracked_steps(detector, encoded, every)]
+        fps = len(encoded) / (time.perf_counter() - started)
+        if reference is None:
+            reference = boxes
+        kept = total = 0
+        for want, got in zip(reference, boxes, strict=True):
+            total += len(want)
+            if want and got:
+                overlap = iou(np.array(want), np.array(got))
+                while overlap.size and overlap.max() >= 0.5:
+                    i, j = np.unravel_index(overlap.argmax(), overlap.shape)
+                    overlap[i, :], overlap[:, j] = -1, -1
+                    kept += 1
+        curve.append({"detect_every": every, "fps": round(fps, 1),
+                      "faces_kept": round(kept / total, 4) if total else None})
+    return curve
+
+
+def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int):
+    """The steps of `detect`'s video loop (decoding ahead in a thread, persons, events), drawing each."""
+    from maskwatch.io.background import prefetch
+    from maskwatch.io.sources import Frame
+    from maskwatch.video.analysis import VideoAnalyzer
+
+    def frames():
+        for i, blob in enumerate(encoded):
+            yield Frame(decode_image(blob), "bench", i, i / 30, Path("bench.mp4"), 30.0, True)
+
+    analyzer = VideoAnalyzer(detector, detect_every=every)
+    for frame in prefetch(frames()):
+        for step in analyzer.push(frame):
+            draw(step.frame.image, step.faces)
+            yield step
+    for step in analyzer.finish():
+        draw(step.frame.image, step.faces)
+        yield step
+
+
 def scene_frames(folder: Path, count: int) -> list[bytes]:
     from maskwatch.evaluation.voc import holdout
     from maskwatch.io.images import IMAGE_SUFFIXES, iter_files
@@ -142,8 +220,23 @@ def scene_frames(folder: Path, count: int) -> list[bytes]:
     return [p.read_bytes() for p in paths[:count]]
 
 
+def clip_frames(path: Path, count: int) -> list[bytes]:
+    """The first `count` frames of a video file, JPEG-encoded (as a camera or file would hand them over)."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) < count:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.imencode(".jpg", bgr)[1].tobytes())
+    capture.release()
+    if not frames:
+        raise ValueError(f"{path}: no frames OpenCV can read")
+    return frames
+
+
 def run_bench(scenes: Path | None, model: Path | None = None, keras_model: Path | None = None,
-              frames: int = 60) -> dict:
+              frames: int = 60, clips: Sequence[Path] = ()) -> dict:
     webcam = webcam_frames(frames)
     fast = MaskDetector("fast", model)
     report = {"webcam_640x480_fast": {**time_stages(fast, webcam), "fps_overlapped": time_overlapped(fast, webcam),
@@ -153,6 +246,12 @@ def run_bench(scenes: Path | None, model: Path | None = None, keras_model: Path 
         accurate = MaskDetector("accurate", model)
         report["scenes_accurate"] = {**time_stages(accurate, images),
                                      "fps_overlapped": time_overlapped(accurate, images)}
+    video = tiled_frames(small_face_photos(scenes), frames)
+    accurate = MaskDetector("accurate", model)
+    report["video_1280x720_accurate"] = {**time_stages(accurate, video[:max(1, frames // 4)]),
+                                         "detect_every": detect_every_curve(accurate, video)}
+    for clip in clips:
+        report[f"clip {clip.name}"] = {"detect_every": detect_every_curve(accurate, clip_frames(clip, frames))}
     report["classifier_vs_keras"] = classifier_vs_keras(fast, webcam, keras_model)
     return report
 
@@ -161,13 +260,18 @@ def format_bench(report: dict) -> str:
     lines = [f"{'workload':<22}{'faces/frame':>12}" + "".join(f"{s + ' ms':>12}" for s in STAGES)
              + f"{'ms/face':>10}{'fps':>8}{'threads':>10}{'tracked':>9}"]
     for name, r in report.items():
-        if name == "classifier_vs_keras":
+        if "ms" not in r:
             continue
         lines.append(f"{name:<22}{r['faces_per_frame']:>12}" + "".join(f"{r['ms'][s]:>12}" for s in STAGES)
-                     + f"{r['ms_per_face_classify']:>10}{r['fps_sequential']:>8}{r['fps_overlapped']:>10}"
+                     + f"{r['ms_per_face_classify']:>10}{r['fps_sequential']:>8}{r.get('fps_overlapped', '-'):>10}"
                      + f"{r.get('fps_overlapped_tracked', '-'):>9}")
     lines.append("fps: stages one after another; threads: decoding ahead in a second thread, as `detect` runs; "
                  "tracked: plus faces tracked into persons, states and events (the video default)")
+    for name, r in report.items():
+        if "detect_every" in r:
+            points = ", ".join(f"{p['detect_every']}: {p['fps']} fps / {p['faces_kept']:.1%} kept"
+                               for p in r["detect_every"])
+            lines.append(f"{name}, detection every N frames (N: fps / faces of N=1 kept): {points}")
     c = report["classifier_vs_keras"]
     lines.append(f"classifier on {c['faces']} faces: LiteRT {c['litert_ms_per_face']} ms/face, Keras predict per frame "
                  f"{c['keras_predict_ms_per_face']} ms/face -> LiteRT {c['speedup']}x faster")

@@ -91,16 +91,28 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
     def score(face) -> float:
         return face.score * face.confidence
 
+    faces = [face for found in predictions for face in found]
+    large = [face for face in faces if face.side >= 48]
     return {
         "scenes": len(truth), "held_out_only": held_out, "skipped": {"count": len(skipped), "first": skipped[:10]},
+        # AP ranks the classifier's probabilities as before; how often `detect` would say "unknown" instead:
+        "unknown_rate": _unknown_share(faces), "unknown_rate_48px_and_up": _unknown_share(large),
         "incorrect_ignored": evaluate_scenes(truth, predictions, labels, ignore=(INCORRECT,), class_score=score),
         "incorrect_as_no_mask": evaluate_scenes(truth, predictions, labels, relabel={INCORRECT: without},
                                                 class_score=score),
     }
 
 
+def _unknown_share(faces: list) -> float | None:
+    return round(sum(face.state == "unknown" for face in faces) / len(faces), 4) if faces else None
+
+
 def format_scene_metrics(result: dict) -> str:
     lines = [f"{result['scenes']} scenes" + (" (held out of training)" if result["held_out_only"] else "")]
+    if result["unknown_rate"] is not None:
+        large = result["unknown_rate_48px_and_up"]
+        lines.append(f"faces judged unknown: {result['unknown_rate']:.1%}"
+                     + ("" if large is None else f" ({large:.1%} of faces 48 px and wider)"))
     for mode in ("incorrect_ignored", "incorrect_as_no_mask"):
         m = result[mode]
         per_class = ", ".join(f"{c} AP50 {v['ap50']:.3f} (n={v['n_gt']})" for c, v in m["per_class"].items()

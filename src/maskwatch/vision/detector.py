@@ -9,6 +9,7 @@ users who bring their own YuNet ``.onnx`` file. Both take RGB ``uint8`` arrays o
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -91,6 +92,20 @@ def _centerface_session(height: int, width: int, threads: int) -> ort.InferenceS
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
+def content_box(image: np.ndarray, darkest: int = 12) -> tuple[int, int, int, int]:
+    """(x1, y1, x2, y2) of the picture inside black bars (letterbox, pillarbox, a phone's portrait strip):
+    detecting on it alone gives the faces more of the detector's input pixels. Checked on a coarse copy,
+    so it costs well under a millisecond."""
+    step = 4
+    coarse = image[::step, ::step].max(axis=2) > darkest
+    rows, cols = np.flatnonzero(coarse.any(axis=1)), np.flatnonzero(coarse.any(axis=0))
+    if len(rows) == 0:
+        return 0, 0, image.shape[1], image.shape[0]
+    h, w = image.shape[:2]
+    return (max(0, (cols[0] - 1) * step), max(0, (rows[0] - 1) * step),
+            min(w, (cols[-1] + 2) * step), min(h, (rows[-1] + 2) * step))
+
+
 class CenterFace:
     """CenterFace on onnxruntime.
 
@@ -114,6 +129,13 @@ class CenterFace:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         _check_rgb(image)
+        x0, y0, x1, y1 = content_box(image)
+        if (x1 - x0) * (y1 - y0) < 0.9 * image.shape[0] * image.shape[1]:
+            return [replace(f, box=(f.box[0] + x0, f.box[1] + y0, f.box[2] + x0, f.box[3] + y0))
+                    for f in self._detect(image[y0:y1, x0:x1])]
+        return self._detect(image)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
         factor = self.scale
         if self.max_side and max(h, w) * factor > self.max_side:

@@ -16,8 +16,8 @@ UNKNOWN = "unknown"
 
 @dataclass(frozen=True)
 class UnknownRule:
-    min_side: float = 24.0  # px, long side of the face box in the original image
-    min_confidence: float = 0.8  # for any label
+    min_side: float = 16.0  # px, long side of the face box in the original image
+    min_confidence: float = 0.5  # for any label
     min_confidence_masked: float = 0.9  # for with_mask
 
     def state(self, face: Face) -> str:

@@ -1,9 +1,10 @@
 """Detection presets: speed against small faces.
 
-Cameras and streams usually show a few large faces and need every frame done in a few milliseconds
-(`fast`: a small detector input and the 88 px classifier); photos of scenes hold many small ones, which
-CenterFace finds far better on an upscaled image, and the 128 px classifier labels better (`accurate`).
-The values were chosen by measurement (see README).
+Cameras and streams need every frame done in a few milliseconds, yet an entrance camera shows faces of
+20-40 px (`fast`: a 480 px detector input on every 2nd frame, persons carried between, and the 88 px
+classifier); photos of scenes hold many small faces, which CenterFace finds far better on an upscaled
+image, and the 128 px classifier labels better (`accurate`). The values were chosen by measurement
+(`benchmarks/live_preset.py`, `benchmarks/detector_settings.py`, `maskwatch bench`; see README).
 """
 
 from __future__ import annotations
@@ -21,6 +22,6 @@ class Preset:
 
 
 PRESETS = {
-    "fast": Preset(scale=1.0, max_side=256, face_threshold=0.35, model="mask_classifier_fast.tflite", detect_every=1),
+    "fast": Preset(scale=1.0, max_side=480, face_threshold=0.3, model="mask_classifier_fast.tflite", detect_every=2),
     "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=1),
 }
