@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 from skimage import data
 
@@ -92,3 +93,24 @@ def test_each_preset_uses_its_shipped_classifier_unless_told_otherwise() -> None
     accurate = MaskDetector("accurate")
     assert accurate.classifier.path.name == "mask_classifier.tflite" and accurate.classifier.image_size == 128
     assert MaskDetector("fast", model=accurate.classifier.path).classifier.image_size == 128
+
+
+def test_between_detections_a_crowd_is_classified_a_budget_at_a_time() -> None:
+    """Six faces, detection every 4th frame, 2 classifications a frame between: each face is classified
+    on every detection frame and once more in between, and keeps its last label otherwise."""
+    head = cv2.resize(data.astronaut()[20:200, 120:260], (70, 90))
+    frames = []
+    for i in range(12):
+        image = np.full((300, 480, 3), 90, np.uint8)
+        for k in range(6):
+            x, y = 20 + (k % 3) * 150 + i, 20 + (k // 3) * 140
+            image[y:y + 90, x:x + 70] = head
+        frames.append(Frame(image, "crowd.mp4", i, i / 25, Path("crowd.mp4"), 25.0, True))
+    detector = MaskDetector("fast")
+    sizes = []
+    classify = detector.classify
+    detector.classify = lambda image, faces: sizes.append(len(faces)) or classify(image, faces)
+    steps = _run(VideoAnalyzer(detector, detect_every=4, classify_budget=2), frames)
+    assert sizes == [6, 2, 2, 2] * 3
+    assert all(len(s.faces) == 6 and all(f.label == "without_mask" for f in s.faces) for s in steps)
+    assert {f.person for s in steps[4:] for f in s.faces} == set(range(1, 7))

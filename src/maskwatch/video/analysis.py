@@ -2,7 +2,9 @@
 
 Every `detect_every`-th frame goes through the face detector and the tracker; on the frames between, each
 person's box is carried on at its recent speed and classified there, so states stay as current as on
-frames with detection. Still images pass through as single images: no person, no event.
+frames with detection. Between detections at most `classify_budget` faces a frame are classified (those
+classified longest ago): a crowd of 35 small faces would otherwise cost more to classify on every frame
+than detection does. Still images pass through as single images: no person, no event.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ class VideoAnalyzer:
     """
 
     def __init__(self, detector: MaskDetector, detect_every: int = 1, track: bool = True, live: bool = False,
-                 settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True):
+                 settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 8):
         self.detector, self.detect_every, self.track, self.live = detector, detect_every, track, live
+        self.classify_budget = classify_budget
         self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
         self._held: Step | None = None
 
@@ -64,8 +67,13 @@ class VideoAnalyzer:
             events += self.persons.start(frame, self.detect_every, self.live)
         if frame.index % self.detect_every == 0:
             faces = self.persons.detected(self.detector.detector.detect(frame.image), frame)
-        else:
+            faces, fresh = self.detector.classify(frame.image, faces), None
+        else:  # carried faces: classify all while that is cheap, else the ones classified longest ago
             faces = self.persons.carried(frame)
-        faces = self.detector.classify(frame.image, faces)
-        faces, happened = self.persons.observe(frame, faces, frame.image)
+            fresh = self.persons.due(self.classify_budget)
+            for index, face in zip(fresh, self.detector.classify(frame.image, [faces[i] for i in fresh]),
+                                   strict=True):
+                faces[index] = face
+            fresh = set(fresh)
+        faces, happened = self.persons.observe(frame, faces, frame.image, fresh)
         return Step(frame, faces, events + happened)

@@ -60,12 +60,15 @@ class Person:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
     best_quality: float = -1.0
     best_face: np.ndarray | None = None
+    last: Face | None = None  # the latest classification, and in which frame
+    classified_at: int = -1
 
-    def observe(self, face: Face, settings: TrackingSettings) -> str | None:
-        """Take this frame's judged face into account; the previous state if the state changed, else None."""
+    def observe(self, face: Face, settings: TrackingSettings, fresh: bool = True) -> str | None:
+        """Take this frame's judged face into account (as evidence only if classified on this frame: `fresh`);
+        the previous state if the state changed, else None."""
         self.frames_seen += 1
         previous = self.state
-        if face.state in JUDGED:
+        if fresh and face.state in JUDGED:
             self.streak = self.streak + 1 if face.state == self.candidate else 1
             self.candidate = face.state
             if self.candidate != self.state and self.streak >= settings.switch_frames:
@@ -132,8 +135,19 @@ class PersonTracker:
         still there: small faces come and go from one detection to the next.)"""
         persons = [p for p in self._persons.values() if self._last_detection - p.detected_at <= self._carry_frames]
         self._current = [*persons, *[None] * len(self._unconfirmed)]
-        return [Face(tuple(np.asarray(p.detected_box) + (frame.index - p.detected_at) * p.velocity), p.score,
-                     person=p.id) for p in persons] + self._unconfirmed
+        carried = []
+        for p in persons:
+            box = tuple(np.asarray(p.detected_box) + (frame.index - p.detected_at) * p.velocity)
+            carried.append(Face(box, p.score, person=p.id) if p.last is None else
+                           replace(p.last, box=box, score=p.score, person=p.id))
+        return carried + self._unconfirmed
+
+    def due(self, budget: int) -> list[int]:
+        """Which of the faces that `carried` gave to classify now: all of them when there are at most
+        `budget`, else the `budget` classified longest ago (new faces first)."""
+        order = sorted(range(len(self._current)),
+                       key=lambda i: -1 if self._current[i] is None else self._current[i].classified_at)
+        return sorted(order[:budget])
 
     def detected(self, faces: list[Face], frame: Frame) -> list[Face]:
         """Faces found by the detector in this frame, with the person id each belongs to (None for a face
@@ -165,23 +179,29 @@ class PersonTracker:
             person.detected_box, person.detected_at = face.box, frame.index
         return person
 
-    def observe(self, frame: Frame, faces: list[Face], image: np.ndarray) -> tuple[list[Face], list[Event]]:
+    def observe(self, frame: Frame, faces: list[Face], image: np.ndarray,
+                fresh: set[int] | None = None) -> tuple[list[Face], list[Event]]:
         """Update each person with its judged face of this frame (`faces` as `detected` or `carried` gave
         them, classified): the faces with their person's id and state, and the events that this frame
-        brought (people who left first)."""
+        brought (people who left first). Faces not in `fresh` (all are, by default) were not classified on
+        this frame: they show their person's latest classification and are no new evidence."""
         self._last_frame = frame
         events = self._left(frame)
         out = []
-        for face, person in zip(faces, self._current, strict=True):
+        for index, (face, person) in enumerate(zip(faces, self._current, strict=True)):
             if person is None:
                 out.append(face)
                 continue
+            is_fresh = fresh is None or index in fresh
+            if is_fresh:
+                person.last, person.classified_at = face, frame.index
             person.box, person.score = face.box, face.score
             person.last_frame, person.last_time = frame.index, frame.time
             if person.id is None and face.side >= self.min_side:
                 person.id, self._next_id = self._next_id, self._next_id + 1
-            self._keep_clearest(person, face, image)
-            previous = person.observe(face, self.settings)  # a state needs a face of min_side, so an id too
+            if is_fresh:
+                self._keep_clearest(person, face, image)
+            previous = person.observe(face, self.settings, is_fresh)  # a state needs min_side, so an id too
             if previous is not None and not person.announced:
                 person.announced = True
                 events.append(self._event("person_appeared", person, frame, face))
@@ -189,6 +209,7 @@ class PersonTracker:
                 kind = "mask_off" if person.state == "without_mask" else "mask_on"
                 events.append(self._event(kind, person, frame, face, previous_state=previous))
             out.append(replace(face, person=person.id, state=person.state))
+        self._unconfirmed = [face for face, person in zip(out, self._current, strict=True) if person is None]
         return out, events
 
     def _keep_clearest(self, person: Person, face: Face, image: np.ndarray) -> None:
