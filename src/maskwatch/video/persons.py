@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import supervision as sv
-from trackers import ByteTrackTracker
+from trackers import BIoU, ByteTrackTracker
 
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event
@@ -33,6 +33,9 @@ class TrackingSettings:
     switch_frames: int = 3  # consecutive judged frames before a person's state changes
     lost_seconds: float = 1.0  # a person not seen for this long has left
     new_track_score: float = 0.45  # face score that can start a person (weaker faces only continue one)
+    # Boxes are matched with each side grown by this share of the box: a small face walking fast, or seen
+    # only every few frames, moves further than its own width between detections.
+    buffer_ratio: float = 0.5
 
 
 DEFAULT_SETTINGS = TrackingSettings()
@@ -118,7 +121,7 @@ class PersonTracker:
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, round(30 * self.settings.lost_seconds)), frame_rate=fps / detect_every,
             track_activation_threshold=self.settings.new_track_score, minimum_consecutive_frames=2,
-            high_conf_det_threshold=self.settings.new_track_score)
+            high_conf_det_threshold=self.settings.new_track_score, iou=BIoU(self.settings.buffer_ratio))
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
         self._carry_frames = detect_every
