@@ -31,6 +31,7 @@ SNAPSHOT_MAX = 256
 @dataclass(frozen=True)
 class TrackingSettings:
     switch_frames: int = 3  # consecutive judged frames before a person's state changes
+    change_confidence: float = 0.9  # p of the new label on those frames, to leave a judged state
     lost_seconds: float = 1.0  # a person not seen for this long has left
     new_track_score: float = 0.45  # face score that can start a person (weaker faces only continue one)
     # Boxes are matched with each side grown by this share of the box: a small face walking fast, or seen
@@ -66,14 +67,22 @@ class Person:
     last: Face | None = None  # the latest classification, and in which frame
     classified_at: int = -1
 
-    def observe(self, face: Face, settings: TrackingSettings, fresh: bool = True) -> str | None:
-        """Take this frame's judged face into account (as evidence only if classified on this frame: `fresh`);
-        the previous state if the state changed, else None."""
+    def observe(self, face: Face, settings: TrackingSettings, fresh: bool = True, sized: bool = True) -> str | None:
+        """Take this frame's face into account; the previous state if the state changed, else None.
+
+        Evidence comes only from faces classified on this frame (`fresh`) and big enough to judge (`sized`).
+        A first state needs `switch_frames` frames in a row judged so by the unknown rule; a change away
+        from a judged state needs as many in a row with the new label at p >= `change_confidence`, so an
+        unsure stretch of a masked face does not turn into a mask_off. A frame whose label disagrees breaks
+        the run; a weak frame of the same label neither counts nor breaks it."""
         self.frames_seen += 1
         previous = self.state
-        if fresh and face.state in JUDGED:
-            self.streak = self.streak + 1 if face.state == self.candidate else 1
-            self.candidate = face.state
+        if fresh and sized and face.label in JUDGED:
+            if face.label != self.candidate:
+                self.candidate, self.streak = face.label, 0
+            strong = (face.state == face.label if self.state == UNKNOWN
+                      else (face.confidence or 0.0) >= settings.change_confidence)
+            self.streak += strong
             if self.candidate != self.state and self.streak >= settings.switch_frames:
                 self.state = self.candidate
         if self.state in JUDGED:
@@ -204,7 +213,8 @@ class PersonTracker:
                 person.id, self._next_id = self._next_id, self._next_id + 1
             if is_fresh:
                 self._keep_clearest(person, face, image)
-            previous = person.observe(face, self.settings, is_fresh)  # a state needs min_side, so an id too
+            # a state needs min_side, so an id too
+            previous = person.observe(face, self.settings, is_fresh, face.side >= self.min_side)
             if previous is not None and not person.announced:
                 person.announced = True
                 events.append(self._event("person_appeared", person, frame, face))
