@@ -116,7 +116,6 @@ class PersonTracker:
         self._persons: dict[int, Person] = {}  # by ByteTrack id, while in view
         self._next_id = 1
         self._last_detection = -1
-        self._carry_frames = 1
         self._unconfirmed: list[Face] = []
         self._current: list[Person | None] = []  # the person of each face being handled
         self._live = False
@@ -133,7 +132,6 @@ class PersonTracker:
             high_conf_det_threshold=self.settings.new_track_score, iou=BIoU(self.settings.buffer_ratio))
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
-        self._carry_frames = detect_every
         self._next_id, self._last_detection, self._unconfirmed = 1, -1, []
         return events
 
@@ -142,10 +140,9 @@ class PersonTracker:
         return self._source
 
     def carried(self, frame: Frame) -> list[Face]:
-        """Where the persons seen at the last two detections should be now (between detections): each box
-        moved on at its recent speed, with its person id. (A face the detector missed once is usually
-        still there: small faces come and go from one detection to the next.)"""
-        persons = [p for p in self._persons.values() if self._last_detection - p.detected_at <= self._carry_frames]
+        """Where the persons found by the last detection should be now (between detections): each box
+        moved on at its recent speed, with its person id."""
+        persons = [p for p in self._persons.values() if p.detected_at == self._last_detection]
         self._current = [*persons, *[None] * len(self._unconfirmed)]
         carried = []
         for p in persons:

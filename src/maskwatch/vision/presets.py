@@ -23,5 +23,5 @@ class Preset:
 
 PRESETS = {
     "fast": Preset(scale=1.0, max_side=480, face_threshold=0.3, model="mask_classifier_fast.tflite", detect_every=2),
-    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=1),
+    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=2),
 }
