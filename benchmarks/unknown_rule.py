@@ -66,6 +66,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.evaluation.scene_metrics import iou
 from maskwatch.evaluation.voc import holdout, scan_scenes
 from maskwatch.io.images import UnreadableImage, read_image
 from maskwatch.vision.classifier import MaskClassifier, default_model_path
@@ -132,16 +133,6 @@ ARGMAX = Rule(0, 0.5, 0.5)
 # ---------------------------------------------------------------------------------------------- scenes
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (n x 4) with every box in b (m x 4), boxes as x1, y1, x2, y2."""
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def match(truth: np.ndarray, found: np.ndarray, min_iou: float = MATCH_IOU) -> list[int | None]:
@@ -149,10 +140,10 @@ def match(truth: np.ndarray, found: np.ndarray, min_iou: float = MATCH_IOU) -> l
     result: list[int | None] = [None] * len(truth)
     if len(truth) == 0 or len(found) == 0:
         return result
-    iou = iou_matrix(truth, found)
-    for flat in np.argsort(-iou, axis=None):
-        i, j = np.unravel_index(flat, iou.shape)
-        if iou[i, j] < min_iou:
+    overlap = iou(truth, found)
+    for flat in np.argsort(-overlap, axis=None):
+        i, j = np.unravel_index(flat, overlap.shape)
+        if overlap[i, j] < min_iou:
             break
         if result[i] is None and j not in result:
             result[i] = int(j)
@@ -190,7 +181,7 @@ def scan_dataset(dataset: Path, detector: MaskDetector, classifiers: dict[str, M
         faces = [Face(tuple(map(float, b.box)), 1.0) for b in boxes]
         found = detector.detector.detect(image)
         pairs = match(np.array([f.box for f in faces]), np.array([f.box for f in found]).reshape(-1, 4))
-        iou = iou_matrix(np.array([f.box for f in faces]), np.array([f.box for f in found]).reshape(-1, 4))
+        overlap = iou(np.array([f.box for f in faces]), np.array([f.box for f in found]).reshape(-1, 4))
         matched = [found[j] for j in pairs if j is not None]
         for model, classifier in classifiers.items():
             rows[f"p_{model}"] += [f.probs[WITH] for f in classifier.classify(image, faces)]
@@ -204,7 +195,7 @@ def scan_dataset(dataset: Path, detector: MaskDetector, classifiers: dict[str, M
             rows["side"].append(long_side(box.box))
             rows["min_side"].append(float(min(x2 - x1, y2 - y1)))
             rows["score"].append(0.0 if j is None else found[j].score)
-            rows["iou"].append(0.0 if j is None else float(iou[i, j]))
+            rows["iou"].append(0.0 if j is None else float(overlap[i, j]))
             rows["det_side"].append(math.nan if j is None else found[j].side)
     print(f"  scenes done ({time.perf_counter() - started:.0f} s, {skipped} unreadable)", file=sys.stderr)
     return {k: np.array(v) for k, v in rows.items()}
