@@ -18,6 +18,8 @@ log = logging.getLogger("maskwatch")
 EXAMPLES = """examples:
   maskwatch detect                         live: camera 0, window with boxes (q quits)
   maskwatch detect photos/ --save out/ --json out/faces.jsonl
+  maskwatch detect entrance.mp4 --events events.db   persons, mask on/off events and snapshots in SQLite
+  maskwatch events events.db --summary      people per hour by state, and the compliance rate
   maskwatch train dataset/ --out runs/mine  train a classifier on dataset/with_mask, dataset/without_mask
   maskwatch evaluate dataset/ --model runs/mine/model.tflite --json
 """
