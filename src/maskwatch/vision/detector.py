@@ -27,8 +27,9 @@ from maskwatch.vision.results import Face
 # multiple of 32 an upsampled map ends up one cell larger than its skip connection and the Add fails; every
 # multiple of 32 works (480 included). Inputs are resized, then zero-padded bottom/right to a multiple.
 STRIDE = 32
-# Heatmap, log box size (h, w) and centre offset (y, x), all at stride 4; "540" (landmarks) is not needed.
-_INPUT, _OUTPUTS = "input.1", ["537", "538", "539"]
+# Heatmap, log box size (h, w), centre offset (y, x) and 5 landmarks (y, x as shares of the box: eyes, nose,
+# mouth corners), all at stride 4.
+_INPUT, _OUTPUTS = "input.1", ["537", "538", "539", "540"]
 
 
 class FaceDetector(Protocol):
@@ -147,7 +148,7 @@ class CenterFace:
         # The model takes RGB in 0..255 with no mean or scaling: that gave the most faces on real photos.
         blob[0, :, :nh, :nw] = resized.transpose(2, 0, 1)
         session = _centerface_session(ph, pw, self.threads)
-        heat, size, offset = session.run(_OUTPUTS, {_INPUT: blob})
+        heat, size, offset, landmarks = session.run(_OUTPUTS, {_INPUT: blob})
         ys, xs = np.nonzero(heat[0, 0] > self.threshold)
         if len(ys) == 0:
             return []
@@ -159,7 +160,10 @@ class CenterFace:
         xywh = np.stack([x1, y1, bw, bh], 1).tolist()
         keep = np.ravel(cv2.dnn.NMSBoxes(xywh, scores.tolist(), self.threshold, self.nms_iou))
         boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1)
-        return _faces(boxes[keep], scores[keep], fx, fy, image.shape)
+        # Eye distance over box width: about 0.45 for a face turned to the camera, under 0.2 in profile.
+        eyes_x = landmarks[0, [1, 3]][:, ys[keep], xs[keep]]
+        frontal = np.abs(eyes_x[1] - eyes_x[0])
+        return _faces(boxes[keep], scores[keep], fx, fy, image.shape, frontal)
 
 
 class YuNet:
@@ -184,11 +188,14 @@ class YuNet:
         return _faces(boxes, rows[:, -1], fx, fy, image.shape)
 
 
-def _faces(boxes: np.ndarray, scores: np.ndarray, fx: float, fy: float, shape: tuple[int, ...]) -> list[Face]:
+def _faces(boxes: np.ndarray, scores: np.ndarray, fx: float, fy: float, shape: tuple[int, ...],
+           frontal: np.ndarray | None = None) -> list[Face]:
     """Faces with boxes mapped from detector-input pixels back to the original image, clipped to it."""
     h, w = shape[:2]
     boxes = np.clip(boxes / [fx, fy, fx, fy], 0, [w, h, w, h])
-    return [Face(box=tuple(map(float, b)), score=float(s)) for b, s in zip(boxes, scores, strict=True)]
+    frontal = [None] * len(boxes) if frontal is None else [float(f) for f in frontal]
+    return [Face(box=tuple(map(float, b)), score=float(s), frontal=f)
+            for b, s, f in zip(boxes, scores, frontal, strict=True)]
 
 
 def load_detector(name: str = "centerface", **kwargs: object) -> FaceDetector:

@@ -21,6 +21,7 @@ class Face:
     probs: dict[str, float] = field(default_factory=dict)
     state: str | None = None
     person: int | None = None
+    frontal: float | None = None  # eye distance / box width from the detector's landmarks: low = turned away
 
     def to_json(self) -> dict:
         return {
