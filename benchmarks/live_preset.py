@@ -17,10 +17,7 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
-from maskwatch.bench import _tracked_steps, clip_frames, webcam_frames
-from maskwatch.evaluation.scene_metrics import iou
+from maskwatch.bench import _tracked_steps, clip_frames, matched, webcam_frames
 from maskwatch.io.images import decode_image
 from maskwatch.vision.pipeline import MaskDetector
 
@@ -28,19 +25,6 @@ CLIPS = ("hallway_1.avi", "hallway_3.avi", "hallway_4_mask_on.avi")
 CANDIDATES = [  # (max_side, face threshold, detect every)
     (256, 0.35, 1), (384, 0.3, 1), (480, 0.3, 1), (480, 0.3, 2), (640, 0.3, 2), (640, 0.3, 3), (640, 0.25, 3),
 ]
-
-
-def matched(reference: list[list], boxes: list[list], threshold: float = 0.3) -> int:
-    """How many reference boxes have a box of their own (one to one) with IoU >= threshold."""
-    found = 0
-    for want, got in zip(reference, boxes, strict=True):
-        if want and got:
-            overlap = iou(np.array(want), np.array(got))
-            while overlap.size and overlap.max() >= threshold:
-                i, j = np.unravel_index(overlap.argmax(), overlap.shape)
-                overlap[i, :], overlap[:, j] = -1, -1
-                found += 1
-    return found
 
 
 def candidate(max_side: int, threshold: float) -> MaskDetector:
@@ -69,7 +53,7 @@ def main() -> None:
         for name in CLIPS:
             steps = list(_tracked_steps(detector, clips[name], every))
             boxes = [[f.box for f in s.faces] for s in steps]
-            kept.append(matched(reference[name], boxes))
+            kept.append(matched(reference[name], boxes, threshold=0.3))
             total += sum(map(len, reference[name]))
             persons.append(len({f.person for s in steps for f in s.faces if f.person is not None}))
         false = sum(len(s.faces) for s in _tracked_steps(detector, clips["hallway_2_no_face.avi"], every))

@@ -22,7 +22,7 @@ import numpy as np
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
 from maskwatch.io.sources import Frame
-from maskwatch.video.events import Event
+from maskwatch.video.events import Event, verdict
 from maskwatch.vision.results import Face
 
 # Containers taking OpenCV's mp4v, image formats OpenCV can encode: other names get .mp4 or .jpg appended.
@@ -168,7 +168,7 @@ class Summary:
     def __init__(self) -> None:
         self.images = self.frames = self.faces = 0
         self.per_state: Counter[str] = Counter()
-        self.verdicts: dict[tuple[str, int], str] = {}
+        self.states: dict[tuple[str, int], set[str | None]] = {}  # every state each person's events named
         self.started = time.monotonic()
 
     def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
@@ -179,24 +179,19 @@ class Summary:
         self.faces += len(faces)
         self.per_state.update(face.state or face.label or "unlabelled" for face in faces)
         for event in events:
-            key = (event.source, event.person)
-            seen = self.verdicts.get(key, "unknown")
-            if seen != "without_mask" and event.state != "unknown":
-                self.verdicts[key] = event.state
-            else:
-                self.verdicts[key] = seen
+            self.states.setdefault((event.source, event.person), set()).update((event.state, event.previous_state))
 
     def as_dict(self, elapsed_seconds: float | None = None) -> dict:
         """Totals; `elapsed_seconds` defaults to the time since this Summary was made."""
         seconds = time.monotonic() - self.started if elapsed_seconds is None else elapsed_seconds
-        people = Counter(self.verdicts.values())
+        people = Counter(verdict(states) for states in self.states.values())
         return {
             "images": self.images,
             "frames": self.frames,
             "faces": self.faces,
             "per_state": dict(sorted(self.per_state.items())),
             "without_mask_share": _share(self.per_state),
-            "people": len(self.verdicts),
+            "people": len(self.states),
             "people_per_state": dict(sorted(people.items())),
             "people_without_mask_share": _share(people),
             "seconds": round(seconds, 2),

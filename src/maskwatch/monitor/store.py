@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from maskwatch.io.atomic import atomic_path
-from maskwatch.video.events import Event
+from maskwatch.video.events import Event, verdict
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
 SCHEMA_VERSION = 1  # PRAGMA user_version
@@ -86,10 +86,6 @@ def _hour(wall_time: str) -> str:
     return datetime.fromisoformat(wall_time).strftime("%Y-%m-%d %H:00")
 
 
-def _verdict(states: set[str | None]) -> str:
-    return "without_mask" if "without_mask" in states else "with_mask" if "with_mask" in states else "unknown"
-
-
 def _counts(verdicts: Counter) -> dict:
     judged = verdicts["with_mask"] + verdicts["without_mask"]
     compliance = round(verdicts["with_mask"] / judged, 4) if judged else None
@@ -106,7 +102,7 @@ def summarise(events: Sequence[tuple[int, Event]]) -> dict:
         states.setdefault(key, set()).update((event.state, event.previous_state))  # every state they had
     hours: dict[str, Counter] = {}
     for key, hour in first_hour.items():
-        hours.setdefault(hour, Counter())[_verdict(states[key])] += 1
+        hours.setdefault(hour, Counter())[verdict(states[key])] += 1
     return {"events": len(events), "hours": [{"hour": hour, **_counts(hours[hour])} for hour in sorted(hours)],
             "total": _counts(sum(hours.values(), Counter()))}
 

@@ -75,5 +75,5 @@ class VideoAnalyzer:
                                    strict=True):
                 faces[index] = face
             fresh = set(fresh)
-        faces, happened = self.persons.observe(frame, faces, frame.image, fresh)
+        faces, happened = self.persons.observe(frame, faces, fresh)
         return Step(frame, faces, events + happened)

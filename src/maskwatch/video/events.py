@@ -6,12 +6,20 @@ changed between with_mask and without_mask), `person_left` (with frames seen and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 EVENT_KINDS = ("person_appeared", "mask_off", "mask_on", "person_left")
 STATES = ("unknown", "with_mask", "without_mask")
+
+
+def verdict(states: Iterable[str | None]) -> str:
+    """One word for a person from every state their events named: without_mask if they were ever seen so,
+    else with_mask if ever so, else unknown (the run summary and `maskwatch events --summary` agree)."""
+    seen = set(states)
+    return "without_mask" if "without_mask" in seen else "with_mask" if "with_mask" in seen else "unknown"
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 Tracking is ByteTrack from the `trackers` package: a face keeps its person id through short misses and
 occlusions. A person's `state` starts "unknown" and becomes "with_mask" or "without_mask" only after
-`switch_frames` consecutive frames judged so (frames too unsure to judge neither count nor break the
-run), so a state does not flicker on one odd frame, and lags the frames' own verdicts by a few frames at
-most. The confidence shown is this frame's evidence for the person's state, never an average with the past.
+`switch_frames` frames in a row judged so, and leaves a judged state only on as many frames sure of the
+other label (`Person.observe`), so a state does not flicker on one odd frame, and lags the frames' own
+verdicts by a few frames at most. The confidence shown is this frame's evidence for the person's state,
+never an average with the past.
 """
 
 from __future__ import annotations
@@ -45,17 +46,14 @@ DEFAULT_SETTINGS = TrackingSettings()
 @dataclass
 class Person:
     id: int | None  # given once the person is seen big enough to judge: tiny tracks are mostly not faces
-    track: int  # ByteTrack's id
     box: tuple[float, float, float, float]  # where it was last seen
     detected_box: tuple[float, float, float, float]  # where the detector last found it
     detected_at: int  # and in which frame
-    first_frame: int
     last_frame: int
     last_time: float
     score: float
     state: str = UNKNOWN
     announced: bool = False  # person_appeared was emitted
-    ever_without: bool = False
     frames_seen: int = 0
     frames_with: int = 0
     frames_judged: int = 0
@@ -88,7 +86,6 @@ class Person:
         if self.state in JUDGED:
             self.frames_judged += 1
             self.frames_with += self.state == "with_mask"
-        self.ever_without |= self.state == "without_mask"
         return previous if self.state != previous else None
 
     def masked_share(self) -> float | None:
@@ -106,7 +103,7 @@ def _now(frame: Frame, live: bool) -> str:
 
 
 class PersonTracker:
-    """Persons of one video or stream at a time; `reset()` (or a frame of another source) starts anew."""
+    """Persons of one video or stream at a time; `start()` with the first frame of the next one starts anew."""
 
     def __init__(self, settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True,
                  min_side: float = DEFAULT_RULE.min_side):
@@ -179,8 +176,7 @@ class PersonTracker:
     def _person(self, track: int, face: Face, frame: Frame) -> Person:
         person = self._persons.get(track)
         if person is None:
-            person = Person(None, track, face.box, face.box, frame.index, frame.index, frame.index,
-                            frame.time, face.score)
+            person = Person(None, face.box, face.box, frame.index, frame.index, frame.time, face.score)
             self._persons[track] = person
         else:
             moved = (np.asarray(face.box) - np.asarray(person.detected_box)) / max(frame.index - person.detected_at, 1)
@@ -188,8 +184,8 @@ class PersonTracker:
             person.detected_box, person.detected_at = face.box, frame.index
         return person
 
-    def observe(self, frame: Frame, faces: list[Face], image: np.ndarray,
-                fresh: set[int] | None = None) -> tuple[list[Face], list[Event]]:
+    def observe(self, frame: Frame, faces: list[Face], fresh: set[int] | None = None
+                ) -> tuple[list[Face], list[Event]]:
         """Update each person with its judged face of this frame (`faces` as `detected` or `carried` gave
         them, classified): the faces with their person's id and state, and the events that this frame
         brought (people who left first). Faces not in `fresh` (all are, by default) were not classified on
@@ -209,7 +205,7 @@ class PersonTracker:
             if person.id is None and face.side >= self.min_side:
                 person.id, self._next_id = self._next_id, self._next_id + 1
             if is_fresh:
-                self._keep_clearest(person, face, image)
+                self._keep_clearest(person, face, frame.image)
             # a state needs min_side, so an id too
             previous = person.observe(face, self.settings, is_fresh, face.side >= self.min_side)
             if previous is not None and not person.announced:
