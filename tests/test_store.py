@@ -141,7 +141,8 @@ def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> N
     assert rows == [{"id": "2", "run": "1", "kind": "person_left", "person": "1", "source": "cam 2", "frame": "7",
                      "time": "0.28", "wall_time": "2024-05-01T10:15:00.000+02:00", "state": "with_mask",
                      "x1": "10.5", "y1": "20.25", "x2": "110.0", "y2": "150.75", "confidence": "",
-                     "previous_state": "", "frames_seen": "9", "masked_share": "1.0", "snapshot": ""}]
+                     "previous_state": "", "frames_seen": "9", "masked_share": "1.0", "snapshot": "",
+                     "duration_s": ""}]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name != "events.csv"]  # no temporary file left
     _, out, _ = cli(str(db), "--csv", "-")
     assert len(list(csv.DictReader(io.StringIO(out)))) == 2
@@ -371,3 +372,44 @@ def test_kill_9_loses_nothing_committed(tmp_path: Path) -> None:
         assert set(printed) <= set(ids)  # every add() that returned is there
         assert all(Path(e.snapshot).is_file() for e in events if e.snapshot)
         assert store.add(event()).id == len(ids) + 1
+
+
+V1_EVENTS = """CREATE TABLE runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL);
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, run INTEGER NOT NULL, kind TEXT NOT NULL,
+    person INTEGER NOT NULL, source TEXT NOT NULL, frame INTEGER NOT NULL, time REAL NOT NULL, wall_time TEXT NOT NULL,
+    epoch REAL NOT NULL, state TEXT NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    confidence REAL, previous_state TEXT, frames_seen INTEGER, masked_share REAL, snapshot TEXT);
+INSERT INTO runs (started) VALUES ('2024-05-01T10:00:00+02:00');
+INSERT INTO events VALUES (1, 1, 'person_appeared', 1, 'cam', 7, 0.28, '2024-05-01T10:15:00.000+02:00', 1714551300,
+    'with_mask', 10.5, 20.25, 110, 150.75, 0.93, NULL, NULL, NULL, NULL);
+PRAGMA application_id = 1297304407; PRAGMA user_version = 1;"""
+
+
+def test_a_store_of_schema_1_is_read_as_it_is_and_migrated_when_written(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with sqlite3.connect(db) as raw:
+        raw.executescript(V1_EVENTS)
+    with EventStore.open_existing(db) as store:  # read-only: left at schema 1
+        assert [(e.kind, e.duration_s) for e in store.events()] == [("person_appeared", None)]
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 1
+    with EventStore(db) as store:
+        store.add(event("alert", state="without_mask", duration_s=3.25))
+        assert [(e.id, e.kind, e.duration_s) for e in store.events()] == [(1, "person_appeared", None),
+                                                                         (2, "alert", 3.25)]
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_outbox_cursors(tmp_path: Path) -> None:
+    with EventStore(tmp_path / "events.db") as store:
+        store.add(event(source="a"))
+        assert store.cursor("mqtt:a") == 1 and store.pending("mqtt:a") == []  # a new target starts at the end
+        for source in ("a", "b", "a"):
+            store.add(event(source=source))
+        assert [e.id for _, e in store.pending("mqtt:a", "a")] == [2, 4]
+        assert [e.id for _, e in store.pending("web", limit=2)] == []  # created now: after event 4
+        assert store.backlog("mqtt:a", "a") == 2 and store.backlog("mqtt:a") == 3
+        store.acknowledge("mqtt:a", 2)
+        store.acknowledge("mqtt:a", 1)  # an old acknowledgement never moves the cursor back
+        assert [e.id for _, e in store.pending("mqtt:a", "a")] == [4]
+    with EventStore(tmp_path / "events.db") as store:  # the cursor survives a restart
+        assert store.cursor("mqtt:a") == 2 and [(run, e.id) for run, e in store.latest(2)] == [(1, 4), (1, 3)]

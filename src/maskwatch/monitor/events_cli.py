@@ -45,7 +45,7 @@ examples:
 """
 
 CSV_COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "state", "x1", "y1", "x2",
-               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot")
+               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s")
 
 
 def _when(text: str) -> datetime:
@@ -105,7 +105,7 @@ def _write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
     for run, e in events:
         writer.writerow(["" if v is None else v for v in (
             e.id, run, e.kind, e.person, e.source, e.frame, e.time, e.wall_time, e.state, *e.box, e.confidence,
-            e.previous_state, e.frames_seen, e.masked_share, e.snapshot)])
+            e.previous_state, e.frames_seen, e.masked_share, e.snapshot, e.duration_s)])
 
 
 def format_summary(summary: dict) -> str:
@@ -119,7 +119,7 @@ def format_summary(summary: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from maskwatch.io.atomic import atomic_path
-    from maskwatch.monitor.store import EventStore, summarise
+    from maskwatch.monitor.store import EventStore, event_record, summarise
 
     if args.csv == "-" and (args.json or args.summary):
         raise argparse.ArgumentTypeError("--csv - writes CSV on stdout: leave out --json and --summary there")
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary) if args.json else format_summary(summary))
     elif args.json and not args.csv:
         for run_number, event in events:
-            print(json.dumps({**event.to_json(), "run": run_number}))
+            print(json.dumps(event_record(run_number, event)))
     elif not args.csv:
         if not events:
             print("no events", file=sys.stderr)

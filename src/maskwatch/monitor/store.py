@@ -1,7 +1,9 @@
 """Events kept in one SQLite file, each committed as it comes, so a crash, Ctrl-C or kill -9 loses none.
 
 WAL journal with synchronous=FULL: a commit is on disk when `add()` returns, and readers (`maskwatch
-events`) can read while a run writes. Snapshots of faces go beside the file (`X/EVENTS.db` ->
+events`) can read while a run writes. The same file is the outbox of `maskwatch watch`: each delivery target
+(an MQTT camera topic, a webhook) keeps the id of the last event it acknowledged in `deliveries`, so what
+was not acknowledged is sent again after an outage or a restart. Snapshots of faces go beside the file (`X/EVENTS.db` ->
 `X/EVENTS.snapshots/`); faces are personal data, so the database is created 0600 and that folder 0700.
 """
 
@@ -26,7 +28,7 @@ from maskwatch.io.atomic import atomic_path
 from maskwatch.video.events import Event, verdict
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
-SCHEMA_VERSION = 1  # PRAGMA user_version
+SCHEMA_VERSION = 2  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 VERDICTS = ("with_mask", "without_mask", "unknown")
 
@@ -48,15 +50,22 @@ CREATE TABLE IF NOT EXISTS events (
     previous_state TEXT,
     frames_seen INTEGER,
     masked_share REAL,
-    snapshot TEXT
+    snapshot TEXT,
+    duration_s REAL
 );
 CREATE INDEX IF NOT EXISTS events_epoch ON events (epoch);
 CREATE INDEX IF NOT EXISTS events_kind_source ON events (kind, source);
 CREATE INDEX IF NOT EXISTS events_source ON events (source);
 CREATE INDEX IF NOT EXISTS events_snapshot ON events (snapshot) WHERE snapshot IS NOT NULL;
+""" + """
+CREATE TABLE IF NOT EXISTS deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL);
 """
+MIGRATIONS = {  # statements from user_version N to N + 1
+    1: ["ALTER TABLE events ADD COLUMN duration_s REAL",
+        "CREATE TABLE deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL)"],
+}
 COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
-           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot")
+           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s")
 SNAPSHOT_BLOCKS = 8  # a blurred snapshot keeps this many blocks across: colours stay, no face does
 
 
@@ -120,6 +129,7 @@ class EventStore:
         self._run: int | None = None
         self._faces: dict[tuple[str, int], tuple[weakref.ref, str]] = {}  # last snapshot per person
         self._lock = threading.RLock()  # one connection, usable from the thread that writes events
+        self._version = SCHEMA_VERSION
         self._db = self._connect(create and not readonly)
 
     @classmethod
@@ -181,6 +191,7 @@ class EventStore:
                 raise self._fail(f"an SQLite database of another application{listed}")
             if version > SCHEMA_VERSION:
                 raise self._fail(f"schema version {version} of a newer maskwatch; this one reads {SCHEMA_VERSION}")
+            self._version = version
             if self.readonly:
                 if fresh:
                     raise self._fail("an empty SQLite database")
@@ -192,13 +203,14 @@ class EventStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             if fresh:  # one transaction in the script (executescript commits a pending one first)
-                try:
-                    db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id = {APP_ID}; "
-                                     f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
+                _script(db, f"{SCHEMA} PRAGMA application_id = {APP_ID}; PRAGMA user_version = {SCHEMA_VERSION};")
+            if version < SCHEMA_VERSION and not fresh:
+                with _transaction(db):  # read again inside: another process may have just migrated it
+                    for step in range(db.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION):
+                        for statement in MIGRATIONS[step]:
+                            db.execute(statement)
+                        db.execute(f"PRAGMA user_version = {step + 1}")
+            self._version = SCHEMA_VERSION
         except sqlite3.DatabaseError as error:
             raise self._fail(str(error)) from error
 
@@ -228,7 +240,8 @@ class EventStore:
             row = (run, event.kind, int(event.person), event.source, int(event.frame), float(event.time),
                    event.wall_time, _epoch(datetime.fromisoformat(event.wall_time)), event.state,
                    *map(float, event.box), _maybe(float, event.confidence), event.previous_state,
-                   _maybe(int, event.frames_seen), _maybe(float, event.masked_share), snapshot)
+                   _maybe(int, event.frames_seen), _maybe(float, event.masked_share), snapshot,
+                   _maybe(float, event.duration_s))
             with self._guard() as db:
                 cursor = db.execute(f"INSERT INTO events ({', '.join(COLUMNS[1:])}) "
                                     f"VALUES ({', '.join('?' * len(row))})", row)
@@ -291,10 +304,56 @@ class EventStore:
             clauses.append("epoch < ?")
             params.append(_epoch(until))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select(where, params)
+
+    def _select(self, where: str, params: Sequence[object], tail: str = "ORDER BY id") -> list[tuple[int, Event]]:
+        # a store of schema 1, opened read-only, has no duration_s column
+        columns = [c if c != "duration_s" or self._version > 1 else "NULL" for c in COLUMNS]
         with self._guard() as db:
-            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM events{where} ORDER BY id", params).fetchall()
-        return [(row[1], Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], self._absolute(row[18]), row[0]))
-                for row in rows]
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM events{where} {tail}", params).fetchall()
+        return [(row[1], Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], duration_s=row[19],
+                               snapshot=self._absolute(row[18]), id=row[0])) for row in rows]
+
+    def latest(self, limit: int, source: str | None = None) -> list[tuple[int, Event]]:
+        """The newest `limit` events, newest first (of one source if given)."""
+        where, params = (" WHERE source = ?", [source]) if source is not None else ("", [])
+        return self._select(where, [*params, int(limit)], "ORDER BY id DESC LIMIT ?")
+
+    # The outbox: what each delivery target has acknowledged.
+
+    def cursor(self, target: str) -> int:
+        """The id of the last event `target` acknowledged; a new target starts after the newest event, so
+        adding a webhook to a store with a year of events does not send that year."""
+        with self._guard() as db, _transaction(db):
+            row = db.execute("SELECT last_id FROM deliveries WHERE target = ?", (target,)).fetchone()
+            if row is not None:
+                return row[0]
+            last = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+            db.execute("INSERT INTO deliveries (target, last_id, updated) VALUES (?, ?, ?)", (target, last, _now()))
+            return last
+
+    def pending(self, target: str, source: str | None = None, limit: int = 100) -> list[tuple[int, Event]]:
+        """Events after `target`'s cursor (of one source if given), oldest first."""
+        clauses, params = ["id > ?"], [self.cursor(target)]
+        if source is not None:
+            clauses.append("source = ?")
+            params.append(source)
+        return self._select(f" WHERE {' AND '.join(clauses)}", [*params, int(limit)], "ORDER BY id LIMIT ?")
+
+    def acknowledge(self, target: str, event_id: int) -> None:
+        """`target` has the event `event_id` and all before it."""
+        with self._guard() as db:
+            db.execute("UPDATE deliveries SET last_id = MAX(last_id, ?), updated = ? WHERE target = ?",
+                       (int(event_id), _now(), target))
+
+    def backlog(self, target: str, source: str | None = None) -> int:
+        """How many events wait for `target`."""
+        cursor = self.cursor(target)
+        with self._guard() as db:
+            if source is None:
+                return db.execute("SELECT COUNT(*) FROM events WHERE id > ?", (cursor,)).fetchone()[0]
+            return db.execute("SELECT COUNT(*) FROM events WHERE id > ? AND source = ?",
+                              (cursor, source)).fetchone()[0]
 
     def events(self, kind: str | Sequence[str] | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None) -> list[Event]:
@@ -321,6 +380,25 @@ class EventStore:
             if file.parent == snapshot_dir:  # never follow a stored path out of the snapshot folder
                 file.unlink(missing_ok=True)
         return deleted
+
+
+def event_record(run: int, event: Event) -> dict:
+    """One event as `maskwatch events --json` prints it, and as MQTT and webhooks carry it."""
+    return {**event.to_json(), "run": run}
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def _script(db: sqlite3.Connection, script: str) -> None:
+    """Run `script` as one transaction (executescript commits a pending one first)."""
+    try:
+        db.executescript(f"BEGIN IMMEDIATE; {script} COMMIT;")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 """What happened to a person, as a record: the unit that the event store, `maskwatch events` and alerts share.
 
 Kinds: `person_appeared` (a track is confirmed, with its first state), `mask_off` / `mask_on` (the state
-changed between with_mask and without_mask), `person_left` (with frames seen and the share of them masked).
+changed between with_mask and without_mask), `person_left` (with frames seen and the share of them masked),
+and `alert` (a person stayed in a state an alert rule names for long enough; `maskwatch watch`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-EVENT_KINDS = ("person_appeared", "mask_off", "mask_on", "person_left")
+EVENT_KINDS = ("person_appeared", "mask_off", "mask_on", "person_left", "alert")
 STATES = ("unknown", "with_mask", "without_mask")
 
 
@@ -36,6 +37,7 @@ class Event:
     previous_state: str | None = None  # for mask_off / mask_on
     frames_seen: int | None = None  # for person_left
     masked_share: float | None = None  # for person_left: share of judged frames with a mask
+    duration_s: float | None = None  # for alert: seconds the person had been in `state`
     snapshot: str | None = None  # path of a JPEG of the person's clearest face so far, once stored
     id: int | None = None  # increasing, given by the event store
     # The clearest face crop so far (RGB), for the sink that writes snapshots; never serialised.
@@ -47,6 +49,7 @@ class Event:
         record["time"] = round(float(self.time), 3)
         if self.confidence is not None:
             record["confidence"] = round(float(self.confidence), 4)
-        if self.masked_share is not None:
-            record["masked_share"] = round(float(self.masked_share), 4)
+        for name in ("masked_share", "duration_s"):
+            if record[name] is not None:
+                record[name] = round(float(record[name]), 4)
         return record
