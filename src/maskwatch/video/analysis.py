@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maskwatch.io.sources import Frame
+from maskwatch.video.alerts import Alerts
 from maskwatch.video.events import Event
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
 from maskwatch.vision.pipeline import MaskDetector
@@ -36,9 +37,10 @@ class VideoAnalyzer:
     """
 
     def __init__(self, detector: MaskDetector, detect_every: int = 1, track: bool = True, live: bool = False,
-                 settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 8):
+                 settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 8,
+                 alerts: Alerts | None = None):
         self.detector, self.detect_every, self.track, self.live = detector, detect_every, track, live
-        self.classify_budget = classify_budget
+        self.classify_budget, self.alerts = classify_budget, alerts
         self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
         self._held: Step | None = None
 
@@ -76,4 +78,6 @@ class VideoAnalyzer:
                 faces[index] = face
             fresh = set(fresh)
         faces, happened = self.persons.observe(frame, faces, fresh)
+        if self.alerts is not None:
+            happened += self.alerts.check(frame, self.persons)
         return Step(frame, faces, events + happened)

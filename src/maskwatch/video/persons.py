@@ -53,6 +53,7 @@ class Person:
     last_time: float
     score: float
     state: str = UNKNOWN
+    state_since: float = 0.0  # frame time at which `state` began (alerts need how long it has lasted)
     announced: bool = False  # person_appeared was emitted
     frames_seen: int = 0
     frames_with: int = 0
@@ -176,7 +177,8 @@ class PersonTracker:
     def _person(self, track: int, face: Face, frame: Frame) -> Person:
         person = self._persons.get(track)
         if person is None:
-            person = Person(None, face.box, face.box, frame.index, frame.index, frame.time, face.score)
+            person = Person(None, face.box, face.box, frame.index, frame.index, frame.time, face.score,
+                            state_since=frame.time)
             self._persons[track] = person
         else:
             moved = (np.asarray(face.box) - np.asarray(person.detected_box)) / max(frame.index - person.detected_at, 1)
@@ -208,12 +210,14 @@ class PersonTracker:
                 self._keep_clearest(person, face, frame.image)
             # a state needs min_side, so an id too
             previous = person.observe(face, self.settings, is_fresh, face.side >= self.min_side)
+            if previous is not None:
+                person.state_since = frame.time
             if previous is not None and not person.announced:
                 person.announced = True
-                events.append(self._event("person_appeared", person, frame, face))
+                events.append(self.event("person_appeared", person, frame, face))
             elif previous is not None:
                 kind = "mask_off" if person.state == "without_mask" else "mask_on"
-                events.append(self._event(kind, person, frame, face, previous_state=previous))
+                events.append(self.event(kind, person, frame, face, previous_state=previous))
             out.append(replace(face, person=person.id, state=person.state))
         self._unconfirmed = [face for face, person in zip(out, self._current, strict=True) if person is None]
         return out, events
@@ -236,8 +240,8 @@ class PersonTracker:
         last = replace(frame, index=person.last_frame, time=person.last_time)
         events = []
         if not person.announced:  # never judged: it still appeared, as unknown
-            events.append(self._event("person_appeared", person, last, None))
-        events.append(self._event("person_left", person, last, None, frames_seen=person.frames_seen,
+            events.append(self.event("person_appeared", person, last, None))
+        events.append(self.event("person_left", person, last, None, frames_seen=person.frames_seen,
                                   masked_share=person.masked_share()))
         return events
 
@@ -252,7 +256,12 @@ class PersonTracker:
         self._source = None
         return events
 
-    def _event(self, kind: str, person: Person, frame: Frame, face: Face | None, **extra) -> Event:
+    def in_view(self) -> list[Person]:
+        """The persons with an id who are being tracked now."""
+        return [p for p in self._persons.values() if p.id is not None]
+
+    def event(self, kind: str, person: Person, frame: Frame, face: Face | None, **extra) -> Event:
+        """An event of `person` at `frame`, with this frame's confidence in their state and their clearest face."""
         confidence = None if face is None else face.probs.get(person.state)
         return Event(kind, person.id, frame.source, frame.index, frame.time, _now(frame, self._live), person.state,
                      person.box, confidence, face_image=person.best_face, **extra)
