@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from maskwatch import __version__
-from maskwatch.monitor import events_cli
+from maskwatch.monitor import events_cli, watch
 from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger("maskwatch")
@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   maskwatch detect photos/ --save out/ --json out/faces.jsonl
   maskwatch detect entrance.mp4 --events events.db   persons, mask on/off events and snapshots in SQLite
   maskwatch events events.db --summary      people per hour by state, and the compliance rate
+  maskwatch watch site.toml                 many cameras, alerts over MQTT / webhooks, metrics and a site page
   maskwatch train dataset/ --out runs/mine  train a classifier on dataset/with_mask, dataset/without_mask
   maskwatch evaluate dataset/ --model runs/mine/model.tflite --json
 """
@@ -263,11 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_serve(sub)
     events_cli.add_parser(sub)
+    watch.add_parser(sub)
     return parser
 
 
 COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve,
-            "events": events_cli.run}
+            "events": events_cli.run, "watch": watch.run}
 
 
 def main(argv: list[str] | None = None) -> int:

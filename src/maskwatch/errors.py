@@ -6,11 +6,12 @@ import argparse
 
 from maskwatch.io.images import UnreadableImage
 from maskwatch.io.sources import SourceError
+from maskwatch.monitor.config import ConfigError
 from maskwatch.monitor.store import EventStoreError
 from maskwatch.training.dataset import DatasetError
 from maskwatch.training.weights import WeightsNotFound
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     DatasetError, UnreadableImage, WeightsNotFound, FileNotFoundError, NotADirectoryError, PermissionError,
-    argparse.ArgumentTypeError, ValueError, SourceError, RuntimeError, EventStoreError,
+    argparse.ArgumentTypeError, ValueError, SourceError, RuntimeError, EventStoreError, ConfigError,
 )

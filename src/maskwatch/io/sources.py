@@ -144,6 +144,8 @@ class LiveSource(Source):
         self._capture: cv2.VideoCapture | None = None
         self._length = 0
         self._closed = threading.Event()
+        self.reconnects = 0  # how often the stream came back, and for how long in all it gave no frames
+        self.gap_s = 0.0
 
     def open(self) -> bool:
         """(Re)connect; False if the device or server is not there."""
@@ -187,7 +189,9 @@ class LiveSource(Source):
                 return False
             delay = min(2 * delay, MAX_BACKOFF)
             if self.open():
-                log.warning("%s: reconnected after %.1f s without frames", self.name, time.monotonic() - lost)
+                gap = time.monotonic() - lost
+                self.reconnects, self.gap_s = self.reconnects + 1, self.gap_s + gap
+                log.warning("%s: reconnected after %.1f s without frames", self.name, gap)
                 return True
             log.warning("%s: reconnect attempt %d/%d failed", self.name, attempt, self.reconnects)
         what = "lost" if connected else "cannot connect"
@@ -206,6 +210,47 @@ class LiveSource(Source):
         """Stop reconnect waits, release the device; call it from the iterating thread or after iterating."""
         self._closed.set()
         self._release()
+
+
+class PacedFile(Source):
+    """A video file played at its own frame rate as if it were a camera, once or (`loop`) forever: demos and
+    tests of `maskwatch watch`. Frames are timed by the wall clock and numbered on across the loops."""
+
+    live = True
+
+    def __init__(self, path: Path, loop: bool = True) -> None:
+        super().__init__()
+        self.path, self.loop = path, loop
+        self.reconnects, self.gap_s = 0, 0.0  # a file never drops; the same counters as LiveSource
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[Frame]:
+        index, started = 0, time.monotonic()
+        while not self._closed.is_set():
+            capture = cv2.VideoCapture(str(self.path))
+            fps = _fps(capture) or 25.0
+            read = 0
+            try:
+                while not self._closed.is_set():
+                    ok, bgr = capture.read()
+                    if not ok:
+                        break
+                    read += 1
+                    due = started + index / fps  # as a camera would deliver it
+                    if self._closed.wait(max(0.0, due - time.monotonic())):
+                        return
+                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                    yield Frame(rgb, str(self.path), index, time.time(), Path(self.path.name), fps, True)
+                    index += 1
+            finally:
+                capture.release()
+            if read == 0:
+                self._fail(f"{self.path}: video has no readable frames")
+            if read == 0 or not self.loop:
+                return
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 def _stream_name(url: str) -> str:

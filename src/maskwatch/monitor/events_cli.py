@@ -56,7 +56,7 @@ def _when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date or datetime: {text!r}") from None
 
 
-def _days(text: str) -> float:
+def parse_days(text: str) -> float:
     """An argparse type: a positive, finite number of days."""
     try:
         days = float(text)
@@ -82,7 +82,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "('-' = stdout)")
     p.add_argument("--summary", action="store_true", help="people per hour by verdict and compliance, and totals, "
                    "instead of the list")
-    p.add_argument("--retain-days", type=_days, metavar="N", help="first delete events older than N days, and "
+    p.add_argument("--retain-days", type=parse_days, metavar="N", help="first delete events older than N days, and "
                    "their snapshots, from the store")
     return p
 
@@ -99,7 +99,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set
                                enumerate(zip(row, widths, strict=True))).rstrip() for row in cells)
 
 
-def _write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
+def write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
     writer = csv.writer(file)
     writer.writerow(CSV_COLUMNS)
     for run, e in events:
@@ -131,10 +131,10 @@ def run(args: argparse.Namespace) -> int:
                   f"{cutoff.isoformat(timespec='seconds')}) and their unused snapshots", file=sys.stderr)
         events = store.events_with_run(args.kind, args.source, args.since, args.until)
     if args.csv == "-":
-        _write_csv(sys.stdout, events)
+        write_csv(sys.stdout, events)
     elif args.csv:
         with atomic_path(args.csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as file:
-            _write_csv(file, events)
+            write_csv(file, events)
         print(f"wrote {len(events)} event(s) to {args.csv}", file=sys.stderr)
     if args.summary:
         summary = summarise(events)

@@ -324,9 +324,13 @@ class EventStore:
     def cursor(self, target: str) -> int:
         """The id of the last event `target` acknowledged; a new target starts after the newest event, so
         adding a webhook to a store with a year of events does not send that year."""
+        with self._guard() as db:
+            row = db.execute("SELECT last_id FROM deliveries WHERE target = ?", (target,)).fetchone()
+        if row is not None:
+            return row[0]
         with self._guard() as db, _transaction(db):
             row = db.execute("SELECT last_id FROM deliveries WHERE target = ?", (target,)).fetchone()
-            if row is not None:
+            if row is not None:  # made meanwhile by another connection
                 return row[0]
             last = db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
             db.execute("INSERT INTO deliveries (target, last_id, updated) VALUES (?, ?, ?)", (target, last, _now()))

@@ -1,0 +1,350 @@
+"""The TOML file that `maskwatch watch` runs: cameras, the event store, alert rules, MQTT, webhooks, HTTP.
+
+Every problem is found in one pass and reported on a line of its own (`watch --check`), naming where it
+is (`camera "entrance": ...`). Relative paths (the store, a model, a file to loop) are relative to the
+config file. Secrets are named by environment variable (`secret_env`, `password_env`, `token_env`) so that
+the file itself can be shared; the MQTT password may also be written in it, for sites that prefer that.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from maskwatch.io.sources import STREAM_PREFIXES
+from maskwatch.video.alerts import AlertRule
+from maskwatch.video.events import STATES
+from maskwatch.vision.presets import PRESETS
+
+CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
+DEFAULT_TOKEN_ENV = "MASKWATCH_TOKEN"
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+KEYS = {
+    "": {"store", "retain_days", "snapshots", "blur_snapshots", "model", "http", "camera", "alert", "mqtt", "webhook"},
+    "http": {"host", "port", "token_env"},
+    "camera": {"name", "source", "loop", "preset", "detect_every"},
+    "alert": {"state", "after_s", "cooldown_s", "camera_cooldown_s", "cameras"},
+    "mqtt": {"host", "port", "username", "password", "password_env", "tls", "ca_file", "cert_file", "key_file",
+             "topic_prefix", "keepalive_s"},
+    "webhook": {"url", "secret_env", "timeout_s"},
+}
+
+
+class ConfigError(ValueError):
+    """Everything wrong with a config file, one problem per line."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    name: str
+    source: str  # a camera index, a stream URL or a file
+    loop: bool = False  # replay a file forever, at its own frame rate, as if it were a camera
+    preset: str = "fast"
+    detect_every: int | None = None  # None: the preset's
+
+    @property
+    def is_file(self) -> bool:
+        return not self.source.isdigit() and not self.source.lower().startswith(STREAM_PREFIXES)
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = field(default=None, repr=False)  # read from the environment variable `token_env`
+
+    @property
+    def local(self) -> bool:
+        return is_loopback(self.host)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    topic_prefix: str = "maskwatch"
+    keepalive_s: int = 30
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    secret: bytes | None = field(default=None, repr=False)  # never logged: see `__repr__`
+    timeout_s: float = 5.0
+
+    def __repr__(self) -> str:
+        return f"WebhookConfig(url={redact(self.url)!r}, signed={self.secret is not None})"
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    path: Path
+    store: Path
+    cameras: list[CameraConfig]
+    http: HttpConfig = HttpConfig()
+    alerts: list[tuple[AlertRule, tuple[str, ...] | None]] = field(default_factory=list)  # rule, its cameras
+    mqtt: MqttConfig | None = None
+    webhooks: list[WebhookConfig] = field(default_factory=list)
+    retain_days: float | None = None
+    snapshots: bool = True
+    blur_snapshots: bool = False
+    model: Path | None = None
+
+    def rules_for(self, camera: str) -> list[AlertRule]:
+        return [rule for rule, cameras in self.alerts if cameras is None or camera in cameras]
+
+    def describe(self) -> str:
+        parts = [f"{len(self.cameras)} camera(s): {', '.join(c.name for c in self.cameras)}",
+                 f"store {self.store}", f"{len(self.alerts)} alert rule(s)"]
+        if self.mqtt:
+            parts.append(f"MQTT {self.mqtt.host}:{self.mqtt.port}{' (TLS)' if self.mqtt.tls else ''}")
+        parts.append(f"{len(self.webhooks)} webhook(s)")
+        parts.append(f"page and API on http://{self.http.host}:{self.http.port}/"
+                     f"{' (token required)' if self.http.token else ''}")
+        return "; ".join(parts)
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def redact(url: str) -> str:
+    """A URL fit for logs: no user, password or query (webhook URLs often carry a key there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+class _Reader:
+    """Typed reads of one table, each failure added to the shared list of problems."""
+
+    def __init__(self, table: dict, where: str, kind: str, problems: list[str]) -> None:
+        self.table, self.where, self.problems = table, where, problems
+        for key in sorted(set(table) - KEYS[kind]):
+            self.problem(f"unknown key {key!r} (known: {', '.join(sorted(KEYS[kind]))})")
+
+    def problem(self, text: str) -> None:
+        self.problems.append(f"{self.where}{text}")
+
+    def get(self, key: str, kinds: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+        if key not in self.table:
+            if required:
+                self.problem(f"{key!r} is required")
+            return default
+        value = self.table[key]
+        allowed = kinds if isinstance(kinds, tuple) else (kinds,)
+        names = " or ".join(k.__name__ for k in allowed)
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):  # True is an int
+            self.problem(f"{key!r} must be {names.replace('str', 'a string').replace('float', 'a number')}, "
+                         f"got {value!r}")
+            return default
+        return value
+
+    def number(self, key: str, default: float | None, low: float = 0.0, integer: bool = False,
+               high: float = float("inf")) -> Any:
+        value = self.get(key, int if integer else (int, float), default)
+        if value is not None and value is not default and not low <= value <= high:
+            self.problem(f"{key!r} must be between {low:g} and {high:g}, got {value}")
+            return default
+        return value
+
+    def secret(self, key: str) -> str | None:
+        """The value of the environment variable that `key` names, which must be set."""
+        name = self.get(key, str)
+        if name is None:
+            return None
+        value = os.environ.get(name)
+        if not value:
+            self.problem(f"{key!r} names the environment variable {name}, which is not set")
+        return value or None
+
+    def path(self, key: str, base: Path, must_exist: bool = True) -> Path | None:
+        text = self.get(key, str)
+        if text is None:
+            return None
+        path = (base / Path(text).expanduser())
+        if must_exist and not path.exists():
+            self.problem(f"{key!r}: no such file {path}")
+        return path
+
+
+def _tables(data: dict, key: str, problems: list[str]) -> list[dict]:
+    value = data.get(key, [])
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        problems.append(f"{key!r} must be a table ([{key}]) or tables ([[{key}]])")
+        return []
+    return value
+
+
+def _url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in schemes:
+        return f"URL {redact(url)!r} must start with {' or '.join(s + '://' for s in schemes)}"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return f"URL {redact(url)!r} has a bad port"
+    if not parts.hostname:
+        return f"URL {redact(url)!r} has no host"
+    return None
+
+
+def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraConfig | None:
+    name = table.get("name")
+    where = f"camera {name!r}: " if isinstance(name, str) else f"camera #{index + 1}: "
+    r = _Reader(table, where, "camera", problems)
+    name = r.get("name", str, required=True)
+    if name is not None and not CAMERA_NAME.fullmatch(name):
+        r.problem("'name' must be 1-64 letters, digits, '.', '_' or '-' (it is part of MQTT topics and URLs)")
+    source = r.get("source", (str, int), required=True)
+    loop = r.get("loop", bool, False)
+    preset = r.get("preset", str, "fast")
+    if preset not in PRESETS:
+        r.problem(f"'preset' must be one of {', '.join(PRESETS)}, got {preset!r}")
+    every = r.number("detect_every", None, low=1, integer=True, high=30)
+    if source is None or name is None:
+        return None
+    source = str(source)
+    camera = CameraConfig(name, source, loop, preset, every)
+    if source.lower().startswith(STREAM_PREFIXES):
+        if problem := _url_problem(source, ("rtsp", "http", "https")):
+            r.problem(f"'source': {problem}")
+    elif camera.is_file:
+        path = base / Path(source).expanduser()
+        if not path.is_file():
+            r.problem(f"'source': no such file {path} (give a camera index, an rtsp:// or http(s):// URL, or a video)")
+        camera = CameraConfig(name, str(path), loop, preset, every)
+    if loop and not camera.is_file:
+        r.problem("'loop' replays a file; this source is a camera or a stream")
+    return camera
+
+
+def _alert(table: dict, index: int, names: set[str], problems: list[str]) -> tuple[AlertRule, tuple | None] | None:
+    r = _Reader(table, f"alert #{index + 1}: ", "alert", problems)
+    state = r.get("state", (str, list), required=True)
+    states = [state] if isinstance(state, str) else state or []
+    bad = [s for s in states if s not in STATES]
+    if bad or (state is not None and not states):
+        r.problem(f"'state' must be one or a list of {', '.join(STATES)}, got {state!r}")
+    after = r.number("after_s", 3.0)
+    cooldown = r.number("cooldown_s", 60.0)
+    camera_cooldown = r.number("camera_cooldown_s", 0.0)
+    cameras = r.get("cameras", list)
+    if cameras is not None:
+        unknown = [c for c in cameras if c not in names]
+        if unknown:
+            r.problem(f"'cameras' names no configured camera: {', '.join(map(str, unknown))}")
+    if state is None or bad or not states:
+        return None
+    rule = AlertRule(tuple(states), float(after), float(cooldown), float(camera_cooldown))
+    return rule, None if cameras is None else tuple(cameras)
+
+
+def _mqtt(table: dict, base: Path, problems: list[str]) -> MqttConfig:
+    r = _Reader(table, "mqtt: ", "mqtt", problems)
+    password = r.get("password", str)
+    from_env = r.secret("password_env")
+    if password and from_env:
+        r.problem("give 'password' or 'password_env', not both")
+    prefix = r.get("topic_prefix", str, "maskwatch")
+    if any(c in prefix for c in "+#") or not prefix.strip("/"):
+        r.problem(f"'topic_prefix' must be a topic without wildcards, got {prefix!r}")
+    files = {key: r.path(key, base) for key in ("ca_file", "cert_file", "key_file")}
+    if (files["cert_file"] is None) != (files["key_file"] is None):
+        r.problem("'cert_file' and 'key_file' go together")
+    return MqttConfig(r.get("host", str, "127.0.0.1"), r.number("port", 1883, 1, True, 65535), r.get("username", str),
+                      password or from_env, r.get("tls", bool, False) or files["ca_file"] is not None, **files,
+                      topic_prefix=prefix.strip("/"), keepalive_s=r.number("keepalive_s", 30, 5, True, 3600))
+
+
+def _webhook(table: dict, index: int, problems: list[str]) -> WebhookConfig | None:
+    r = _Reader(table, f"webhook #{index + 1}: ", "webhook", problems)
+    url = r.get("url", str, required=True)
+    secret = r.secret("secret_env")
+    timeout = r.number("timeout_s", 5.0, 0.1, high=120)
+    if url is None:
+        return None
+    if problem := _url_problem(url, ("http", "https")):
+        r.problem(problem)
+        return None
+    return WebhookConfig(url, secret.encode() if secret else None, float(timeout))
+
+
+def parse(data: dict, path: Path) -> WatchConfig:
+    """The config from parsed TOML; a ConfigError naming every problem."""
+    base, problems = path.parent, []
+    top = _Reader(data, "", "", problems)
+    store = top.get("store", str, required=True)
+    retain = top.number("retain_days", None, low=0.001)
+    model = top.path("model", base)
+    http = _Reader(data.get("http", {}), "http: ", "http", problems) if isinstance(data.get("http", {}), dict) else None
+    if http is None:
+        problems.append("'http' must be a table ([http])")
+        http = _Reader({}, "http: ", "http", problems)
+    host = http.get("host", str, "127.0.0.1")
+    port = http.number("port", 8080, 1, True, 65535)
+    token_env = http.get("token_env", str, DEFAULT_TOKEN_ENV)
+    token = os.environ.get(token_env) or None
+    if not is_loopback(host) and not token:
+        http.problem(f"the page and the API listen on {host}, beyond this machine: set a token in the environment "
+                     f"variable {token_env} (clients send it as 'Authorization: Bearer TOKEN')")
+    camera_tables = _tables(data, "camera", problems)
+    if not camera_tables:
+        problems.append("no camera: add a [[camera]] table with a name and a source")
+    cameras = [c for i, t in enumerate(camera_tables) if (c := _camera(t, i, base, problems))]
+    seen: set[str] = set()
+    for camera in cameras:
+        if camera.name in seen:
+            problems.append(f"camera {camera.name!r}: duplicate name (each camera needs its own)")
+        seen.add(camera.name)
+    alerts = [a for i, t in enumerate(_tables(data, "alert", problems)) if (a := _alert(t, i, seen, problems))]
+    mqtt_table = data.get("mqtt")
+    mqtt = None
+    if mqtt_table is not None:
+        if isinstance(mqtt_table, dict):
+            mqtt = _mqtt(mqtt_table, base, problems)
+        else:
+            problems.append("'mqtt' must be a table ([mqtt])")
+    webhooks = [w for i, t in enumerate(_tables(data, "webhook", problems)) if (w := _webhook(t, i, problems))]
+    snapshots, blur = top.get("snapshots", bool, True), top.get("blur_snapshots", bool, False)
+    if problems:
+        raise ConfigError(path, problems)
+    return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token), alerts, mqtt,
+                       webhooks, retain, snapshots, blur, model)
+
+
+def load(path: str | Path) -> WatchConfig:
+    """Read and check the config file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["no such file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(path, [f"not valid TOML ({error})"]) from None
+    except (IsADirectoryError, PermissionError) as error:
+        raise ConfigError(path, [f"cannot read it ({error.strerror})"]) from None
+    return parse(data, path)

@@ -1,0 +1,203 @@
+"""From the outbox (the event store) out to MQTT and webhooks: at least once, in order, across outages.
+
+Each target reads the events after its cursor in id order, sends one, and moves its cursor only once the
+receiver acknowledged it (MQTT PUBACK, HTTP 2xx). A failure waits with backoff and sends the same event
+again, so nothing is skipped and order holds; a crash between the acknowledgement and the cursor update
+sends that event twice, which receivers drop by its `id`. The cursor lives in the store, so a restart of
+`watch`, even after kill -9, goes on from where delivery stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import ssl
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from maskwatch import __version__
+from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
+from maskwatch.monitor.store import EventStore, event_record
+from maskwatch.video.events import Event
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.2  # how often a target looks for new events in the store
+FIRST_RETRY_S = 0.5
+MAX_RETRY_S = 30.0
+BATCH = 100
+SIGNATURE_HEADER = "X-Maskwatch-Signature"
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not take the event; it is sent again after a wait."""
+
+
+class Delivery:
+    """One target's loop in a thread of its own, with its own connection to the store."""
+
+    target = ""  # the cursor's name in the store
+    source: str | None = None  # only the events of this camera
+
+    def __init__(self, store_path: Path) -> None:
+        self.store_path = store_path
+        self.delivered = 0
+        self.failures = 0
+        self.backlog = 0
+        self.down_since: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"maskwatch-{self.target}", daemon=True)
+
+    def describe(self) -> str:
+        return self.target
+
+    def send(self, run: int, event: Event) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        with EventStore.open_existing(self.store_path, readonly=False) as store:
+            store.cursor(self.target)  # from now on: events recorded after this are this target's
+        self._thread.start()
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        """Stop, after up to `drain_s` seconds of sending what waits (while the receiver takes it)."""
+        deadline = time.monotonic() + drain_s
+        if drain_s > 0 and self._thread.is_alive():
+            with EventStore.open_existing(self.store_path) as store:
+                while (self.down_since is None and time.monotonic() < deadline
+                       and store.backlog(self.target, self.source)):
+                    time.sleep(0.05)
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        retry = FIRST_RETRY_S
+        with EventStore.open_existing(self.store_path, readonly=False) as store:
+            while not self._stop.is_set():
+                self.backlog = store.backlog(self.target, self.source)
+                batch = store.pending(self.target, self.source, BATCH)
+                if not batch:
+                    self._stop.wait(POLL_S)
+                    continue
+                for run, event in batch:
+                    try:
+                        self.send(run, event)
+                    except Exception as error:
+                        self.failures += 1
+                        if self.down_since is None:
+                            self.down_since = time.monotonic()
+                            log.warning("%s: cannot deliver event %d (%s); %d event(s) wait in the store, "
+                                        "retrying with backoff", self.describe(), event.id, error, self.backlog)
+                        self._stop.wait(retry)
+                        retry = min(2 * retry, MAX_RETRY_S)
+                        break
+                    store.acknowledge(self.target, event.id)
+                    self.delivered += 1
+                    self.backlog = max(0, self.backlog - 1)
+                    if self.down_since is not None:
+                        log.warning("%s: delivering again after %.1f s", self.describe(),
+                                    time.monotonic() - self.down_since)
+                        self.down_since, retry = None, FIRST_RETRY_S
+                    if self._stop.is_set():
+                        break
+
+
+class WebhookDelivery(Delivery):
+    """HTTP POST of each event's JSON; signed with HMAC-SHA256 of the body when a secret is configured."""
+
+    def __init__(self, store_path: Path, config: WebhookConfig, index: int) -> None:
+        self.config = config
+        self.target = f"webhook:{hashlib.sha256(config.url.encode()).hexdigest()[:16]}"  # no secret in the store
+        super().__init__(store_path)
+        self._label = f"webhook #{index + 1} {redact(config.url)}"
+
+    def describe(self) -> str:
+        return self._label
+
+    def send(self, run: int, event: Event) -> None:
+        body = json.dumps(event_record(run, event)).encode()
+        headers = {"Content-Type": "application/json", "User-Agent": f"maskwatch/{__version__}",
+                   "X-Maskwatch-Event-Id": str(event.id)}
+        if self.config.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
+        request = urllib.request.Request(self.config.url, body, headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
+                response.read(1024)
+        except urllib.error.HTTPError as error:
+            raise DeliveryFailed(f"HTTP {error.code}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise DeliveryFailed(str(getattr(error, "reason", error))) from None
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The signature header's value for a body: what a receiver computes to check it."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class MqttDelivery(Delivery):
+    """The events of one camera on `<prefix>/<camera>/events` (QoS 1), and its retained status on
+    `<prefix>/<camera>/status`, which the broker sets to offline (the last will) if this process dies."""
+
+    def __init__(self, store_path: Path, config: MqttConfig, camera: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.target, self.source = f"mqtt:{camera}", camera
+        super().__init__(store_path)
+        self.config, self.camera = config, camera
+        self.events_topic = f"{config.topic_prefix}/{camera}/events"
+        self.status_topic = f"{config.topic_prefix}/{camera}/status"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"maskwatch-{camera}-{id(self):x}")
+        client.will_set(self.status_topic, json.dumps({"camera": camera, "state": "offline"}), qos=1, retain=True)
+        if config.username is not None:
+            client.username_pw_set(config.username, config.password)
+        if config.tls:
+            client.tls_set(ca_certs=_str(config.ca_file), certfile=_str(config.cert_file),
+                           keyfile=_str(config.key_file), cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._connected
+        self.client = client
+        self._status: dict = {"camera": camera, "state": "starting"}
+
+    def describe(self) -> str:
+        return f"MQTT {self.config.host}:{self.config.port} {self.events_topic}"
+
+    def start(self) -> None:
+        self.client.connect_async(self.config.host, self.config.port, self.config.keepalive_s)
+        self.client.loop_start()
+        super().start()
+
+    def _connected(self, client, userdata, flags, reason, properties) -> None:
+        if not reason.is_failure:
+            self.publish_status(self._status)
+
+    def publish_status(self, status: dict) -> None:
+        """Retained, so a subscriber that comes later sees it at once."""
+        self._status = status
+        if self.client.is_connected():
+            self.client.publish(self.status_topic, json.dumps(status), qos=1, retain=True)
+
+    def send(self, run: int, event: Event) -> None:
+        if not self.client.is_connected():
+            raise DeliveryFailed("not connected to the broker")
+        info = self.client.publish(self.events_topic, json.dumps(event_record(run, event)), qos=1)
+        info.wait_for_publish(timeout=self.config.keepalive_s)
+        if not info.is_published():
+            raise DeliveryFailed("no acknowledgement from the broker")
+
+    def stop(self, drain_s: float = 0.0) -> None:
+        super().stop(drain_s)
+        if self.client.is_connected():  # a clean disconnect sends no will: say offline ourselves
+            self.client.publish(self.status_topic, json.dumps({**self._status, "state": "offline"}), qos=1,
+                                retain=True).wait_for_publish(timeout=2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)

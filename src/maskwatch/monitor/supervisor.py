@@ -1,0 +1,172 @@
+"""The camera workers of `maskwatch watch`: one process each, restarted with backoff when one dies.
+
+Each worker has its own pipe to the parent (a shared queue has a lock that a killed worker could take
+with it, stalling the others). A thread here reads every pipe, keeps each camera's `CameraStatus` for the
+page and the metrics, and restarts dead workers: after 1 s, doubling up to a minute, back to 1 s once a
+worker has run for a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from maskwatch.monitor.config import CameraConfig, WatchConfig
+from maskwatch.monitor.worker import WorkerSettings, run_camera
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF_S = 1.0
+MAX_BACKOFF_S = 60.0
+HEALTHY_AFTER_S = 60.0
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class CameraStatus:
+    """What the page and /metrics show of a camera; counters add up over the lives of its worker."""
+
+    name: str
+    state: str = "starting"  # starting, running, no frames, restarting, ended, stopped
+    pid: int | None = None
+    fps: float = 0.0
+    counts: Counter = field(default_factory=Counter)  # frames, dropped, reconnects, gap_s, restarts, events:*, seen:*
+    in_view: dict[str, int] = field(default_factory=dict)
+    last_exit: str | None = None
+    updated: float = field(default_factory=time.time)
+    jpeg: bytes | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "state": self.state, "pid": self.pid, "fps": self.fps,
+                "frames": self.counts["frames"], "dropped": self.counts["dropped"],
+                "reconnects": self.counts["reconnects"], "gap_s": round(self.counts["gap_s"], 1),
+                "restarts": self.counts["restarts"], "in_view": self.in_view, "last_exit": self.last_exit,
+                "updated": self.updated}
+
+
+@dataclass
+class _Worker:
+    camera: CameraConfig
+    process: BaseProcess | None = None
+    conn: Connection | None = None
+    started: float = 0.0
+    failures: int = 0  # in a row, for the backoff
+    restart_at: float | None = None
+
+
+class Supervisor:
+    def __init__(self, config: WatchConfig, log_level: int = logging.INFO) -> None:
+        self.config, self.log_level = config, log_level
+        self.status = {c.name: CameraStatus(c.name) for c in config.cameras}
+        self._workers = {c.name: _Worker(c) for c in config.cameras}
+        self._context = multiprocessing.get_context("spawn")  # no inherited threads, locks or model sessions
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="maskwatch-supervisor", daemon=True)
+
+    def start(self) -> None:
+        for worker in self._workers.values():
+            self._spawn(worker)
+        self._thread.start()
+
+    def pids(self) -> dict[str, int | None]:
+        with self._lock:
+            return {name: w.process.pid if w.process and w.process.is_alive() else None
+                    for name, w in self._workers.items()}
+
+    def _spawn(self, worker: _Worker) -> None:
+        camera = worker.camera
+        settings = WorkerSettings(camera, self.config.store, self.config.rules_for(camera.name),
+                                  self.config.snapshots, self.config.blur_snapshots, self.config.model, self.log_level)
+        receive, send = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=run_camera, args=(settings, send, os.getpid()),
+                                        name=f"maskwatch-{camera.name}", daemon=False)
+        process.start()
+        send.close()  # the child holds the writing end: reads end with EOF when it dies
+        with self._lock:
+            worker.process, worker.conn, worker.started, worker.restart_at = process, receive, time.monotonic(), None
+        status = self.status[camera.name]
+        status.state, status.pid = "starting", process.pid
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            conns = {w.conn: w for w in self._workers.values() if w.conn is not None}
+            for conn in wait(list(conns), timeout=0.25) if conns else []:
+                self._read(conns[conn])
+            if not conns:
+                self._stopping.wait(0.25)
+            for worker in self._workers.values():
+                self._check(worker)
+
+    def _read(self, worker: _Worker) -> None:
+        status = self.status[worker.camera.name]
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):  # the worker exited: _check reports it
+            worker.conn.close()
+            worker.conn = None
+            return
+        status.updated = time.time()
+        if message["kind"] == "view":
+            status.jpeg = message["jpeg"]
+            return
+        status.state, status.fps, status.in_view = message["state"], message["fps"], message["in_view"]
+        status.counts.update(message["counts"])
+
+    def _check(self, worker: _Worker) -> None:
+        process, status = worker.process, self.status[worker.camera.name]
+        if self._stopping.is_set() or (process is not None and process.is_alive()):
+            return
+        if process is None:
+            if worker.restart_at is not None and time.monotonic() >= worker.restart_at:
+                self._spawn(worker)
+            return
+        if worker.conn is not None:  # read what it said before it died
+            while worker.conn is not None and worker.conn.poll():
+                self._read(worker)
+        code = process.exitcode
+        with self._lock:
+            worker.process = None
+        status.pid, status.fps, status.in_view = None, 0.0, {}
+        if code == 0:
+            status.state = "ended"
+            log.info("camera %s: its file ended", worker.camera.name)
+            return
+        ran = time.monotonic() - worker.started
+        worker.failures = 1 if ran >= HEALTHY_AFTER_S else worker.failures + 1
+        delay = min(MAX_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (worker.failures - 1))
+        reason = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        status.state, status.last_exit = "restarting", reason
+        status.counts["restarts"] += 1
+        worker.restart_at = time.monotonic() + delay
+        log.warning("camera %s: worker %s after %.0f s; restarting in %.0f s", worker.camera.name, reason, ran, delay)
+
+    def stop(self) -> None:
+        """SIGTERM every worker (they record who is still in view), then wait; kill what does not stop."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        processes = [w.process for w in self._workers.values() if w.process is not None]
+        for process in processes:
+            process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for worker in self._workers.values():
+            if worker.process is None:
+                continue
+            while worker.process.is_alive() and time.monotonic() < deadline:
+                if worker.conn is not None and worker.conn.poll(0.1):  # keep its pipe from filling up
+                    self._read(worker)
+                else:
+                    worker.process.join(0.1)
+            if worker.process.is_alive():
+                log.warning("camera %s: worker did not stop in time; killing it", worker.camera.name)
+                worker.process.kill()
+                worker.process.join()
+            self.status[worker.camera.name].state = "stopped"

@@ -1,0 +1,174 @@
+"""`maskwatch watch CONFIG.toml`: many cameras, one store and outbox, alerts out over MQTT and webhooks,
+Prometheus metrics and the site page, until Ctrl-C or SIGTERM.
+
+Order of start-up: the config is checked, the port is taken, the store is opened (created or migrated)
+and retention applied, each delivery's cursor is fixed, and only then do the camera workers start, so
+no event can be recorded before a target knows it has to send it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import threading
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from maskwatch.monitor.config import ConfigError, WatchConfig, load
+from maskwatch.monitor.events_cli import parse_days
+
+if TYPE_CHECKING:
+    from maskwatch.monitor.delivery import MqttDelivery
+    from maskwatch.monitor.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Run a site's cameras from a TOML config: each camera in its own process (restarted if it dies,
+reconnected if its stream drops), persons and events recorded in one SQLite store, alerts when someone stays
+without a mask, every event delivered to MQTT and webhooks at least once and in order (it waits in the store
+while they are down, across restarts), Prometheus metrics at /metrics and a page of the site at /.
+
+config (see README for every key):
+  store = "events.db"
+  retain_days = 30                 # optional: delete older events and snapshots
+  [http]
+  host = "127.0.0.1"               # beyond localhost the page and API need a token (env MASKWATCH_TOKEN)
+  port = 8080
+  [[camera]]
+  name = "entrance"
+  source = "rtsp://cam1.local/stream1"    # or a camera index, or a video file
+  loop = false                     # true: replay a file forever (demos, tests)
+  preset = "fast"
+  [[alert]]
+  state = "without_mask"
+  after_s = 3
+  cooldown_s = 60
+  [mqtt]                           # topics maskwatch/<camera>/events and .../status
+  host = "127.0.0.1"
+  port = 1883
+  [[webhook]]
+  url = "https://hooks.example.org/maskwatch"
+  secret_env = "MASKWATCH_WEBHOOK_SECRET"   # HMAC-SHA256 of the body in X-Maskwatch-Signature
+"""
+EXAMPLES = """examples:
+  maskwatch watch site.toml --check     report every problem of the config, one per line, and exit
+  maskwatch watch site.toml             run it; open http://127.0.0.1:8080/
+  maskwatch events events.db --summary  people per hour from the store the site writes
+"""
+RETENTION_EVERY_S = 3600.0
+STATUS_EVERY_S = 5.0  # retained MQTT status of each camera
+DRAIN_S = 5.0  # on a clean stop, how long deliveries may go on sending what waits
+
+
+def _take_port(config: WatchConfig) -> socket.socket:
+    """Bind the HTTP port now: a port in use is a one-line error before any camera starts."""
+    family = socket.AF_INET6 if ":" in config.http.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.http.host, config.http.port))
+    except OSError as error:
+        sock.close()
+        raise ConfigError(config.path, [f"http: cannot listen on {config.http.host}:{config.http.port} "
+                                        f"({error.strerror})"]) from None
+    sock.listen(128)
+    return sock
+
+
+def _retain(config: WatchConfig, days: float | None) -> None:
+    from maskwatch.monitor.store import EventStore
+
+    if days is None:
+        return
+    cutoff = datetime.now().astimezone() - timedelta(days=days)
+    with EventStore.open_existing(config.store, readonly=False) as store:
+        deleted = store.delete_older_than(cutoff)
+    if deleted:
+        log.info("retention: deleted %d event(s) older than %g days, and their snapshots", deleted, days)
+
+
+def _housekeeping(config: WatchConfig, days: float | None, supervisor: Supervisor, mqtt: list[MqttDelivery],
+                  stop: threading.Event) -> None:
+    """Retained camera status on MQTT every few seconds; retention every hour."""
+    next_retention = RETENTION_EVERY_S
+    elapsed = 0.0
+    while not stop.wait(STATUS_EVERY_S):
+        for delivery in mqtt:
+            delivery.publish_status(supervisor.status[delivery.camera].to_json())
+        elapsed += STATUS_EVERY_S
+        if elapsed >= next_retention:
+            next_retention += RETENTION_EVERY_S
+            try:
+                _retain(config, days)
+            except Exception:
+                log.exception("retention failed; trying again in an hour")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add `watch` to the subparsers of the maskwatch command."""
+    p = sub.add_parser("watch", help="run a site's cameras with alerts, MQTT, webhooks, metrics and a page",
+                       description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", metavar="CONFIG.toml", help="the site's config")
+    p.add_argument("--check", action="store_true", help="only check the config: every problem on a line, exit 2")
+    p.add_argument("--retain-days", type=parse_days, metavar="N", help="delete events and snapshots older than N "
+                   "days, at start and every hour (overrides the config's retain_days)")
+    return p
+
+
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM: the normal end of `watch`."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise Stopped(f"stopped by {signal.Signals(signum).name}")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    if args.check:
+        print(f"{config.path}: OK: {config.describe()}")
+        return 0
+    import uvicorn
+
+    from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
+    from maskwatch.monitor.metrics import registry
+    from maskwatch.monitor.store import EventStore
+    from maskwatch.monitor.supervisor import Supervisor
+    from maskwatch.web.dashboard import create_dashboard
+
+    days = args.retain_days if args.retain_days is not None else config.retain_days
+    sock = _take_port(config)
+    EventStore(config.store).close()  # created, or checked and migrated, before anyone else opens it
+    _retain(config, days)
+    mqtt = [MqttDelivery(config.store, config.mqtt, c.name) for c in config.cameras] if config.mqtt else []
+    deliveries = [*mqtt, *(WebhookDelivery(config.store, w, i) for i, w in enumerate(config.webhooks))]
+    supervisor = Supervisor(config, logging.getLogger("maskwatch").getEffectiveLevel())
+    stop = threading.Event()
+    app = create_dashboard(supervisor, config.store, deliveries, registry(supervisor, deliveries), config.http.token)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    log.info("watching: %s", config.describe())
+    for delivery in deliveries:
+        delivery.start()
+        log.info("delivering to %s", delivery.describe())
+    supervisor.start()
+    housekeeping = threading.Thread(target=_housekeeping, args=(config, days, supervisor, mqtt, stop),
+                                    name="maskwatch-housekeeping", daemon=True)
+    housekeeping.start()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn raises the signal it stopped on again afterwards
+        signal.signal(sig, _stopped)
+    try:
+        server.run(sockets=[sock])  # until Ctrl-C or SIGTERM
+    except Stopped as stopped:
+        log.info("%s", stopped)
+    finally:
+        log.info("stopping: cameras first (who is in view leaves), then the deliveries")
+        stop.set()
+        supervisor.stop()
+        for delivery in deliveries:
+            delivery.stop(drain_s=DRAIN_S)
+        waiting = sum(d.backlog for d in deliveries)
+        if waiting:
+            log.warning("%d event(s) wait in %s; they go out when watch runs again", waiting, config.store)
+    return 0

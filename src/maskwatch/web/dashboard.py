@@ -1,0 +1,139 @@
+"""The page and API of `maskwatch watch`: cameras live, people and compliance today, the last 24 hours by
+hour, the latest events with snapshots, events as CSV, and Prometheus metrics at /metrics.
+
+Everything the page needs is served from the package (no CDN: a site's network may be closed), the API
+docs' assets too. The store is opened read-only per request, in a thread, so a slow query never holds up
+the workers (they write to it) or the deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_asgi_app
+
+from maskwatch.monitor.delivery import Delivery
+from maskwatch.monitor.events_cli import write_csv
+from maskwatch.monitor.store import EventStore, event_record, summarise
+from maskwatch.monitor.supervisor import Supervisor
+from maskwatch.video.events import Event
+from maskwatch.web.auth import require_token
+from maskwatch.web.serve import STATIC
+
+SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _hours(now: datetime) -> list[str]:
+    """The 24 clock hours up to this one, oldest first, as the store's summary names them."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    return [(hour - timedelta(hours=23 - i)).strftime("%Y-%m-%d %H:00") for i in range(24)]
+
+
+def today(store_path: Path, now: datetime | None = None) -> dict:
+    """People and compliance since midnight, and per hour over the last 24 hours (empty hours as zeros)."""
+    now = now or datetime.now().astimezone()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = min(midnight, now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23))
+    with EventStore.open_existing(store_path) as store:
+        events = store.events_with_run(since=start)
+    day = summarise([(run, e) for run, e in events if datetime.fromisoformat(e.wall_time) >= midnight])
+    by_hour = {row["hour"]: row for row in summarise(events)["hours"]}
+    empty = {"people": 0, "with_mask": 0, "without_mask": 0, "unknown": 0, "compliance": None}
+    return {"today": day["total"], "events_today": day["events"],
+            "hours": [{"hour": h, **{k: by_hour.get(h, empty)[k] for k in empty}} for h in _hours(now)]}
+
+
+def _event_json(run: int, event: Event) -> dict:
+    record = event_record(run, event)
+    record["snapshot_url"] = f"/api/snapshots/{Path(event.snapshot).name}" if event.snapshot else None
+    return record
+
+
+def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[Delivery],
+                     registry: CollectorRegistry, token: str | None = None) -> FastAPI:
+    app = FastAPIOffline(title="maskwatch watch", summary="Cameras, people, events and metrics of a site.")
+    require_token(app, token)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/metrics/", make_asgi_app(registry))
+    snapshot_dir = store_path.with_suffix(".snapshots")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "dashboard.html")
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "cameras": len(supervisor.status)}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:  # also here, not only behind make_asgi_app's redirect to /metrics/
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/cameras")
+    async def cameras() -> list[dict]:
+        """Each camera's state, frames per second, counters and the people in view by state."""
+        return [{**s.to_json(), "view_url": f"/api/cameras/{s.name}/view.jpg"} for s in supervisor.status.values()]
+
+    @app.get("/api/cameras/{name}/view.jpg", responses={200: {"content": {"image/jpeg": {}}}})
+    async def view(name: str) -> Response:
+        """The camera's latest frame with boxes, ids and states (about two a second)."""
+        status = supervisor.status.get(name)
+        if status is None:
+            raise HTTPException(404, f"no camera named {name!r}")
+        if status.jpeg is None:
+            raise HTTPException(404, f"camera {name!r} has no frame yet")
+        return Response(status.jpeg, media_type="image/jpeg", headers=NO_STORE)
+
+    @app.get("/api/deliveries")
+    async def delivery_status() -> list[dict]:
+        """Each MQTT topic and webhook: events waiting in the outbox, delivered, failed attempts."""
+        return [{"target": d.target, "name": d.describe(), "backlog": d.backlog, "delivered": d.delivered,
+                 "failures": d.failures, "down": d.down_since is not None} for d in deliveries]
+
+    @app.get("/api/today")
+    async def people_today() -> dict:
+        """People by verdict and compliance since midnight, and by hour over the last 24 hours."""
+        return await asyncio.to_thread(today, store_path)
+
+    @app.get("/api/events")
+    async def latest(limit: int = Query(50, ge=1, le=1000), source: str | None = None) -> list[dict]:
+        """The latest events, newest first, as `maskwatch events --json` prints them, with a snapshot URL."""
+        def read() -> list[dict]:
+            with EventStore.open_existing(store_path) as store:
+                return [_event_json(run, e) for run, e in store.latest(limit, source)]
+
+        return await asyncio.to_thread(read)
+
+    @app.get("/api/events.csv", responses={200: {"content": {"text/csv": {}}}})
+    async def events_csv(since: datetime | None = None, until: datetime | None = None,
+                         source: str | None = None) -> Response:
+        """Events as CSV (the columns of `maskwatch events --csv`), optionally since / until an ISO time."""
+        def read() -> str:
+            with EventStore.open_existing(store_path) as store:
+                events = store.events_with_run(source=source, since=since, until=until)
+            out = io.StringIO()
+            write_csv(out, events)
+            return out.getvalue()
+
+        text = await asyncio.to_thread(read)
+        return Response(text, media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="maskwatch-events.csv"'})
+
+    @app.get("/api/snapshots/{name}", responses={200: {"content": {"image/jpeg": {}}}})
+    async def snapshot(name: str) -> FileResponse:
+        """A stored face snapshot (names as in the events' `snapshot_url`)."""
+        path = snapshot_dir / name
+        if not SNAPSHOT_NAME.fullmatch(name) or not path.is_file():
+            raise HTTPException(404, "no such snapshot")
+        return FileResponse(path, media_type="image/jpeg", headers=NO_STORE)
+
+    return app

@@ -1,0 +1,108 @@
+// The site page of `maskwatch watch`: polls the API and draws cameras, today's numbers, a 24-hour chart
+// (plain SVG, no library) and the latest events. The token, if any, travels in a cookie set by /?token=.
+"use strict";
+
+const COLORS = { with_mask: "var(--with)", without_mask: "var(--without)", unknown: "var(--unknown)" };
+const SVG = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+
+async function api(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.json();
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+const percent = (value) => (value === null || value === undefined ? "–" : `${(100 * value).toFixed(1)}%`);
+
+function drawCameras(cameras) {
+  const box = $("cameras");
+  for (const camera of cameras) {
+    let card = box.querySelector(`.camera[data-name="${CSS.escape(camera.name)}"]`);
+    if (!card) {
+      card = element("div", { class: "camera", "data-name": camera.name });
+      card.append(element("img", { class: "view", alt: `live view of ${camera.name}` }), element("div", { class: "info" }));
+      box.append(card);
+    }
+    const info = card.querySelector(".info");
+    const inView = Object.entries(camera.in_view).map(([state, n]) => `${n} ${state.replace("_", " ")}`).join(", ") || "nobody";
+    info.replaceChildren(
+      element("span", { class: "name" }, camera.name),
+      element("span", { class: "state", "data-state": camera.state }, camera.state),
+      element("span", { class: "fps" }, `${camera.fps.toFixed(1)} fps`),
+      element("span", { class: "in-view muted" }, `in view: ${inView}`),
+      element("span", { class: "muted" }, `dropped ${camera.dropped} · reconnects ${camera.reconnects} · restarts ${camera.restarts}`),
+    );
+    card.dataset.frames = camera.frames;
+    if (camera.frames > 0) card.querySelector(".view").src = `${camera.view_url}?t=${Date.now()}`;
+  }
+}
+
+function drawToday(data) {
+  const total = data.today;
+  $("people-today").textContent = total.people;
+  $("with-today").textContent = total.with_mask;
+  $("without-today").textContent = total.without_mask;
+  $("unknown-today").textContent = total.unknown;
+  $("compliance-today").textContent = percent(total.compliance);
+  const chart = $("chart");
+  const most = Math.max(1, ...data.hours.map((h) => h.people));
+  const width = 960 / data.hours.length;
+  chart.replaceChildren();
+  data.hours.forEach((hour, i) => {
+    const group = element("svg:g", { class: "hour", "data-hour": hour.hour, "data-people": hour.people });
+    let y = 180;
+    for (const state of ["with_mask", "without_mask", "unknown"]) {
+      const h = (165 * hour[state]) / most;
+      if (h > 0) {
+        const bar = element("svg:rect", { x: i * width + 4, y: y - h, width: width - 8, height: h, fill: COLORS[state], "data-state": state, "data-count": hour[state] });
+        bar.append(element("svg:title", {}, `${hour.hour}: ${hour[state]} ${state}`));
+        group.append(bar);
+      }
+      y -= h;
+    }
+    if (i % 3 === 0) group.append(element("svg:text", { x: i * width + 2, y: 196 }, hour.hour.slice(11, 16)));
+    chart.append(group);
+  });
+}
+
+function drawEvents(events) {
+  $("events").replaceChildren(...events.map((e) => {
+    const row = element("tr", { "data-id": e.id, class: e.kind === "alert" ? "alert" : "" });
+    const picture = element("td");
+    if (e.snapshot_url) picture.append(element("img", { src: e.snapshot_url, alt: `person ${e.person}`, loading: "lazy" }));
+    const state = element("td");
+    state.append(element("span", { class: `tag ${e.state}` }, e.state.replace("_", " ")));
+    row.append(picture, element("td", {}, new Date(e.wall_time).toLocaleString()), element("td", {}, e.source),
+               element("td", {}, String(e.person)), element("td", { class: "kind" }, e.kind.replace("_", " ")), state);
+    return row;
+  }));
+}
+
+async function refresh() {
+  try {
+    const [cameras, today, events, deliveries] = await Promise.all(
+      [api("/api/cameras"), api("/api/today"), api("/api/events?limit=30"), api("/api/deliveries")]);
+    drawCameras(cameras);
+    drawToday(today);
+    drawEvents(events);
+    $("outbox").textContent = deliveries.length ? deliveries.reduce((n, d) => n + d.backlog, 0) : "–";
+    $("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    $("updated").className = "";
+  } catch (error) {
+    $("updated").textContent = `cannot reach maskwatch watch (${error.message})`;
+    $("updated").className = "error";
+  }
+}
+
+const midnight = new Date();
+midnight.setHours(0, 0, 0, 0);
+$("csv-today").href = `/api/events.csv?since=${encodeURIComponent(midnight.toISOString())}`;
+refresh();
+setInterval(refresh, 1500);
