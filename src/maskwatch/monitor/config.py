@@ -165,7 +165,8 @@ class _Reader:
                high: float = float("inf")) -> Any:
         value = self.get(key, int if integer else (int, float), default)
         if value is not None and value is not default and not low <= value <= high:
-            self.problem(f"{key!r} must be between {low:g} and {high:g}, got {value}")
+            limits = f"at least {low:g}" if high == float("inf") else f"between {low:g} and {high:g}"
+            self.problem(f"{key!r} must be {limits}, got {value}")
             return default
         return value
 
@@ -202,7 +203,7 @@ def _tables(data: dict, key: str, problems: list[str]) -> list[dict]:
 def _url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in schemes:
-        return f"URL {redact(url)!r} must start with {' or '.join(s + '://' for s in schemes)}"
+        return f"URL {redact(url) if parts.scheme else url!r} must start with {' or '.join(s + '://' for s in schemes)}"
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
@@ -229,9 +230,10 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
         return None
     source = str(source)
     camera = CameraConfig(name, source, loop, preset, every)
-    if source.lower().startswith(STREAM_PREFIXES):
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
         if problem := _url_problem(source, ("rtsp", "http", "https")):
             r.problem(f"'source': {problem}")
+            return None
     elif camera.is_file:
         path = base / Path(source).expanduser()
         if not path.is_file():
@@ -316,10 +318,10 @@ def parse(data: dict, path: Path) -> WatchConfig:
         problems.append("no camera: add a [[camera]] table with a name and a source")
     cameras = [c for i, t in enumerate(camera_tables) if (c := _camera(t, i, base, problems))]
     seen: set[str] = set()
-    for camera in cameras:
-        if camera.name in seen:
-            problems.append(f"camera {camera.name!r}: duplicate name (each camera needs its own)")
-        seen.add(camera.name)
+    for name in (t.get("name") for t in camera_tables if isinstance(t.get("name"), str)):
+        if name in seen:
+            problems.append(f"camera {name!r}: duplicate name (each camera needs its own)")
+        seen.add(name)
     alerts = [a for i, t in enumerate(_tables(data, "alert", problems)) if (a := _alert(t, i, seen, problems))]
     mqtt_table = data.get("mqtt")
     mqtt = None
