@@ -144,7 +144,7 @@ class LiveSource(Source):
         self._capture: cv2.VideoCapture | None = None
         self._length = 0
         self._closed = threading.Event()
-        self.reconnects = 0  # how often the stream came back, and for how long in all it gave no frames
+        self.reconnected = 0  # how often the stream came back, and for how long in all it gave no frames
         self.gap_s = 0.0
 
     def open(self) -> bool:
@@ -190,7 +190,7 @@ class LiveSource(Source):
             delay = min(2 * delay, MAX_BACKOFF)
             if self.open():
                 gap = time.monotonic() - lost
-                self.reconnects, self.gap_s = self.reconnects + 1, self.gap_s + gap
+                self.reconnected, self.gap_s = self.reconnected + 1, self.gap_s + gap
                 log.warning("%s: reconnected after %.1f s without frames", self.name, gap)
                 return True
             log.warning("%s: reconnect attempt %d/%d failed", self.name, attempt, self.reconnects)
@@ -221,7 +221,7 @@ class PacedFile(Source):
     def __init__(self, path: Path, loop: bool = True) -> None:
         super().__init__()
         self.path, self.loop = path, loop
-        self.reconnects, self.gap_s = 0, 0.0  # a file never drops; the same counters as LiveSource
+        self.reconnected, self.gap_s = 0, 0.0  # a file never drops; the same counters as LiveSource
         self._closed = threading.Event()
 
     def __iter__(self) -> Iterator[Frame]:

@@ -80,7 +80,7 @@ class _Report:
 
     def message(self, grab: LatestFrame) -> dict:
         """A status message with the increments since the last one."""
-        totals = {"dropped": grab.dropped, "reconnects": grab.source.reconnects, "gap_s": grab.source.gap_s}
+        totals = {"dropped": grab.dropped, "reconnects": grab.source.reconnected, "gap_s": grab.source.gap_s}
         for key, total in totals.items():
             self.counts[key] = total - self._sent.get(key, 0)
         self._sent = totals

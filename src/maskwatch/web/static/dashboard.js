@@ -72,17 +72,21 @@ function drawToday(data) {
   });
 }
 
+function eventRow(e) {
+  const row = element("tr", { "data-id": e.id, class: e.kind === "alert" ? "alert" : "" });
+  const picture = element("td");
+  if (e.snapshot_url) picture.append(element("img", { src: e.snapshot_url, alt: `person ${e.person}` }));
+  const state = element("td");
+  state.append(element("span", { class: `tag ${e.state}` }, e.state.replace("_", " ")));
+  row.append(picture, element("td", {}, new Date(e.wall_time).toLocaleString()), element("td", {}, e.source),
+             element("td", {}, String(e.person)), element("td", { class: "kind" }, e.kind.replace("_", " ")), state);
+  return row;
+}
+
 function drawEvents(events) {
-  $("events").replaceChildren(...events.map((e) => {
-    const row = element("tr", { "data-id": e.id, class: e.kind === "alert" ? "alert" : "" });
-    const picture = element("td");
-    if (e.snapshot_url) picture.append(element("img", { src: e.snapshot_url, alt: `person ${e.person}`, loading: "lazy" }));
-    const state = element("td");
-    state.append(element("span", { class: `tag ${e.state}` }, e.state.replace("_", " ")));
-    row.append(picture, element("td", {}, new Date(e.wall_time).toLocaleString()), element("td", {}, e.source),
-               element("td", {}, String(e.person)), element("td", { class: "kind" }, e.kind.replace("_", " ")), state);
-    return row;
-  }));
+  // Rows already shown are kept (events never change), so their snapshots load once.
+  const shown = new Map([...$("events").children].map((row) => [row.dataset.id, row]));
+  $("events").replaceChildren(...events.map((e) => shown.get(String(e.id)) || eventRow(e)));
 }
 
 async function refresh() {

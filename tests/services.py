@@ -1,0 +1,202 @@
+"""Real services on loopback for the tests and benchmarks of `maskwatch watch`: Debian's mosquitto broker, an
+HTTP webhook receiver, an MQTT subscriber, the `watch` process itself, and a clip for file cameras."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+from skimage import data
+
+MOSQUITTO = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).exists()), None)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(check: Callable[[], object], seconds: float, what: str) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.1)
+    raise TimeoutError(f"gave up after {seconds:.0f} s waiting for {what}")
+
+
+def door_clip(path: Path, fps: float = 10.0, seconds_in: float = 2.0, seconds_out: float = 1.5,
+              size: tuple[int, int] = (640, 480)) -> Path:
+    """A camera's view of a door: the astronaut's bare face for `seconds_in`, then nobody for `seconds_out`
+    (longer than the 1 s after which a person has left). Looped, each pass is one person: appeared,
+    alert (after a short after_s), left."""
+    width, height = size
+    side = min(360 * height // 480, height - 40)
+    face = cv2.cvtColor(cv2.resize(data.astronaut(), (side, side)), cv2.COLOR_RGB2BGR)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    x, y = (width - side) // 2, (height - side) // 2
+    for i in range(round(fps * (seconds_in + seconds_out))):
+        frame = np.full((height, width, 3), 90, np.uint8)
+        if i < fps * seconds_in:
+            frame[y:y + side, x:x + side] = face
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+class Mosquitto:
+    """A mosquitto broker on a loopback port, stoppable and restartable on the same port. Persistence on, so
+    a subscriber's session (clean_session=False) and its queued QoS 1 messages survive a restart."""
+
+    def __init__(self, folder: Path) -> None:
+        if MOSQUITTO is None:
+            raise FileNotFoundError("mosquitto is not installed (./install.sh --dev installs it, as root with apt)")
+        self.folder, self.port = folder, free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                               f"persistence_location {folder}/\nlog_dest file {folder}/mosquitto.log\n")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(listening, 10, "mosquitto to listen")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+class Subscriber:
+    """A paho MQTT client that keeps every message of `maskwatch/#` with its topic, in arrival order."""
+
+    def __init__(self, port: int, client_id: str = "test-subscriber") -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, dict]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        self.client.on_connect = lambda client, *_: client.subscribe("maskwatch/#", qos=1)
+        self.client.on_message = self._message
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+
+    def _message(self, client, userdata, message) -> None:
+        with self.lock:
+            self.messages.append((message.topic, json.loads(message.payload)))
+
+    def events(self) -> list[dict]:
+        with self.lock:
+            return [payload for topic, payload in self.messages if topic.endswith("/events")]
+
+    def status(self, camera: str) -> dict | None:
+        with self.lock:
+            found = [p for t, p in self.messages if t == f"maskwatch/{camera}/status"]
+        return found[-1] if found else None
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class WebhookReceiver:
+    """An HTTP server on loopback that answers the first `fail_first` POSTs with 500, then 200, and keeps
+    every request it answered 200 to (headers and JSON body)."""
+
+    def __init__(self, fail_first: int = 0, port: int | None = None) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        self.attempts = 0
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.attempts += 1
+                ok = receiver.attempts > fail_first
+                if ok:
+                    receiver.received.append((dict(self.headers), body))
+                self.send_response(200 if ok else 500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port or 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict]:
+        return [json.loads(body) for _, body in list(self.received)]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Watch:
+    """`maskwatch watch CONFIG` as a subprocess in its own session, with its log in a file."""
+
+    def __init__(self, config: Path, env: dict | None = None, port: int | None = None) -> None:
+        self.config, self.log = config, config.with_suffix(".log")
+        self.port = port
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "watch", str(config)],
+                                            stdout=log, stderr=log, cwd=config.parent, start_new_session=True,
+                                            env={**os.environ, **(env or {})})
+        self.base = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.base, timeout=10, headers=(
+            {"Authorization": f"Bearer {env['MASKWATCH_TOKEN']}"} if env and "MASKWATCH_TOKEN" in env else {}))
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def cameras(self) -> dict[str, dict]:
+        try:
+            return {c["name"]: c for c in self.get("/api/cameras").json()}
+        except (httpx.HTTPError, ValueError):
+            return {}
+
+    def wait_running(self, seconds: float = 90) -> None:
+        def running() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"watch exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            cameras = self.cameras()
+            return bool(cameras) and all(c["frames"] > 0 for c in cameras.values())
+
+        wait_until(running, seconds, "every camera to process frames")
+
+    def stop(self, sig: int = signal.SIGTERM, seconds: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(seconds)
+        self.http.close()
+        return code
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
