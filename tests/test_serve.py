@@ -201,3 +201,24 @@ def test_live_camera_page_labels_the_face_in_a_real_browser(base_url, client, tm
     x1, y1, x2, y2 = faces[0]["box"]
     assert 80 < (x1 + x2) / 2 < 560 and 0 < (y1 + y2) / 2 < 480
     assert [face["label"] for face in photo_faces] == ["without_mask"]
+
+
+def test_a_token_guards_everything_but_healthz(astronaut_jpeg, monkeypatch, capsys):
+    with running(create_app(max_body=LIMIT, workers=1, token="t0k")) as url, httpx.Client(base_url=url) as http:
+        assert http.get("/healthz").status_code == 200
+        jpeg = {"Content-Type": "image/jpeg"}
+        assert http.post("/v1/detect", content=astronaut_jpeg, headers=jpeg).status_code == 401
+        assert http.get("/docs").status_code == 401
+        check_astronaut(http.post("/v1/detect", content=astronaut_jpeg, headers={
+            "Content-Type": "image/jpeg", "Authorization": "Bearer t0k"}))
+    import maskwatch.cli
+
+    monkeypatch.delenv("MASKWATCH_TOKEN", raising=False)
+    assert maskwatch.cli.main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "set a token in the environment variable MASKWATCH_TOKEN" in capsys.readouterr().err
+
+
+def test_docs_assets_are_served_locally(client):
+    docs = client.get("/docs").text
+    assert "/static-offline-docs/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert client.get("/static-offline-docs/swagger-ui.css").status_code == 200

@@ -8,7 +8,6 @@ the file itself can be shared; the MQTT password may also be written in it, for 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -21,10 +20,9 @@ from maskwatch.io.sources import STREAM_PREFIXES
 from maskwatch.video.alerts import AlertRule
 from maskwatch.video.events import STATES
 from maskwatch.vision.presets import PRESETS
+from maskwatch.web.auth import TOKEN_ENV, is_loopback
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
-DEFAULT_TOKEN_ENV = "MASKWATCH_TOKEN"
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 KEYS = {
     "": {"store", "retain_days", "snapshots", "blur_snapshots", "model", "http", "camera", "alert", "mqtt", "webhook"},
     "http": {"host", "port", "token_env"},
@@ -118,15 +116,6 @@ class WatchConfig:
         parts.append(f"page and API on http://{self.http.host}:{self.http.port}/"
                      f"{' (token required)' if self.http.token else ''}")
         return "; ".join(parts)
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def redact(url: str) -> str:
@@ -308,7 +297,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
         http = _Reader({}, "http: ", "http", problems)
     host = http.get("host", str, "127.0.0.1")
     port = http.number("port", 8080, 1, True, 65535)
-    token_env = http.get("token_env", str, DEFAULT_TOKEN_ENV)
+    token_env = http.get("token_env", str, TOKEN_ENV)
     token = os.environ.get(token_env) or None
     if not is_loopback(host) and not token:
         http.problem(f"the page and the API listen on {host}, beyond this machine: set a token in the environment "

@@ -8,6 +8,7 @@ for load balancers; it tells nothing about people.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -15,6 +16,18 @@ from starlette.types import ASGIApp
 
 COOKIE = "maskwatch_token"
 OPEN_PATHS = ("/healthz",)
+TOKEN_ENV = "MASKWATCH_TOKEN"
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps the page and API on this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _given(request: Request) -> str | None:

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -31,6 +32,7 @@ from starlette.types import Message, Receive
 
 from maskwatch.io.images import UnreadableImage, decode_image
 from maskwatch.vision.pipeline import MaskDetector
+from maskwatch.web.auth import TOKEN_ENV, is_loopback, require_token
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +139,9 @@ async def _internal_error(request: Request, error: Exception) -> JSONResponse:
 
 
 def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 10 * 2**20,
-               workers: int | None = None) -> FastAPI:
-    """The API and page; `workers` detectors (default: one per core), each on its own thread."""
+               workers: int | None = None, token: str | None = None) -> FastAPI:
+    """The API and page; `workers` detectors (default: one per core), each on its own thread; with `token`,
+    every request but /healthz needs it."""
     factory = detector_factory or factory_for()
     workers = workers or os.cpu_count() or 1
     # Measured on 2 cores, 640x480 frames: 2 detectors x 1 thread served 33 requests/s from 16 clients, 1 x 2
@@ -160,9 +163,11 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
             app.state.executor = executor
             yield
 
-    app = FastAPI(title="maskwatch", summary="Find faces and tell whether each wears a mask.", lifespan=lifespan,
-                  exception_handlers={HTTPException: _http_error, RequestValidationError: _validation_error,
-                                      Exception: _internal_error})
+    app = FastAPIOffline(title="maskwatch", summary="Find faces and tell whether each wears a mask.",
+                         lifespan=lifespan, exception_handlers={
+                             HTTPException: _http_error, RequestValidationError: _validation_error,
+                             Exception: _internal_error})
+    require_token(app, token)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -190,9 +195,13 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    token = os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(args.host) and not token:
+        raise ValueError(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
+                         f"{TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
     factory = factory_for(args.preset, args.model)
     factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
-    app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers)
+    app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token)
     log.info("open http://%s:%d/ in a browser; API docs at /docs", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if log.isEnabledFor(logging.INFO) else "warning",
                 access_log=log.isEnabledFor(logging.DEBUG))
