@@ -166,7 +166,7 @@ class Watch:
         self.config, self.log = config, config.with_suffix(".log")
         self.port = port
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "watch", str(config)],
+            self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "-v", "watch", str(config)],
                                             stdout=log, stderr=log, cwd=config.parent, start_new_session=True,
                                             env={**os.environ, **(env or {})})
         self.base = f"http://127.0.0.1:{port}"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from maskwatch import __version__
 from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
-from maskwatch.monitor.store import EventStore, event_record
+from maskwatch.monitor.store import EventStore, EventStoreError, event_record
 from maskwatch.video.events import Event
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Delivery:
         self.failures = 0
         self.backlog = 0
         self.down_since: float | None = None
+        self._counted_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"maskwatch-{self.target}", daemon=True)
 
@@ -67,44 +68,54 @@ class Delivery:
     def stop(self, drain_s: float = 0.0) -> None:
         """Stop, after up to `drain_s` seconds of sending what waits (while the receiver takes it)."""
         deadline = time.monotonic() + drain_s
-        if drain_s > 0 and self._thread.is_alive():
-            with EventStore.open_existing(self.store_path) as store:
-                while (self.down_since is None and time.monotonic() < deadline
-                       and store.backlog(self.target, self.source)):
-                    time.sleep(0.05)
+        while (self._thread.is_alive() and self.down_since is None and time.monotonic() < deadline
+               and (self.backlog or not self._looked_since(deadline - drain_s))):
+            time.sleep(0.05)
         self._stop.set()
         self._thread.join(timeout=10)
 
+    def _looked_since(self, moment: float) -> bool:
+        """Whether the loop has counted the backlog since `moment` (so a 0 is not from before the stop)."""
+        return self._counted_at >= moment
+
     def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with EventStore.open_existing(self.store_path, readonly=False) as store:
+                    self._deliver(store)
+            except EventStoreError as error:  # the file is there; a passing I/O failure must not end delivery
+                log.warning("%s: %s; opening the store again in 1 s", self.describe(), error)
+                self._stop.wait(1)
+
+    def _deliver(self, store: EventStore) -> None:
         retry = FIRST_RETRY_S
-        with EventStore.open_existing(self.store_path, readonly=False) as store:
-            while not self._stop.is_set():
-                self.backlog = store.backlog(self.target, self.source)
-                batch = store.pending(self.target, self.source, BATCH)
-                if not batch:
-                    self._stop.wait(POLL_S)
-                    continue
-                for run, event in batch:
-                    try:
-                        self.send(run, event)
-                    except Exception as error:
-                        self.failures += 1
-                        if self.down_since is None:
-                            self.down_since = time.monotonic()
-                            log.warning("%s: cannot deliver event %d (%s); %d event(s) wait in the store, "
-                                        "retrying with backoff", self.describe(), event.id, error, self.backlog)
-                        self._stop.wait(retry)
-                        retry = min(2 * retry, MAX_RETRY_S)
-                        break
-                    store.acknowledge(self.target, event.id)
-                    self.delivered += 1
-                    self.backlog = max(0, self.backlog - 1)
-                    if self.down_since is not None:
-                        log.warning("%s: delivering again after %.1f s", self.describe(),
-                                    time.monotonic() - self.down_since)
-                        self.down_since, retry = None, FIRST_RETRY_S
-                    if self._stop.is_set():
-                        break
+        while not self._stop.is_set():
+            self.backlog, self._counted_at = store.backlog(self.target, self.source), time.monotonic()
+            batch = store.pending(self.target, self.source, BATCH)
+            if not batch:
+                self._stop.wait(POLL_S)
+                continue
+            for run, event in batch:
+                try:
+                    self.send(run, event)
+                except Exception as error:  # any failure of a receiver means: again later
+                    self.failures += 1
+                    if self.down_since is None:
+                        self.down_since = time.monotonic()
+                        log.warning("%s: cannot deliver event %d (%s); %d event(s) wait in the store, "
+                                    "retrying with backoff", self.describe(), event.id, error, self.backlog)
+                    self._stop.wait(retry)
+                    retry = min(2 * retry, MAX_RETRY_S)
+                    break
+                store.acknowledge(self.target, event.id)
+                self.delivered += 1
+                self.backlog = max(0, self.backlog - 1)
+                if self.down_since is not None:
+                    log.warning("%s: delivering again after %.1f s", self.describe(),
+                                time.monotonic() - self.down_since)
+                    self.down_since, retry = None, FIRST_RETRY_S
+                if self._stop.is_set():
+                    break
 
 
 class WebhookDelivery(Delivery):

@@ -171,7 +171,7 @@ class EventStore:
             db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode={mode}", uri=True, timeout=30,
                                  isolation_level=None, check_same_thread=False)
         except sqlite3.DatabaseError as error:
-            raise EventStoreError(f"{self.path}: cannot open the event store ({error})") from error
+            raise EventStoreError(f"{self.path}: cannot open the event store ({_reason(error)})") from error
         try:
             self._check(db)
         except BaseException:
@@ -212,7 +212,7 @@ class EventStore:
                         db.execute(f"PRAGMA user_version = {step + 1}")
             self._version = SCHEMA_VERSION
         except sqlite3.DatabaseError as error:
-            raise self._fail(str(error)) from error
+            raise self._fail(_reason(error)) from error
 
     @contextmanager
     def _guard(self) -> Iterator[sqlite3.Connection]:
@@ -221,7 +221,7 @@ class EventStore:
             try:
                 yield self._db
             except sqlite3.DatabaseError as error:
-                raise EventStoreError(f"{self.path}: cannot use the event store ({error})") from error
+                raise EventStoreError(f"{self.path}: cannot use the event store ({_reason(error)})") from error
 
     @property
     def run(self) -> int:
@@ -384,6 +384,12 @@ class EventStore:
             if file.parent == snapshot_dir:  # never follow a stored path out of the snapshot folder
                 file.unlink(missing_ok=True)
         return deleted
+
+
+def _reason(error: sqlite3.Error) -> str:
+    """SQLite's message with its extended error name, which tells one I/O error from another."""
+    name = getattr(error, "sqlite_errorname", None)
+    return f"{error}, {name}" if name else str(error)
 
 
 def event_record(run: int, event: Event) -> dict:

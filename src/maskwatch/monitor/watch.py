@@ -167,7 +167,10 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         supervisor.stop()
         for delivery in deliveries:
-            delivery.stop(drain_s=DRAIN_S)
+            try:
+                delivery.stop(drain_s=DRAIN_S)
+            except Exception:  # the others must still stop; what waits is sent on the next start
+                log.exception("%s: stopping failed", delivery.describe())
         waiting = sum(d.backlog for d in deliveries)
         if waiting:
             log.warning("%d event(s) wait in %s; they go out when watch runs again", waiting, config.store)
