@@ -112,3 +112,24 @@ def test_check_says_ok_and_what_it_will_run(tmp_path: Path, capsys: pytest.Captu
 
 def test_urls_are_redacted_for_logs() -> None:
     assert redact("https://user:pw@hooks.example.org:8443/x?key=abc") == "https://hooks.example.org:8443/x"
+
+
+def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Path, astronaut_face) -> None:
+    from datetime import datetime, timedelta
+
+    from maskwatch.monitor.store import EventStore
+    from maskwatch.monitor.watch import _retain
+    from maskwatch.video.events import Event
+
+    (tmp_path / "door.mp4").write_bytes(b"")
+    config = load(write(tmp_path, 'store = "e.db"\nretain_days = 7\n[[camera]]\nname = "door"\nsource = "door.mp4"\n'))
+    now = datetime.now().astimezone()
+    with EventStore(config.store) as store:
+        for age, person in ((10, 1), (1, 2)):
+            when = (now - timedelta(days=age)).isoformat(timespec="milliseconds")
+            store.add(Event("person_appeared", person, "door", 0, 0.0, when, "without_mask", (0, 0, 9, 9), 0.9,
+                            face_image=astronaut_face.copy()))
+    _retain(config, config.retain_days)
+    with EventStore.open_existing(config.store) as store:
+        assert [e.person for e in store.events()] == [2]
+    assert len(list((tmp_path / "e.snapshots").iterdir())) == 1
