@@ -63,6 +63,52 @@ def resolve_sample(spec: str | None) -> str | None:
     return str(path)
 
 
+class Outputs:
+    """The sinks of a run: the event store, the summary, JSON Lines, annotated copies and the window.
+    `write(step)` sends one finished frame to each; False once the window was closed."""
+
+    def __init__(self, options: DetectOptions, stack: ExitStack, live: bool, show: bool, save: bool = True) -> None:
+        self.live, self.summary = live, Summary()
+        self.window = stack.enter_context(Window()) if show else None
+        self.saver = stack.enter_context(AnnotatedSaver(options.save)) if options.save and save else None
+        self.jsonl = stack.enter_context(JsonLinesWriter(options.json)) if options.json else None
+        self.store = None
+        if options.events:
+            from maskwatch.monitor.store import EventStore
+
+            self.store = stack.enter_context(EventStore(options.events, options.snapshots, options.blur_snapshots))
+            log.info("events to %s", options.events)
+        self._last, self._fps = time.perf_counter(), None
+
+    def write(self, step: Step) -> bool:
+        events = [self.store.add(event) if self.store else event for event in step.events]
+        self.summary.add(step.frame, step.faces, events)
+        now = time.perf_counter()
+        self._fps = 1 / (now - self._last) if self._fps is None else 0.9 * self._fps + 0.1 / max(now - self._last, 1e-6)
+        self._last = now
+        if self.jsonl:
+            self.jsonl.write(step.frame, step.faces, events)
+        if self.saver or self.window:
+            annotated = draw(step.frame.image, step.faces, self._fps if self.live else None)
+            if self.saver:
+                self.saver.write(step.frame, annotated)
+            if self.window and not self.window.show(annotated):
+                return False
+        return True
+
+
+def report(options: DetectOptions, summary: Summary, failures: list[str]) -> int:
+    """The closing summary on stderr (and in --summary), the failures; the exit code."""
+    result = summary.as_dict()
+    result["failures"] = failures
+    print(summary.format(), file=sys.stderr)
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    if options.summary:
+        atomic_write_json(options.summary, result)
+    return 1 if failures else 0
+
+
 def run_detect(options: DetectOptions) -> int:
     """Run detection over the whole source; 0 if every input was read, 1 if some failed (and were skipped)."""
     validate(options)
@@ -74,41 +120,16 @@ def run_detect(options: DetectOptions) -> int:
     log.info("preset %s; faces: %s; on video, faces detected on %s", preset, options.detector,
              "every frame" if every == 1 else f"1 frame in {every}")
     analyzer = VideoAnalyzer(detector, every, options.track, source.live, snapshots=options.snapshots)
-    summary = Summary()
     with ExitStack() as stack:
         stack.enter_context(closing(source))
-        window = stack.enter_context(Window()) if show else None
-        saver = stack.enter_context(AnnotatedSaver(options.save)) if options.save else None
-        jsonl = stack.enter_context(JsonLinesWriter(options.json)) if options.json else None
-        store = None
-        if options.events:
-            from maskwatch.monitor.store import EventStore
-
-            store = stack.enter_context(EventStore(options.events, options.snapshots, options.blur_snapshots))
-            log.info("events to %s", options.events)
+        outputs = Outputs(options, stack, source.live, show)
         progress = stack.enter_context(tqdm(total=source.total, unit="frame", disable=source.live or None,
                                             desc="Detecting"))
         frames = stack.enter_context(closing(prefetch(source)))
-        last, fps = time.perf_counter(), None
 
         def output(step: Step) -> bool:
-            """Send one finished frame to every sink; False once the window was closed."""
-            nonlocal last, fps
-            events = [store.add(event) if store else event for event in step.events]
-            summary.add(step.frame, step.faces, events)
-            now = time.perf_counter()
-            fps = 1 / (now - last) if fps is None else 0.9 * fps + 0.1 / max(now - last, 1e-6)
-            last = now
-            if jsonl:
-                jsonl.write(step.frame, step.faces, events)
             progress.update()
-            if saver or window:
-                annotated = draw(step.frame.image, step.faces, fps if source.live else None)
-                if saver:
-                    saver.write(step.frame, annotated)
-                if window and not window.show(annotated):
-                    return False
-            return True
+            return outputs.write(step)
 
         try:
             for frame in frames:
@@ -117,11 +138,4 @@ def run_detect(options: DetectOptions) -> int:
         finally:  # also on Ctrl-C: the last frame and the events of whoever is still in view
             for step in analyzer.finish():
                 output(step)
-    result = summary.as_dict()
-    result["failures"] = source.failures
-    print(summary.format(), file=sys.stderr)
-    for failure in source.failures:
-        print(f"failed: {failure}", file=sys.stderr)
-    if options.summary:
-        atomic_write_json(options.summary, result)
-    return 1 if source.failures else 0
+    return report(options, outputs.summary, source.failures)
