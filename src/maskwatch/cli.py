@@ -18,6 +18,7 @@ log = logging.getLogger("maskwatch")
 EXAMPLES = """examples:
   maskwatch detect                         live: camera 0, window with boxes (q quits)
   maskwatch detect photos/ --save out/ --json out/faces.jsonl
+  maskwatch detect archive/ --ray auto --json out/faces.jsonl   a folder of videos on a Ray cluster, resumable
   maskwatch detect entrance.mp4 --events events.db   persons, mask on/off events and snapshots in SQLite
   maskwatch events events.db --summary      people per hour by state, and the compliance rate
   maskwatch watch site.toml                 many cameras, alerts over MQTT / webhooks, metrics and a site page
@@ -139,6 +140,10 @@ def _add_detect(sub) -> None:
     p.add_argument("--no-snapshots", dest="snapshots", action="store_false",
                    help="store events without a face snapshot (privacy)")
     p.add_argument("--blur-snapshots", action="store_true", help="blur the face snapshots of events (privacy)")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run a folder or list of files on a Ray cluster, one task per file, resumable: --ray alone "
+                   "starts Ray on this machine, --ray auto joins the cluster this machine is part of, --ray "
+                   "HOST:6379 or ray://HOST:10001 a given one (needs maskwatch[cluster] on every node)")
     p.add_argument("--detect-every", type=_positive(int), metavar="N",
                    help="on video, run the face detector on every Nth frame only; persons are carried and "
                    "classified on the frames between (default: the preset's, see README)")
@@ -152,9 +157,16 @@ def run_detect(args) -> int:
     if (args.blur_snapshots or not args.snapshots) and not args.events:
         raise argparse.ArgumentTypeError("--no-snapshots and --blur-snapshots need --events (snapshots are "
                                          "only written to an event store)")
-    return run_detect(DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset,
-                                    args.model, args.face_threshold, args.scale, args.detector, args.track,
-                                    args.events, args.snapshots, args.blur_snapshots, args.detect_every))
+    if args.ray and args.source is None and Path(args.ray).exists():  # `detect --ray photos/`: the folder is SOURCE
+        args.source, args.ray = args.ray, "local"
+    options = DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset, args.model,
+                            args.face_threshold, args.scale, args.detector, args.track, args.events, args.snapshots,
+                            args.blur_snapshots, args.detect_every)
+    if args.ray:
+        from maskwatch.cluster.archive import run_detect_ray
+
+        return run_detect_ray(options, args.ray)
+    return run_detect(options)
 
 
 def _add_bench(sub) -> None:

@@ -42,6 +42,17 @@ class _Closing:
         raise NotImplementedError
 
 
+def frame_record(frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> dict:
+    """One line of `--json`: a frame or image, its faces and the events at it."""
+    return {
+        "source": frame.source,
+        "frame": frame.index,
+        "time": round(frame.time, 3),
+        "faces": [face.to_json() for face in faces],
+        "events": [event.to_json() for event in events],
+    }
+
+
 class JsonLinesWriter(_Closing):
     """One JSON object per frame, to stdout ("-") or a file, flushed per frame so none waits in a buffer."""
 
@@ -54,14 +65,7 @@ class JsonLinesWriter(_Closing):
             self._file = self._stack.enter_context(tmp.open("w", encoding="utf-8"))
 
     def write(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
-        record = {
-            "source": frame.source,
-            "frame": frame.index,
-            "time": round(frame.time, 3),
-            "faces": [face.to_json() for face in faces],
-            "events": [event.to_json() for event in events],
-        }
-        self._file.write(json.dumps(record) + "\n")
+        self._file.write(json.dumps(frame_record(frame, faces, events)) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -180,6 +184,20 @@ class Summary:
         self.per_state.update(face.state or face.label or "unlabelled" for face in faces)
         for event in events:
             self.states.setdefault((event.source, event.person), set()).update((event.state, event.previous_state))
+
+    def counts(self) -> dict:
+        """What `merge` takes: the counts of this run, as JSON (for a resumed run's earlier files)."""
+        return {"images": self.images, "frames": self.frames, "faces": self.faces, "per_state": dict(self.per_state),
+                "people": [[source, person, sorted(s or "" for s in states)]
+                           for (source, person), states in self.states.items()]}
+
+    def merge(self, counts: dict) -> None:
+        self.images += counts["images"]
+        self.frames += counts["frames"]
+        self.faces += counts["faces"]
+        self.per_state.update(counts["per_state"])
+        for source, person, states in counts["people"]:
+            self.states.setdefault((source, person), set()).update(s or None for s in states)
 
     def as_dict(self, elapsed_seconds: float | None = None) -> dict:
         """Totals; `elapsed_seconds` defaults to the time since this Summary was made."""

@@ -88,9 +88,10 @@ def _fps(capture: cv2.VideoCapture) -> float | None:
 class FileSource(Source):
     """Image and video files, in the order given; `relative` is the path below `root` (or the file name)."""
 
-    def __init__(self, paths: list[Path], root: Path | None = None) -> None:
+    def __init__(self, paths: list[Path], root: Path | None = None, relatives: list[Path] | None = None) -> None:
         super().__init__()
-        self.items = [(path, path.relative_to(root) if root else Path(path.name)) for path in paths]
+        relatives = relatives or [path.relative_to(root) if root else Path(path.name) for path in paths]
+        self.items = list(zip(paths, relatives, strict=True))
         # The header check leaves out empty and garbage files; a video of unknown length leaves no total.
         lengths = [int(cv2.haveImageReader(str(p))) if _is_image(p) else _video_length(p) for p in paths]
         self.total = None if None in lengths else sum(n or 0 for n in lengths)
@@ -262,7 +263,8 @@ def _stream_name(url: str) -> str:
 
 
 def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> Source:
-    """Turn the SOURCE argument into frames: None or a digit is a camera, a URL a stream, else a path."""
+    """Turn the SOURCE argument into frames: None or a digit is a camera, a URL a stream, @FILE a list of
+    files, else a path."""
     if spec is None or spec.isdigit():
         index = int(spec or 0)
         source = LiveSource(index, reconnects, backoff)
@@ -271,6 +273,16 @@ def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> 
         return source
     if spec.lower().startswith(STREAM_PREFIXES):
         return LiveSource(spec, reconnects, backoff)
+    if spec.startswith("@"):  # a list of files, one per line; relative to the list's folder
+        listing = Path(spec[1:])
+        try:
+            lines = listing.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise SourceError(f"{listing}: cannot read the list of files ({error.strerror})") from None
+        paths = [listing.parent / line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not paths:
+            raise SourceError(f"{listing}: the list names no files")
+        return FileSource(paths)
     path = Path(spec)
     if path.is_dir():
         paths = list(iter_files(path, IMAGE_SUFFIXES | VIDEO_SUFFIXES))

@@ -373,10 +373,21 @@ class EventStore:
 
     def delete_older_than(self, cutoff: datetime) -> int:
         """Retention: delete events before `cutoff` and the snapshots no kept event uses; the number deleted."""
+        return self._delete("epoch < ?", [_epoch(cutoff)])
+
+    def delete_unfinished(self, runs: Sequence[int], finished: Sequence[str]) -> int:
+        """The events that runs `runs` recorded for sources not in `finished` (a resumed run does them again)."""
+        if not runs:
+            return 0
+        return self._delete(f"run IN ({', '.join('?' * len(runs))}) AND source NOT IN "
+                            f"({', '.join('?' * len(finished))})", [*runs, *finished])
+
+    def _delete(self, where: str, params: Sequence[object]) -> int:
+        """Delete events, then the snapshots no kept event uses; the number deleted."""
         with self._guard() as db, _transaction(db):
-            old = [row[0] for row in db.execute("SELECT DISTINCT snapshot FROM events WHERE epoch < ? "
-                                                "AND snapshot IS NOT NULL", (_epoch(cutoff),))]
-            deleted = db.execute("DELETE FROM events WHERE epoch < ?", (_epoch(cutoff),)).rowcount
+            old = [row[0] for row in db.execute(f"SELECT DISTINCT snapshot FROM events WHERE {where} "
+                                                "AND snapshot IS NOT NULL", params)]
+            deleted = db.execute(f"DELETE FROM events WHERE {where}", params).rowcount
             unused = [s for s in old if db.execute("SELECT 1 FROM events WHERE snapshot = ?", (s,)).fetchone() is None]
         snapshot_dir = self.snapshot_dir.resolve()
         for snapshot in unused:  # after the commit: a crash leaves a stray file, never a row without its file

@@ -1,0 +1,1 @@
+"""Running on a Ray cluster: archives of files, and the cameras of `watch`."""

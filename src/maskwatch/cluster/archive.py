@@ -1,0 +1,212 @@
+"""`maskwatch detect SOURCE --ray`: a folder or list of files processed on a Ray cluster, one task per file.
+
+Each Ray actor loads the models once (one inference thread, one CPU) and runs whole files through the same
+pipeline as a single process, so tracking and events stay right within a video. The driver writes every
+output (JSON Lines, events, summary) in the order of a single-process run, sorted by source then frame,
+as soon as the files before it are done; `--save` copies are written by the actors, so with more than one
+machine the --save folder must be on a filesystem they all share. An actor that dies is restarted by Ray
+and its file run again. A manifest next to the outputs makes the run resumable (see `manifest`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from contextlib import ExitStack, closing
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+from tqdm import tqdm
+
+from maskwatch.cluster.manifest import Manifest
+from maskwatch.detect import DetectOptions, Outputs, report, resolve_sample, validate
+from maskwatch.io.sinks import AnnotatedSaver, Summary, frame_record
+from maskwatch.io.sources import FileSource, open_source
+from maskwatch.video.analysis import Step
+
+log = logging.getLogger(__name__)
+
+LOCAL = "local"  # --ray with no address: a Ray instance on this machine, for this run
+NO_IMAGE = np.zeros((0, 0, 3), np.uint8)  # frames go back to the driver without their pixels
+RESTARTS = {"max_restarts": -1, "max_task_retries": 3}  # an actor lost with its worker or node comes back
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    preset: str
+    model: Path | None
+    face_threshold: float | None
+    scale: float | None
+    detector: str
+    track: bool
+    detect_every: int | None
+    snapshots: bool
+    save: Path | None
+
+
+@dataclass
+class FileResult:
+    file: str
+    steps: list[Step]
+    failures: list[str]
+
+
+class FileWorker:
+    """The Ray actor (made remote in `run_detect_ray`): models loaded once, then whole files."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        import cv2
+
+        from maskwatch.vision.pipeline import MaskDetector
+
+        cv2.setNumThreads(1)
+        self.settings = settings
+        self.detector = MaskDetector(settings.preset, settings.model, settings.face_threshold, settings.scale,
+                                     settings.detector, threads=1)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, file: str, relative: str) -> FileResult:
+        from maskwatch.io.annotate import draw
+        from maskwatch.video.analysis import VideoAnalyzer
+        from maskwatch.vision.presets import PRESETS
+
+        s = self.settings
+        every = s.detect_every or PRESETS[s.preset].detect_every
+        analyzer = VideoAnalyzer(self.detector, every, s.track, snapshots=s.snapshots)
+        source, steps = FileSource([Path(file)], relatives=[Path(relative)]), []
+        with ExitStack() as stack:
+            saver = stack.enter_context(AnnotatedSaver(s.save)) if s.save else None
+
+            def keep(done: list[Step]) -> None:
+                for step in done:
+                    if saver:
+                        saver.write(step.frame, draw(step.frame.image, step.faces))
+                    steps.append(replace(step, frame=replace(step.frame, image=NO_IMAGE)))
+
+            for frame in source:
+                keep(analyzer.push(frame))
+            keep(analyzer.finish())
+        return FileResult(file, steps, source.failures)
+
+
+class ResumableJsonLines:
+    """The JSON Lines output of a resumable run: cut back to where the last finished file ended, then
+    appended to, and synced to disk at the end of each file ("-": stdout, nothing to resume)."""
+
+    def __init__(self, target: str, keep_bytes: int) -> None:
+        if target == "-":
+            self.file: TextIO = sys.stdout
+            return
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = path.open("r+" if keep_bytes and path.exists() else "w", encoding="utf-8")
+        self.file.truncate(keep_bytes)
+        self.file.seek(keep_bytes)
+
+    def write(self, step: Step, events: list) -> None:
+        self.file.write(json.dumps(frame_record(step.frame, step.faces, events)) + "\n")
+
+    def sync(self) -> int:
+        """Flush to disk; the size written so far (0 for stdout)."""
+        self.file.flush()
+        if self.file is sys.stdout:
+            return 0
+        os.fsync(self.file.fileno())
+        return self.file.tell()
+
+    def close(self) -> None:
+        if self.file is not sys.stdout:
+            self.file.close()
+
+
+def connect(address: str) -> bool:
+    """Join the cluster (or start Ray here, for `local`); True if this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if address == LOCAL:
+        ray.init(num_cpus=os.cpu_count(), **common)
+    else:
+        ray.init(address=address, **common)
+    log.info("Ray: %d CPUs on %d node(s)", int(ray.cluster_resources().get("CPU", 0)), len(ray.nodes()))
+    return True
+
+
+def run_detect_ray(options: DetectOptions, address: str) -> int:
+    validate(options)
+    if options.show:
+        raise ValueError("--show does not go with --ray: the frames are processed on other machines")
+    source = open_source(resolve_sample(options.source))
+    if not isinstance(source, FileSource):
+        raise ValueError("--ray runs folders and files (SOURCE: a folder, a file or @LIST); cameras and streams "
+                         "run on a cluster with `maskwatch watch --ray`")
+    import ray
+
+    manifest = Manifest.for_outputs(options.json, options.events, options.save, options.summary)
+    finished = manifest.finished if manifest else {}
+    pending = [(str(path), str(relative)) for path, relative in source.items if str(path) not in finished]
+    preset = options.preset or "accurate"
+    settings = WorkerSettings(preset, options.model, options.face_threshold, options.scale, options.detector,
+                              options.track, options.detect_every, options.snapshots, options.save)
+    failures = [f for record in finished.values() for f in record["failures"]]
+    started = connect(address) if pending else False
+    with ExitStack() as stack:
+        if started:
+            stack.callback(ray.shutdown)
+        outputs = Outputs(replace(options, json=None), stack, live=False, show=False, save=False)
+        for record in finished.values():
+            outputs.summary.merge(record["counts"])
+        if finished:
+            log.info("resuming: %d of %d file(s) finished before (%s)", len(finished), len(source.items),
+                     manifest.path)
+        if outputs.store is not None:
+            outputs.store.delete_unfinished(manifest.runs, list(finished))
+        jsonl = None
+        if options.json:
+            keep = manifest.json_bytes if manifest else 0
+            jsonl = stack.enter_context(closing(ResumableJsonLines(options.json, keep)))
+        if manifest:
+            manifest.start(outputs.store.run if outputs.store else None)
+        if not pending:
+            return report(options, outputs.summary, failures)
+        done_frames = sum(r["counts"]["images"] + r["counts"]["frames"] for r in finished.values())
+        total = None if source.total is None else max(0, source.total - done_frames)
+        progress = stack.enter_context(tqdm(total=total, unit="frame", desc=f"Detecting ({len(pending)} files)"))
+        size = max(1, min(len(pending), int(ray.available_resources().get("CPU", 1))))
+        actor = ray.remote(num_cpus=1, **RESTARTS)(FileWorker)
+        actors = [actor.remote(settings) for _ in range(size)]
+        stack.callback(lambda: [ray.kill(a) for a in actors])
+        log.info("%d file(s) on %d Ray actor(s), %s preset", len(pending), size, preset)
+        pool = ray.util.ActorPool(actors)
+        for item in pending:
+            pool.submit(lambda a, item: a.run.remote(*item), item)
+        order = {file: i for i, (file, _) in enumerate(pending)}
+        ready: dict[int, FileResult] = {}
+        next_index = 0
+        while pool.has_next():
+            result: FileResult = pool.get_next_unordered()
+            ready[order[result.file]] = result
+            progress.set_postfix(files=f"{next_index}/{len(pending)}")
+            while next_index in ready:  # write in the order of a single-process run
+                result = ready.pop(next_index)
+                per_file = Summary()
+                for step in result.steps:
+                    events = [outputs.store.add(e) if outputs.store else e for e in step.events]
+                    outputs.summary.add(step.frame, step.faces, events)
+                    per_file.add(step.frame, step.faces, events)
+                    if jsonl:
+                        jsonl.write(step, events)
+                    progress.update()
+                failures += result.failures
+                if manifest:
+                    manifest.finish(result.file, jsonl.sync() if jsonl else 0, per_file.counts(), result.failures)
+                next_index += 1
+    return report(options, outputs.summary, failures)

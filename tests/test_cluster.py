@@ -1,0 +1,166 @@
+"""`detect --ray` on a real two-node Ray cluster on this machine: the same outputs as one process, a killed
+worker's file done again, a rerun that skips finished files, and no Ray at all without --ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+from skimage import data
+
+import maskwatch.cli
+from maskwatch.monitor.store import EventStore
+from tests.services import door_clip, wait_until
+
+ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[cluster]')")
+MiB = 2**20
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[str]:
+    """Two Ray nodes of one CPU each, started once for the session; yields the address to join."""
+    from ray.cluster_utils import Cluster
+
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 256 * MiB})
+    nodes.add_node(num_cpus=1, object_store_memory=256 * MiB)
+    nodes.wait_for_nodes()
+    ray.init(address=nodes.address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield nodes.address
+    finally:
+        ray.shutdown()
+        nodes.shutdown()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four short videos of a door (a bare face passes), a photo, and a file that is not an image."""
+    root = tmp_path_factory.mktemp("archive")
+    for i, seconds in enumerate((2.0, 3.0, 2.5, 3.5)):
+        door_clip(root / f"cam{i}.mp4", fps=10.0, seconds_in=seconds, seconds_out=1.5, size=(480, 360))
+    cv2.imwrite(str(root / "photo.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    (root / "notes.jpg").write_text("not an image")
+    return root
+
+
+def detect(archive: Path, out: Path, *extra: str) -> int:
+    return maskwatch.cli.main(["-q", "detect", str(archive), "--preset", "fast", "--json", str(out / "faces.jsonl"),
+                               "--events", str(out / "events.db"), "--summary", str(out / "summary.json"), *extra])
+
+
+def outputs(out: Path) -> tuple[list, list, dict]:
+    """What must match between runs: records (events without wall-clock times and file names of
+    snapshots), stored events, and the summary without timings."""
+    records = []
+    for line in (out / "faces.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        for event in record["events"]:
+            event.pop("wall_time")
+            event["snapshot"] = event["snapshot"] is not None  # a path below each run's own output folder
+        records.append(record)
+    with EventStore.open_existing(out / "events.db") as store:
+        events = [(e.kind, e.person, e.source, e.frame, e.state, e.snapshot is not None) for e in store.events()]
+    summary = json.loads((out / "summary.json").read_text())
+    for timing in ("seconds", "fps"):
+        summary.pop(timing)
+    return records, events, summary
+
+
+@pytest.fixture(scope="module")
+def reference(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    out = tmp_path_factory.mktemp("single")
+    assert detect(archive, out) == 1  # notes.jpg is reported, the rest is done
+    return outputs(out)
+
+
+def test_outputs_equal_a_single_process_run(cluster: str, archive: Path, reference: tuple, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture) -> None:
+    assert detect(archive, tmp_path, "--ray", cluster) == 1
+    assert "failed: " in capsys.readouterr().err
+    records, events, summary = outputs(tmp_path)
+    assert [(r["source"], r["frame"]) for r in records] == [(r["source"], r["frame"]) for r in reference[0]]
+    assert (records, events, summary) == reference
+    assert summary["failures"] == [f"{archive / 'notes.jpg'}: not a readable image"]
+    assert any(kind == "person_appeared" for kind, *_ in events)
+
+
+def _worker_pids() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"ray::FileWorker.run" in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_a_killed_worker_is_retried_and_the_outputs_are_complete(cluster: str, archive: Path, reference: tuple,
+                                                                 tmp_path: Path) -> None:
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        pids = wait_until(_worker_pids, 60, "a Ray worker running a file")
+        os.kill(pids[0], signal.SIGKILL)
+        killed.append(pids[0])
+
+    killer = threading.Thread(target=kill_one, daemon=True)
+    killer.start()
+    assert detect(archive, tmp_path, "--ray", cluster) == 1
+    killer.join(5)
+    assert killed, "no worker was killed"
+    assert outputs(tmp_path) == reference
+
+
+def test_a_rerun_after_a_crash_skips_finished_files(cluster: str, archive: Path, reference: tuple,
+                                                    tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    manifest = tmp_path / "faces.jsonl.manifest"
+    command = [sys.executable, "-m", "maskwatch", "-q", "detect", str(archive), "--preset", "fast", "--json",
+               str(tmp_path / "faces.jsonl"), "--events", str(tmp_path / "events.db"), "--summary",
+               str(tmp_path / "summary.json"), "--ray", cluster]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: manifest.exists() and manifest.read_text().count('"kind": "file"') >= 1, 120,
+                   "the first finished file")
+        driver.send_signal(signal.SIGKILL)  # mid-run: some files done, others not
+        driver.wait(30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    done_before = manifest.read_text().count('"kind": "file"')
+    assert done_before < 6, "the run finished before it was killed: nothing to resume"
+    started = time.monotonic()
+    assert detect(archive, tmp_path, "--ray", cluster) == 1
+    assert outputs(tmp_path) == reference  # nothing lost, nothing twice
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert sorted(line["file"] for line in lines if line["kind"] == "file") == sorted(
+        str(p) for p in archive.iterdir())
+    assert time.monotonic() - started < 600
+    # and once more: everything is finished, nothing is run again, the outputs stay
+    assert maskwatch.cli.main(["detect", str(archive), "--json", str(tmp_path / "faces.jsonl"), "--events",
+                               str(tmp_path / "events.db"), "--summary", str(tmp_path / "summary.json"),
+                               "--ray", cluster]) == 1
+    assert outputs(tmp_path) == reference
+
+
+def test_detect_without_ray_never_imports_ray(tmp_path: Path) -> None:
+    image = tmp_path / "a.jpg"
+    cv2.imwrite(str(image), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    code = ("import sys; from maskwatch.cli import main; "
+            f"code = main(['-q', 'detect', {str(image)!r}, '--json', {str(tmp_path / 'f.jsonl')!r}]); "
+            "assert code == 0 and 'ray' not in sys.modules, sorted(m for m in sys.modules if 'ray' in m)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_ray_refuses_cameras_and_show(cluster: str, capsys: pytest.CaptureFixture) -> None:
+    assert maskwatch.cli.main(["detect", "http://127.0.0.1:9/live.mjpg", "--ray", cluster]) == 2
+    assert "--ray runs folders and files" in capsys.readouterr().err
