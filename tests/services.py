@@ -162,11 +162,13 @@ class WebhookReceiver:
 class Watch:
     """`maskwatch watch CONFIG` as a subprocess in its own session, with its log in a file."""
 
-    def __init__(self, config: Path, env: dict | None = None, port: int | None = None) -> None:
+    def __init__(self, config: Path, env: dict | None = None, port: int | None = None,
+                 extra: list[str] | None = None) -> None:
         self.config, self.log = config, config.with_suffix(".log")
         self.port = port
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "-v", "watch", str(config)],
+            self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "-v", "watch", str(config),
+                                             *(extra or [])],
                                             stdout=log, stderr=log, cwd=config.parent, start_new_session=True,
                                             env={**os.environ, **(env or {})})
         self.base = f"http://127.0.0.1:{port}"

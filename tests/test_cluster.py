@@ -93,11 +93,12 @@ def test_outputs_equal_a_single_process_run(cluster: str, archive: Path, referen
     assert any(kind == "person_appeared" for kind, *_ in events)
 
 
-def _worker_pids() -> list[int]:
+def _actor_pids(name: bytes) -> list[int]:
+    """Processes whose command line (Ray sets it to ray::Class.method) contains `name`."""
     pids = []
     for proc in Path("/proc").iterdir():
         try:
-            if proc.name.isdigit() and b"ray::FileWorker.run" in (proc / "cmdline").read_bytes():
+            if proc.name.isdigit() and name in (proc / "cmdline").read_bytes():
                 pids.append(int(proc.name))
         except OSError:
             continue
@@ -109,7 +110,7 @@ def test_a_killed_worker_is_retried_and_the_outputs_are_complete(cluster: str, a
     killed: list[int] = []
 
     def kill_one() -> None:
-        pids = wait_until(_worker_pids, 60, "a Ray worker running a file")
+        pids = wait_until(lambda: _actor_pids(b"ray::FileWorker.run"), 60, "a Ray worker running a file")
         os.kill(pids[0], signal.SIGKILL)
         killed.append(pids[0])
 
@@ -164,3 +165,34 @@ def test_detect_without_ray_never_imports_ray(tmp_path: Path) -> None:
 def test_ray_refuses_cameras_and_show(cluster: str, capsys: pytest.CaptureFixture) -> None:
     assert maskwatch.cli.main(["detect", "http://127.0.0.1:9/live.mjpg", "--ray", cluster]) == 2
     assert "--ray runs folders and files" in capsys.readouterr().err
+
+
+def test_watch_runs_cameras_as_ray_actors_restarted_when_killed(cluster: str, tmp_path: Path) -> None:
+    from tests.services import Watch, WebhookReceiver, free_port
+
+    clip = door_clip(tmp_path / "door.mp4")
+    hook, port = WebhookReceiver(), free_port()
+    config = tmp_path / "site.toml"
+    config.write_text(f'store = "events.db"\n[http]\nport = {port}\n'
+                      + "".join(f'[[camera]]\nname = "{n}"\nsource = "{clip.name}"\nloop = true\n' for n in ("a", "b"))
+                      + f'[[webhook]]\nurl = "{hook.url}"\n')
+    watch = Watch(config, port=port, extra=["--ray", cluster])
+    try:
+        watch.wait_running(120)
+        before = watch.cameras()
+        assert all(c["node"] for c in before.values())
+        os.kill(before["a"]["pid"], signal.SIGKILL)
+        after = wait_until(lambda: (c := watch.cameras())["a"]["restarts"] == 1 and c["a"]["state"] == "running"
+                           and c["a"]["frames"] > before["a"]["frames"] and c, 120, "Ray to restart camera a")
+        assert after["a"]["pid"] != before["a"]["pid"] and after["b"]["pid"] == before["b"]["pid"]
+        wait_until(lambda: {"person_appeared", "person_left"} <= {e["kind"] for e in hook.events()}, 60,
+                   "events from the actors, through the store, to the webhook")
+        assert watch.stop() == 0
+        with EventStore.open_existing(tmp_path / "events.db") as store:
+            recorded = [e.id for e in store.events()]
+        wait_until(lambda: len({e["id"] for e in hook.events()}) == len(recorded), 20, "every event delivered")
+        assert [e["id"] for e in hook.events()] == recorded
+    finally:
+        if watch.process.poll() is None:
+            watch.stop(signal.SIGKILL)
+        hook.close()

@@ -1,9 +1,11 @@
 """The camera workers of `maskwatch watch`: one process each, restarted with backoff when one dies.
 
-Each worker has its own pipe to the parent (a shared queue has a lock that a killed worker could take
-with it, stalling the others). A thread here reads every pipe, keeps each camera's `CameraStatus` for the
-page and the metrics, and restarts dead workers: after 1 s, doubling up to a minute, back to 1 s once a
-worker has run for a minute.
+`Supervisor` is what every way of running cameras shares: each camera's `CameraStatus` for the page and
+the metrics, and the recording of the events workers send into the store (the outbox). `ProcessSupervisor`
+runs the workers as local processes, each with its own pipe to the parent (a shared queue has a lock that
+a killed worker could take with it, stalling the others); a thread reads every pipe and restarts dead
+workers after 1 s, doubling up to a minute, back to 1 s once a worker has run for a minute. The Ray
+variant is in `maskwatch.cluster.cameras`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from maskwatch.monitor.config import CameraConfig, WatchConfig
+from maskwatch.monitor.store import EventStoreError
 from maskwatch.monitor.worker import WorkerSettings, run_camera
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ class CameraStatus:
     name: str
     state: str = "starting"  # starting, running, no frames, restarting, ended, stopped
     pid: int | None = None
+    node: str | None = None  # the Ray node it runs on (--ray)
     fps: float = 0.0
     counts: Counter = field(default_factory=Counter)  # frames, dropped, reconnects, gap_s, restarts, events:*, seen:*
     in_view: dict[str, int] = field(default_factory=dict)
@@ -44,7 +48,7 @@ class CameraStatus:
     jpeg: bytes | None = field(default=None, repr=False)
 
     def to_json(self) -> dict:
-        return {"name": self.name, "state": self.state, "pid": self.pid, "fps": self.fps,
+        return {"name": self.name, "state": self.state, "pid": self.pid, "node": self.node, "fps": self.fps,
                 "frames": self.counts["frames"], "dropped": self.counts["dropped"],
                 "reconnects": self.counts["reconnects"], "gap_s": round(self.counts["gap_s"], 1),
                 "restarts": self.counts["restarts"], "in_view": self.in_view, "last_exit": self.last_exit,
@@ -63,8 +67,43 @@ class _Worker:
 
 class Supervisor:
     def __init__(self, config: WatchConfig, log_level: int = logging.INFO) -> None:
+        from maskwatch.monitor.store import EventStore
+
         self.config, self.log_level = config, log_level
         self.status = {c.name: CameraStatus(c.name) for c in config.cameras}
+        self.store = EventStore(config.store, config.snapshots, config.blur_snapshots)
+
+    def settings(self, camera: CameraConfig) -> WorkerSettings:
+        return WorkerSettings(camera, self.config.rules_for(camera.name), self.config.snapshots, self.config.model,
+                              self.log_level)
+
+    def handle(self, name: str, message: dict) -> None:
+        """One message of a camera's worker: its events (recorded now), its view or its status."""
+        status = self.status[name]
+        status.updated = time.time()
+        if message["kind"] == "events":
+            for event in message["events"]:
+                try:
+                    self.store.add(event)
+                except EventStoreError as error:  # the other cameras' events must still be recorded
+                    log.error("camera %s: could not record a %s event: %s", name, event.kind, error)
+        elif message["kind"] == "view":
+            status.jpeg = message["jpeg"]
+        else:
+            status.state, status.fps, status.in_view = message["state"], message["fps"], message["in_view"]
+            status.counts.update(message["counts"])
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the workers, recording what they send on their way out; then close the store."""
+        self.store.close()
+
+
+class ProcessSupervisor(Supervisor):
+    def __init__(self, config: WatchConfig, log_level: int = logging.INFO) -> None:
+        super().__init__(config, log_level)
         self._workers = {c.name: _Worker(c) for c in config.cameras}
         self._context = multiprocessing.get_context("spawn")  # no inherited threads, locks or model sessions
         self._stopping = threading.Event()
@@ -76,17 +115,10 @@ class Supervisor:
             self._spawn(worker)
         self._thread.start()
 
-    def pids(self) -> dict[str, int | None]:
-        with self._lock:
-            return {name: w.process.pid if w.process and w.process.is_alive() else None
-                    for name, w in self._workers.items()}
-
     def _spawn(self, worker: _Worker) -> None:
         camera = worker.camera
-        settings = WorkerSettings(camera, self.config.store, self.config.rules_for(camera.name),
-                                  self.config.snapshots, self.config.blur_snapshots, self.config.model, self.log_level)
         receive, send = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=run_camera, args=(settings, send, os.getpid()),
+        process = self._context.Process(target=run_camera, args=(self.settings(camera), send, os.getpid()),
                                         name=f"maskwatch-{camera.name}", daemon=False)
         process.start()
         send.close()  # the child holds the writing end: reads end with EOF when it dies
@@ -106,19 +138,13 @@ class Supervisor:
                 self._check(worker)
 
     def _read(self, worker: _Worker) -> None:
-        status = self.status[worker.camera.name]
         try:
             message = worker.conn.recv()
         except (EOFError, OSError):  # the worker exited: _check reports it
             worker.conn.close()
             worker.conn = None
             return
-        status.updated = time.time()
-        if message["kind"] == "view":
-            status.jpeg = message["jpeg"]
-            return
-        status.state, status.fps, status.in_view = message["state"], message["fps"], message["in_view"]
-        status.counts.update(message["counts"])
+        self.handle(worker.camera.name, message)
 
     def _check(self, worker: _Worker) -> None:
         process, status = worker.process, self.status[worker.camera.name]
@@ -169,4 +195,7 @@ class Supervisor:
                 log.warning("camera %s: worker did not stop in time; killing it", worker.camera.name)
                 worker.process.kill()
                 worker.process.join()
+            while worker.conn is not None and worker.conn.poll():  # what it said on its way out
+                self._read(worker)
             self.status[worker.camera.name].state = "stopped"
+        super().stop()

@@ -112,6 +112,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description=DESCRIPTION, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", metavar="CONFIG.toml", help="the site's config")
     p.add_argument("--check", action="store_true", help="only check the config: every problem on a line, exit 2")
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run each camera as a Ray actor on whichever node has room (restarted by Ray if it dies): "
+                   "--ray alone starts Ray here, --ray auto joins this machine's cluster, or give HOST:6379")
     p.add_argument("--retain-days", type=parse_days, metavar="N", help="delete events and snapshots older than N "
                    "days, at start and every hour (overrides the config's retain_days)")
     return p
@@ -135,7 +138,6 @@ def run(args: argparse.Namespace) -> int:
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
     from maskwatch.monitor.metrics import registry
     from maskwatch.monitor.store import EventStore
-    from maskwatch.monitor.supervisor import Supervisor
     from maskwatch.web.dashboard import create_dashboard
 
     days = args.retain_days if args.retain_days is not None else config.retain_days
@@ -144,7 +146,15 @@ def run(args: argparse.Namespace) -> int:
     _retain(config, days)
     mqtt = [MqttDelivery(config.store, config.mqtt, c.name) for c in config.cameras] if config.mqtt else []
     deliveries = [*mqtt, *(WebhookDelivery(config.store, w, i) for i, w in enumerate(config.webhooks))]
-    supervisor = Supervisor(config, logging.getLogger("maskwatch").getEffectiveLevel())
+    level = logging.getLogger("maskwatch").getEffectiveLevel()
+    if args.ray:
+        from maskwatch.cluster.cameras import RaySupervisor
+
+        supervisor: Supervisor = RaySupervisor(config, level, args.ray)
+    else:
+        from maskwatch.monitor.supervisor import ProcessSupervisor
+
+        supervisor = ProcessSupervisor(config, level)
     stop = threading.Event()
     app = create_dashboard(supervisor, config.store, deliveries, registry(supervisor, deliveries), config.http.token)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))

@@ -1,9 +1,9 @@
 """One camera of `maskwatch watch`, in a process of its own: frames -> persons -> events -> the store.
 
-The worker records every event in the SQLite store itself (the outbox: the parent delivers from there), so
-an event is safe once its frame is processed, whatever happens to the parent. It sends the parent what
-the page and the metrics show: counters as increments, the people in view, and now and then an annotated
-JPEG. It stops on SIGTERM or when the parent is gone, recording the person_left of whoever is in view.
+The worker sends the parent its events, which the parent commits to the SQLite store (the outbox) as they
+come: the same path for a local process and for a Ray actor on another machine. It also sends what the
+page and the metrics show: counters as increments, the people in view, and now and then an annotated
+JPEG. It stops on SIGTERM or when the parent is gone, sending the person_left of whoever is in view.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -42,10 +43,8 @@ FOREVER = 10**9  # reconnect attempts: a site's camera is retried until it comes
 @dataclass(frozen=True)
 class WorkerSettings:
     camera: CameraConfig
-    store: Path
     rules: list[AlertRule] = field(default_factory=list)
-    snapshots: bool = True
-    blur_snapshots: bool = False
+    snapshots: bool = True  # keep each person's clearest face for the events' snapshots
     model: Path | None = None
     log_level: int = logging.INFO
 
@@ -100,21 +99,60 @@ def _jpeg(step: Step, fps: float) -> bytes:
     return cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes()
 
 
-def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
-    """The worker process's body (multiprocessing target)."""
+def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: threading.Event,
+                 parent_alive: Callable[[], bool] = lambda: True) -> list[str]:
+    """The camera loop, whatever carries its messages (a pipe to the parent, or a Ray actor's buffer):
+    until `stop` is set, the parent is gone, or the source ends; the source's failures."""
     camera = settings.camera
-    logging.basicConfig(level=settings.log_level, format=f"[{camera.name}] %(message)s")
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us in order
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     cv2.setNumThreads(1)
-    from maskwatch.monitor.store import EventStore
-
     detector = MaskDetector(camera.preset, settings.model, threads=1)
     every = camera.detect_every or PRESETS[camera.preset].detect_every
     analyzer = VideoAnalyzer(detector, every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules) if settings.rules else None)
     report = _Report()
+    grab = LatestFrame(open_camera(camera))
+    log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,
+             os.getpid())
+    next_status = next_view = last = time.monotonic()
+
+    def record(steps: list[Step]) -> None:
+        nonlocal next_view, last
+        for step in steps:
+            if step.events:  # the parent records them in the store, which is the outbox
+                send({"kind": "events", "events": step.events})
+            now = time.monotonic()
+            report.step(step, now - last)
+            last = report.last_frame = now
+            if now >= next_view:
+                next_view = now + VIEW_EVERY_S
+                send({"kind": "view", "jpeg": _jpeg(step, report.fps)})
+
+    try:
+        while not stop.is_set() and parent_alive():
+            frame = grab.get(timeout=0.5)
+            if frame is not None:
+                record(analyzer.push(replace(frame, source=camera.name)))
+            elif grab.ended:
+                break
+            if time.monotonic() >= next_status:
+                next_status = time.monotonic() + STATUS_EVERY_S
+                send(report.message(grab))
+    finally:
+        record(analyzer.finish())  # whoever is still in view leaves
+        grab.close()
+        if grab.error is not None:
+            raise grab.error
+    send(report.message(grab))
+    return grab.source.failures
+
+
+def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
+    """The worker process's body (multiprocessing target): messages over a pipe to the parent."""
+    camera = settings.camera
+    logging.basicConfig(level=settings.log_level, format=f"[{camera.name}] %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us in order
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     def send(message: dict) -> None:
         try:
@@ -122,38 +160,6 @@ def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
         except OSError:  # the parent is gone
             stop.set()
 
-    with EventStore(settings.store, settings.snapshots, settings.blur_snapshots) as store:
-        grab = LatestFrame(open_camera(camera))
-        log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,
-                 os.getpid())
-        next_status = next_view = last = time.monotonic()
-
-        def record(steps: list[Step]) -> None:
-            nonlocal next_view, last
-            for step in steps:
-                step.events = [store.add(event) for event in step.events]
-                now = time.monotonic()
-                report.step(step, now - last)
-                last = report.last_frame = now
-                if now >= next_view:
-                    next_view = now + VIEW_EVERY_S
-                    send({"kind": "view", "jpeg": _jpeg(step, report.fps)})
-
-        try:
-            while not stop.is_set() and os.getppid() == parent:
-                frame = grab.get(timeout=0.5)
-                if frame is not None:
-                    record(analyzer.push(replace(frame, source=camera.name)))
-                elif grab.ended:
-                    break
-                if time.monotonic() >= next_status:
-                    next_status = time.monotonic() + STATUS_EVERY_S
-                    send(report.message(grab))
-        finally:
-            record(analyzer.finish())  # whoever is still in view leaves: their events are recorded
-            grab.close()
-            if grab.error is not None:
-                raise grab.error
-    send(report.message(grab))
-    if grab.source.failures:  # the parent restarts the worker, with backoff
-        raise SystemExit(f"{camera.name}: {'; '.join(grab.source.failures)}")
+    failures = watch_camera(settings, send, stop, lambda: os.getppid() == parent)
+    if failures:  # the parent restarts the worker, with backoff
+        raise SystemExit(f"{camera.name}: {'; '.join(failures)}")
