@@ -39,6 +39,7 @@ function drawCameras(cameras) {
       element("span", { class: "in-view muted" }, `in view: ${inView}`),
       element("span", { class: "muted" }, `dropped ${camera.dropped} · reconnects ${camera.reconnects} · restarts ${camera.restarts}`),
     );
+    if (camera.node) info.append(element("span", { class: "muted node" }, `Ray node ${camera.node.slice(0, 8)}`));
     card.dataset.frames = camera.frames;
     if (camera.frames > 0) card.querySelector(".view").src = `${camera.view_url}?t=${Date.now()}`;
   }
