@@ -287,3 +287,19 @@ def test_kill_9_of_watch_loses_nothing_the_next_run_delivers_the_rest(tmp_path: 
         if again.process.poll() is None:
             again.stop(signal.SIGKILL)
         hook.close()
+
+
+def test_sigterm_while_starting_up_stops_in_order(tmp_path: Path) -> None:
+    clip = door_clip(tmp_path / "door.mp4")
+    port = free_port()
+    config = tmp_path / "site.toml"
+    config.write_text(f'store = "events.db"\n[http]\nport = {port}\n[[camera]]\nname = "door"\nsource = "{clip.name}"'
+                      f'\nloop = true\n[[webhook]]\nurl = "http://127.0.0.1:{free_port()}/hook"\n')
+    watch = Watch(config, port=port)
+    try:
+        wait_until(lambda: "watching: " in watch.text(), 60, "watch to begin starting its parts")
+        assert watch.stop() == 0  # not killed by the signal: it stopped what it had started
+        assert "stopped by SIGTERM" in watch.text() and "Traceback" not in watch.text()
+    finally:
+        if watch.process.poll() is None:
+            watch.stop(signal.SIGKILL)

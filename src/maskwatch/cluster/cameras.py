@@ -124,7 +124,8 @@ class RaySupervisor(Supervisor):
         import ray
 
         self._stopping.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         futures = {name: actor.stop.remote() for name, actor in self._actors.items()}
         for name, future in futures.items():
             self._collect(name, future)  # the events of whoever was in view

@@ -72,7 +72,8 @@ class Delivery:
                and (self.backlog or not self._looked_since(deadline - drain_s))):
             time.sleep(0.05)
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _looked_since(self, moment: float) -> bool:
         """Whether the loop has counted the backlog since `moment` (so a 0 is not from before the stop)."""

@@ -120,8 +120,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-class Stopped(Exception):
-    """Ctrl-C or SIGTERM: the normal end of `watch`."""
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM: the normal end of `watch` (an interrupt, before the start-up is done)."""
 
 
 def _stopped(signum: int, frame: object) -> None:
@@ -133,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{config.path}: OK: {config.describe()}")
         return 0
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a stop is an exception: the `finally` below stops in order
+        signal.signal(sig, _stopped)  # (uvicorn raises the signal it stopped on again, after its own handling)
     import uvicorn
 
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
@@ -158,21 +160,20 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     app = create_dashboard(supervisor, config.store, deliveries, registry(supervisor, deliveries), config.http.token)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    log.info("watching: %s", config.describe())
-    for delivery in deliveries:
-        delivery.start()
-        log.info("delivering to %s", delivery.describe())
-    supervisor.start()
-    housekeeping = threading.Thread(target=_housekeeping, args=(config, days, supervisor, mqtt, stop),
-                                    name="maskwatch-housekeeping", daemon=True)
-    housekeeping.start()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # uvicorn raises the signal it stopped on again afterwards
-        signal.signal(sig, _stopped)
     try:
+        log.info("watching: %s", config.describe())
+        for delivery in deliveries:
+            delivery.start()
+            log.info("delivering to %s", delivery.describe())
+        supervisor.start()
+        threading.Thread(target=_housekeeping, args=(config, days, supervisor, mqtt, stop),
+                         name="maskwatch-housekeeping", daemon=True).start()
         server.run(sockets=[sock])  # until Ctrl-C or SIGTERM
     except Stopped as stopped:
         log.info("%s", stopped)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stopping in order is what a second signal would ask for
+            signal.signal(sig, signal.SIG_IGN)
         log.info("stopping: cameras first (who is in view leaves), then the deliveries")
         stop.set()
         supervisor.stop()
