@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -128,13 +129,19 @@ def _stopped(signum: int, frame: object) -> None:
     raise Stopped(f"stopped by {signal.Signals(signum).name}")
 
 
+def _on_stop_signals(handler: Callable | int) -> None:
+    """Ctrl-C and SIGTERM: with `_stopped`, a stop is an exception, so the `finally` of `run` stops in
+    order (uvicorn raises the signal it stopped on again, after its own handling)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
 def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     if args.check:
         print(f"{config.path}: OK: {config.describe()}")
         return 0
-    for sig in (signal.SIGINT, signal.SIGTERM):  # a stop is an exception: the `finally` below stops in order
-        signal.signal(sig, _stopped)  # (uvicorn raises the signal it stopped on again, after its own handling)
+    _on_stop_signals(_stopped)
     import uvicorn
 
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
@@ -166,14 +173,14 @@ def run(args: argparse.Namespace) -> int:
             delivery.start()
             log.info("delivering to %s", delivery.describe())
         supervisor.start()
+        _on_stop_signals(_stopped)  # again: ray.init sets its own SIGTERM handler (it exits with code 15)
         threading.Thread(target=_housekeeping, args=(config, days, supervisor, mqtt, stop),
                          name="maskwatch-housekeeping", daemon=True).start()
         server.run(sockets=[sock])  # until Ctrl-C or SIGTERM
     except Stopped as stopped:
         log.info("%s", stopped)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):  # stopping in order is what a second signal would ask for
-            signal.signal(sig, signal.SIG_IGN)
+        _on_stop_signals(signal.SIG_IGN)  # stopping in order is what a second signal would ask for
         log.info("stopping: cameras first (who is in view leaves), then the deliveries")
         stop.set()
         supervisor.stop()
