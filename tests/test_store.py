@@ -165,23 +165,27 @@ def summary_store(path: Path) -> None:
         store.add(event("person_appeared", 3, T0 + hour, source="door"))
 
 
+NO_INCORRECT = {"mask_weared_incorrect": 0}  # the third class, which two-class stores never see
+
+
 def test_summary_counts_and_compliance(tmp_path: Path) -> None:
     summary_store(tmp_path / "e.db")
     with EventStore.open_existing(tmp_path / "e.db") as store:
         summary = store.summary()
         assert summary["hours"] == [
-            {"hour": "2024-05-01 10:00", "people": 3, "with_mask": 1, "without_mask": 1, "unknown": 1,
+            {"hour": "2024-05-01 10:00", "people": 3, "with_mask": 1, "without_mask": 1, **NO_INCORRECT, "unknown": 1,
              "compliance": 0.5},
-            {"hour": "2024-05-01 11:00", "people": 3, "with_mask": 2, "without_mask": 1, "unknown": 0,
+            {"hour": "2024-05-01 11:00", "people": 3, "with_mask": 2, "without_mask": 1, **NO_INCORRECT, "unknown": 0,
              "compliance": 0.6667}]
-        assert summary["total"] == {"people": 6, "with_mask": 3, "without_mask": 2, "unknown": 1, "compliance": 0.6}
+        assert summary["total"] == {"people": 6, "with_mask": 3, "without_mask": 2, **NO_INCORRECT, "unknown": 1,
+                                    "compliance": 0.6}
         assert summary["events"] == 10
         assert store.summary(source="door")["total"]["compliance"] == 0.5
         unknown_only = store.summary(source="cam", until=T0 + timedelta(minutes=1))
-        assert unknown_only["total"] == {"people": 3, "with_mask": 2, "without_mask": 0, "unknown": 1,
+        assert unknown_only["total"] == {"people": 3, "with_mask": 2, "without_mask": 0, **NO_INCORRECT, "unknown": 1,
                                          "compliance": 1.0}  # the unknown person is not judged
         assert store.summary(kind="person_left", until=T0 + timedelta(minutes=30))["total"] == {
-            "people": 1, "with_mask": 0, "without_mask": 0, "unknown": 1, "compliance": None}
+            "people": 1, "with_mask": 0, "without_mask": 0, **NO_INCORRECT, "unknown": 1, "compliance": None}
     _, out, _ = cli(str(tmp_path / "e.db"), "--summary")
     lines = out.splitlines()
     assert lines[0].split() == ["hour", "people", "with_mask", "without_mask", "unknown", "compliance"]
@@ -413,3 +417,19 @@ def test_outbox_cursors(tmp_path: Path) -> None:
         assert [e.id for _, e in store.pending("mqtt:a", "a")] == [4]
     with EventStore(tmp_path / "events.db") as store:  # the cursor survives a restart
         assert store.cursor("mqtt:a") == 2 and [(run, e.id) for run, e in store.latest(2)] == [(1, 4), (1, 3)]
+
+
+def test_a_third_class_counts_as_non_compliant(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    with EventStore(db) as store:
+        store.add(event("person_appeared", 1, state="with_mask"))
+        store.add(event("mask_off", 1, state="mask_weared_incorrect", previous_state="with_mask"))
+        store.add(event("person_appeared", 2, state="with_mask"))
+        store.add(event("person_appeared", 3, state="mask_weared_incorrect"))
+        store.add(event("mask_off", 3, state="without_mask", previous_state="mask_weared_incorrect"))
+        total = store.summary()["total"]
+    assert total == {"people": 3, "with_mask": 1, "without_mask": 1, "mask_weared_incorrect": 1, "unknown": 0,
+                     "compliance": 0.3333}
+    code, out, _ = cli(str(db), "--summary")
+    assert code == 0 and out.splitlines()[0].split() == ["hour", "people", "with_mask", "without_mask",
+                                                         "mask_weared_incorrect", "unknown", "compliance"]

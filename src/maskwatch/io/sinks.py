@@ -23,6 +23,7 @@ from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event, verdict
+from maskwatch.vision.classes import INCORRECT, compliance
 from maskwatch.vision.results import Face
 
 # Containers taking OpenCV's mp4v, image formats OpenCV can encode: other names get .mp4 or .jpg appended.
@@ -229,12 +230,14 @@ class Summary:
             states = ", ".join(f"{state} {n}" for state, n in counts.items())
             line = f"{total} {what}" + (f": {states}" if states else "")
             if share is not None:
-                line += f"; {share:.0%} of those judged without a mask"
+                wrong = " or wearing it wrong" if INCORRECT in counts else ""
+                line += f"; {share:.0%} of those judged without a mask{wrong}"
             lines.append(line)
         return "\n".join(lines)
 
 
 def _share(counts: Counter[str]) -> float | None:
-    """Share of without_mask among judged (with or without mask) counts; None if none was judged."""
-    judged = counts["with_mask"] + counts["without_mask"]
-    return round(counts["without_mask"] / judged, 4) if judged else None
+    """Share not compliant (without_mask, or mask_weared_incorrect with a three-class model) among the
+    judged counts; None if none was judged."""
+    share = compliance(counts)
+    return None if share is None else round(1 - share, 4)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from maskwatch.io.sources import STREAM_PREFIXES
 from maskwatch.video.alerts import AlertRule
-from maskwatch.video.events import STATES
+from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.presets import PRESETS
 from maskwatch.web.auth import TOKEN_ENV, is_loopback
 
@@ -236,10 +236,11 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
 def _alert(table: dict, index: int, names: set[str], problems: list[str]) -> tuple[AlertRule, tuple | None] | None:
     r = _Reader(table, f"alert #{index + 1}: ", "alert", problems)
     state = r.get("state", (str, list), required=True)
-    states = [state] if isinstance(state, str) else state or []
+    named = [state] if isinstance(state, str) else state or []
+    states = [s for name in named for s in (NON_COMPLIANT if name == NON_COMPLIANT_ALIAS else [name])]
     bad = [s for s in states if s not in STATES]
     if bad or (state is not None and not states):
-        r.problem(f"'state' must be one or a list of {', '.join(STATES)}, got {state!r}")
+        r.problem(f"'state' must be one or a list of {', '.join((*STATES, NON_COMPLIANT_ALIAS))}, got {state!r}")
     after = r.number("after_s", 3.0)
     cooldown = r.number("cooldown_s", 60.0)
     camera_cooldown = r.number("camera_cooldown_s", 0.0)
@@ -250,7 +251,7 @@ def _alert(table: dict, index: int, names: set[str], problems: list[str]) -> tup
             r.problem(f"'cameras' names no configured camera: {', '.join(map(str, unknown))}")
     if state is None or bad or not states:
         return None
-    rule = AlertRule(tuple(states), float(after), float(cooldown), float(camera_cooldown))
+    rule = AlertRule(tuple(dict.fromkeys(states)), float(after), float(cooldown), float(camera_cooldown))
     return rule, None if cameras is None else tuple(cameras)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from maskwatch.video.events import EVENT_KINDS, Event
+from maskwatch.vision.classes import INCORRECT
 
 DESCRIPTION = """\
 List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
@@ -19,15 +20,18 @@ List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
 kinds:
   person_appeared  a person was confirmed in view, with their first state (with_mask, without_mask
                    or unknown: never judged surely enough)
-  mask_off         the person's state changed from with_mask to without_mask
-  mask_on          the person's state changed from without_mask to with_mask
+  mask_off         the person's state changed to a non-compliant one: without_mask, or with a three-class
+                   model mask_weared_incorrect (previous_state and state name them)
+  mask_on          the person's state changed to with_mask
+  alert            the person stayed in a state an alert rule of `maskwatch watch` names
   person_left      the person was not seen for a while (or the video ended), with the frames seen
                    and the share of judged frames with a mask
 
 --summary counts people per hour: the hour of their first event, on the clock where it was recorded.
 A person is one person id of one run over one source. Verdict: without_mask if they were ever
-without a mask, else with_mask if they were ever seen with one, else unknown. Compliance =
-with_mask / (with_mask + without_mask): unknown people are counted but left out of it.
+without a mask, else mask_weared_incorrect if ever so, else with_mask if they were ever seen with one,
+else unknown. Compliance = with_mask / (with_mask + without_mask + mask_weared_incorrect): unknown
+people are counted but left out of it.
 
 Snapshots of the faces are JPEGs in EVENTS.snapshots/ beside the file; --retain-days deletes them with
 their events.
@@ -109,12 +113,15 @@ def write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
 
 
 def format_summary(summary: dict) -> str:
-    """The per-hour table of `EventStore.summary`, then the totals."""
-    header = ("hour", "people", "with_mask", "without_mask", "unknown", "compliance")
-    rows = [[row.get("hour", "total"), *(row[k] for k in header[1:5]),
+    """The per-hour table of `EventStore.summary`, then the totals (a mask_weared_incorrect column only when
+    someone was seen so: two-class stores read as they always did)."""
+    counted = ["people", "with_mask", "without_mask", *([INCORRECT] if summary["total"].get(INCORRECT) else []),
+               "unknown"]
+    header = ("hour", *counted, "compliance")
+    rows = [[row.get("hour", "total"), *(row[k] for k in counted),
              None if row["compliance"] is None else f"{100 * row['compliance']:.1f}%"]
             for row in [*summary["hours"], summary["total"]]]
-    return _table(header, rows, numeric={1, 2, 3, 4, 5})
+    return _table(header, rows, numeric=set(range(1, len(header))))
 
 
 def run(args: argparse.Namespace) -> int:

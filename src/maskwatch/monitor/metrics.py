@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.supervisor import CameraStatus, Supervisor
 from maskwatch.video.events import EVENT_KINDS, STATES
+from maskwatch.vision.classes import compliance
 
 PREFIX = "maskwatch"
 
@@ -44,8 +45,8 @@ class WatchCollector:
                          lambda s: s.counts["gap_s"])
         in_view = GaugeMetricFamily(f"{PREFIX}_people_in_view", "people in view now, by state",
                                     labels=["camera", "state"])
-        seen = CounterMetricFamily(f"{PREFIX}_people_seen", "people who left the view, by verdict (without_mask "
-                                   "if they ever were, else with_mask if ever, else unknown)",
+        seen = CounterMetricFamily(f"{PREFIX}_people_seen", "people who left the view, by verdict (the worst "
+                                   "state they were in: without_mask, mask_weared_incorrect, with_mask, unknown)",
                                    labels=["camera", "state"])
         events = CounterMetricFamily(f"{PREFIX}_events", "events recorded, by kind", labels=["camera", "kind"])
         for s in statuses:
@@ -55,8 +56,9 @@ class WatchCollector:
             for kind in EVENT_KINDS:
                 events.add_metric([s.name, kind], s.counts[f"events:{kind}"])
         yield from (in_view, seen, events)
-        yield per_camera(GaugeMetricFamily, "compliance_ratio", "with_mask / (with_mask + without_mask) of the "
-                         "people in view now; NaN when no one in view is judged", _compliance)
+        yield per_camera(GaugeMetricFamily, "compliance_ratio", "with_mask / all judged (with_mask, without_mask, "
+                         "mask_weared_incorrect) of the people in view now; NaN when no one in view is judged",
+                         _compliance)
         backlog = GaugeMetricFamily(f"{PREFIX}_outbox_depth", "events recorded but not yet delivered",
                                     labels=["target"])
         delivered = CounterMetricFamily(f"{PREFIX}_events_delivered", "events delivered", labels=["target"])
@@ -69,8 +71,8 @@ class WatchCollector:
 
 
 def _compliance(status: CameraStatus) -> float:
-    judged = status.in_view.get("with_mask", 0) + status.in_view.get("without_mask", 0)
-    return status.in_view.get("with_mask", 0) / judged if judged else math.nan
+    share = compliance(status.in_view)
+    return math.nan if share is None else share
 
 
 def registry(supervisor: Supervisor, deliveries: list[Delivery]) -> CollectorRegistry:

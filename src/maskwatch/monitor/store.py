@@ -26,11 +26,12 @@ import numpy as np
 
 from maskwatch.io.atomic import atomic_path
 from maskwatch.video.events import Event, verdict
+from maskwatch.vision.classes import JUDGED, UNKNOWN, compliance
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
 SCHEMA_VERSION = 2  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries)
 SQLITE_MAGIC = b"SQLite format 3\x00"
-VERDICTS = ("with_mask", "without_mask", "unknown")
+VERDICTS = (*JUDGED, UNKNOWN)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL);
@@ -96,9 +97,8 @@ def _hour(wall_time: str) -> str:
 
 
 def _counts(verdicts: Counter) -> dict:
-    judged = verdicts["with_mask"] + verdicts["without_mask"]
-    compliance = round(verdicts["with_mask"] / judged, 4) if judged else None
-    return {"people": sum(verdicts.values()), **{v: verdicts[v] for v in VERDICTS}, "compliance": compliance}
+    return {"people": sum(verdicts.values()), **{v: verdicts[v] for v in VERDICTS},
+            "compliance": compliance(verdicts)}
 
 
 def summarise(events: Sequence[tuple[int, Event]]) -> dict:
@@ -367,7 +367,8 @@ class EventStore:
     def summary(self, kind: str | Sequence[str] | None = None, source: str | None = None,
                 since: datetime | None = None, until: datetime | None = None) -> dict:
         """People per hour by verdict, and compliance. A person is (run, source, person), counted in the hour
-        of their first event; their verdict is without_mask if they ever were, else with_mask if they ever
+        of their first event; their verdict is the worst state they were in (`classes.verdict`): without_mask
+        if they ever were, then mask_weared_incorrect, else with_mask if they ever
         were, else unknown. Compliance = with / (with + without): unknown people are counted but not judged."""
         return summarise(self.events_with_run(kind, source, since, until))
 

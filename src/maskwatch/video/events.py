@@ -1,26 +1,22 @@
 """What happened to a person, as a record: the unit that the event store, `maskwatch events` and alerts share.
 
-Kinds: `person_appeared` (a track is confirmed, with its first state), `mask_off` / `mask_on` (the state
-changed between with_mask and without_mask), `person_left` (with frames seen and the share of them masked),
+Kinds: `person_appeared` (a track is confirmed, with its first state), `mask_off` (the state changed to a
+non-compliant one: without_mask, or mask_weared_incorrect with a three-class model; `previous_state` and
+`state` name both), `mask_on` (it changed to with_mask), `person_left` (with frames seen and the share of
+them masked),
 and `alert` (a person stayed in a state an alert rule names for long enough; `maskwatch watch`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from maskwatch.vision.classes import STATES, verdict
+
 EVENT_KINDS = ("person_appeared", "mask_off", "mask_on", "person_left", "alert")
-STATES = ("unknown", "with_mask", "without_mask")
-
-
-def verdict(states: Iterable[str | None]) -> str:
-    """One word for a person from every state their events named: without_mask if they were ever seen so,
-    else with_mask if ever so, else unknown (the run summary and `maskwatch events --summary` agree)."""
-    seen = set(states)
-    return "without_mask" if "without_mask" in seen else "with_mask" if "with_mask" in seen else "unknown"
+__all__ = ["EVENT_KINDS", "STATES", "Event", "verdict"]
 
 
 @dataclass

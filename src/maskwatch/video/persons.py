@@ -1,7 +1,8 @@
 """Faces of consecutive frames become persons, each with one mask state, and what happens to them, events.
 
 Tracking is ByteTrack from the `trackers` package: a face keeps its person id through short misses and
-occlusions. A person's `state` starts "unknown" and becomes "with_mask" or "without_mask" only after
+occlusions. A person's `state` starts "unknown" and becomes a judged state (with_mask, without_mask, or
+with a three-class model mask_weared_incorrect) only after
 `switch_frames` frames in a row judged so, and leaves a judged state only on as many frames sure of the
 other label (`Person.observe`), so a state does not flicker on one odd frame, and lags the frames' own
 verdicts by a few frames at most. The confidence shown is this frame's evidence for the person's state,
@@ -20,11 +21,11 @@ from trackers import BIoU, ByteTrackTracker
 
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event
+from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
 from maskwatch.vision.crops import face_crop
-from maskwatch.vision.judge import DEFAULT_RULE, UNKNOWN
+from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.results import Face
 
-JUDGED = ("with_mask", "without_mask")
 SNAPSHOT_MARGIN = 0.3
 SNAPSHOT_MAX = 256
 
@@ -86,7 +87,7 @@ class Person:
                 self.state = self.candidate
         if self.state in JUDGED:
             self.frames_judged += 1
-            self.frames_with += self.state == "with_mask"
+            self.frames_with += self.state == WITH_MASK
         return previous if self.state != previous else None
 
     def masked_share(self) -> float | None:
@@ -216,7 +217,7 @@ class PersonTracker:
                 person.announced = True
                 events.append(self.event("person_appeared", person, frame, face))
             elif previous is not None:
-                kind = "mask_off" if person.state == "without_mask" else "mask_on"
+                kind = "mask_on" if person.state == WITH_MASK else "mask_off"  # off: to any non-compliant state
                 events.append(self.event(kind, person, frame, face, previous_state=previous))
             out.append(replace(face, person=person.id, state=person.state))
         self._unconfirmed = [face for face, person in zip(out, self._current, strict=True) if person is None]

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from maskwatch.vision.classes import UNKNOWN, WITH_MASK
 from maskwatch.vision.results import Face
-
-UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class UnknownRule:
     min_side: float = 16.0  # px, long side of the face box in the original image
     min_confidence: float = 0.5  # for any label
-    min_confidence_masked: float = 0.9  # for with_mask
+    min_confidence_masked: float = 0.9  # for with_mask (the compliant label needs the most evidence)
     # Eye distance over box width, from the detector's landmarks: a face turned away (profile, from behind,
     # head down) shows too little to judge; under 0.1 nearly half the masked faces were called bare.
     min_frontal: float = 0.15
@@ -30,7 +29,7 @@ class UnknownRule:
             return UNKNOWN
         if face.frontal is not None and face.frontal < self.min_frontal:
             return UNKNOWN
-        needed = self.min_confidence_masked if face.label == "with_mask" else self.min_confidence
+        needed = self.min_confidence_masked if face.label == WITH_MASK else self.min_confidence
         return face.label if face.confidence >= needed else UNKNOWN
 
     def judged(self, faces: list[Face]) -> list[Face]:

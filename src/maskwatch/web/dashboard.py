@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.events_cli import write_csv
-from maskwatch.monitor.store import EventStore, event_record, summarise
+from maskwatch.monitor.store import VERDICTS, EventStore, event_record, summarise
 from maskwatch.monitor.supervisor import Supervisor
 from maskwatch.video.events import Event
 from maskwatch.web.auth import require_token
@@ -47,7 +47,7 @@ def today(store_path: Path, now: datetime | None = None) -> dict:
         events = store.events_with_run(since=start)
     day = summarise([(run, e) for run, e in events if datetime.fromisoformat(e.wall_time) >= midnight])
     by_hour = {row["hour"]: row for row in summarise(events)["hours"]}
-    empty = {"people": 0, "with_mask": 0, "without_mask": 0, "unknown": 0, "compliance": None}
+    empty = {"people": 0, **dict.fromkeys(VERDICTS, 0), "compliance": None}
     return {"today": day["total"], "events_today": day["events"],
             "hours": [{"hour": h, **{k: by_hour.get(h, empty)[k] for k in empty}} for h in _hours(now)]}
 

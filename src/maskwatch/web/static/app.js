@@ -4,7 +4,8 @@
 
 const $ = (id) => document.getElementById(id);
 const stage = $("stage"), still = $("still"), video = $("video"), overlay = $("overlay"), cameraButton = $("camera");
-const COLORS = { with_mask: "#16a34a", without_mask: "#dc2626", unknown: "#808080" }, OTHER = "#ea580c";
+const COLORS = { with_mask: "#16a34a", without_mask: "#dc2626", mask_weared_incorrect: "#f08200", unknown: "#808080" },
+  OTHER = "#ea580c";
 const INTERVAL_MS = 200; // at most 5 frames a second, and one request at a time
 const MAX_SIDE = 640; // frames are sent at most this large: the server's fast preset works at 640 px
 const grabber = document.createElement("canvas");

@@ -2,7 +2,11 @@
 // (plain SVG, no library) and the latest events. The token, if any, travels in a cookie set by /?token=.
 "use strict";
 
-const COLORS = { with_mask: "var(--with)", without_mask: "var(--without)", unknown: "var(--unknown)" };
+const COLORS = { with_mask: "var(--with)", without_mask: "var(--without)", mask_weared_incorrect: "var(--incorrect)",
+                 unknown: "var(--unknown)" };
+const STATE_NAMES = { with_mask: "with mask", without_mask: "without mask", mask_weared_incorrect: "worn wrong",
+                      unknown: "unknown" };
+const stateName = (state) => STATE_NAMES[state] || state;
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 
@@ -31,7 +35,7 @@ function drawCameras(cameras) {
       box.append(card);
     }
     const info = card.querySelector(".info");
-    const inView = Object.entries(camera.in_view).map(([state, n]) => `${n} ${state.replace("_", " ")}`).join(", ") || "nobody";
+    const inView = Object.entries(camera.in_view).map(([state, n]) => `${n} ${stateName(state)}`).join(", ") || "nobody";
     info.replaceChildren(
       element("span", { class: "name" }, camera.name),
       element("span", { class: "state", "data-state": camera.state }, camera.state),
@@ -51,6 +55,8 @@ function drawToday(data) {
   $("with-today").textContent = total.with_mask;
   $("without-today").textContent = total.without_mask;
   $("unknown-today").textContent = total.unknown;
+  $("incorrect-today").textContent = total.mask_weared_incorrect;
+  $("incorrect-box").hidden = !total.mask_weared_incorrect;  // two-class models never see the third state
   $("compliance-today").textContent = percent(total.compliance);
   const chart = $("chart");
   const most = Math.max(1, ...data.hours.map((h) => h.people));
@@ -59,7 +65,7 @@ function drawToday(data) {
   data.hours.forEach((hour, i) => {
     const group = element("svg:g", { class: "hour", "data-hour": hour.hour, "data-people": hour.people });
     let y = 180;
-    for (const state of ["with_mask", "without_mask", "unknown"]) {
+    for (const state of ["with_mask", "without_mask", "mask_weared_incorrect", "unknown"]) {
       const h = (165 * hour[state]) / most;
       if (h > 0) {
         const bar = element("svg:rect", { x: i * width + 4, y: y - h, width: width - 8, height: h, fill: COLORS[state], "data-state": state, "data-count": hour[state] });
@@ -78,7 +84,7 @@ function eventRow(e) {
   const picture = element("td");
   if (e.snapshot_url) picture.append(element("img", { src: e.snapshot_url, alt: `person ${e.person}` }));
   const state = element("td");
-  state.append(element("span", { class: `tag ${e.state}` }, e.state.replace("_", " ")));
+  state.append(element("span", { class: `tag ${e.state}` }, stateName(e.state)));
   row.append(picture, element("td", {}, new Date(e.wall_time).toLocaleString()), element("td", {}, e.source),
              element("td", {}, String(e.person)), element("td", { class: "kind" }, e.kind.replace("_", " ")), state);
   return row;
