@@ -54,6 +54,10 @@ class MaskClassifier:
         self._threads = threads or os.cpu_count() or 1
         self._interpreters: dict[int, object] = {}
         self.image_size = int(self._interpreter(1).get_input_details()[0]["shape"][1])
+        outputs = int(self._interpreter(1).get_output_details()[0]["shape"][-1])
+        if outputs != len(self.labels):
+            raise ValueError(f"{self.path}: labels.json names {len(self.labels)} classes, but the model has "
+                             f"{outputs} outputs (is it the labels.json of another model?)")
         log.info("mask classifier %s (%s, %dpx)", self.path, ", ".join(self.labels), self.image_size)
 
     def _interpreter(self, batch: int):
