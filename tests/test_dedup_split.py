@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
+import pytest
 import skimage.data
 
 from maskwatch.training.dedup import dhash, group_duplicates
@@ -42,3 +45,31 @@ def test_split_keeps_groups_whole_is_stratified_and_seeded():
     again = group_split(labels, groups, seed=3)
     assert np.array_equal(split.test, again.test)
     assert not np.array_equal(split.test, group_split(labels, groups, seed=4).test)
+
+
+def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> None:
+    from maskwatch.training.dataset import DatasetError, Sample, named_groups
+    from maskwatch.training.dedup import group_duplicates
+    from maskwatch.training.split import group_split
+
+    data = tmp_path / "data"
+    (data / "a").mkdir(parents=True)
+    (data / "b").mkdir()
+    samples, rows = [], ["file,person"]
+    for i in range(40):
+        label = "a" if i % 2 else "b"
+        path = data / label / f"{i}.jpg"
+        path.write_bytes(b"")
+        samples.append(Sample(path, label))
+        rows.append(f"{label}/{i}.jpg,{i // 4}")  # persons of 4 pictures, 2 in each class
+    (data / "people.csv").write_text("\n".join(rows))
+    keys, named = named_groups(samples, [f"md5-{i}" for i in range(40)], [(data / "people.csv", "person")])
+    assert named == 40
+    groups = group_duplicates(keys, [i * 0xFFFF for i in range(40)], max_bits=0)[0]
+    split = group_split(np.array([i % 2 for i in range(40)]), groups, seed=0)
+    where = {index: part for part, indices in (("train", split.train), ("val", split.val), ("test", split.test))
+             for index in indices}
+    for person in range(10):
+        assert len({where[i] for i in range(4 * person, 4 * person + 4)}) == 1
+    with pytest.raises(DatasetError, match="no column ffhq_id"):
+        named_groups(samples, keys, [(data / "people.csv", "ffhq_id")])

@@ -48,6 +48,14 @@ def _positive(kind: type[int] | type[float], zero: bool = False):
     return parse
 
 
+def _groups_table(text: str) -> tuple[Path, str]:
+    """CSV[:COLUMN] of --groups: the table must exist now, not after the images are decoded."""
+    path, _, column = text.rpartition(":") if ":" in text and not Path(text).is_file() else (text, "", "")
+    if not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"no such table: {path}")
+    return Path(path), column or "group"
+
+
 def _image_size(text: str) -> int:
     size = int(text)
     if size < 32:
@@ -83,6 +91,10 @@ def _add_train(sub) -> None:
     p.add_argument("--blocks", type=_blocks, default=18,
                    help="MobileNetV2 feature blocks kept, 1-18 (default 18, the whole network); fewer run faster: "
                    "the shipped model keeps 13 (up to stride 16) at --image-size 88")
+    p.add_argument("--groups", type=_groups_table, action="append", default=[], metavar="CSV[:COLUMN]",
+                   help="a table (columns file, relative to the table, and COLUMN, default 'group') naming a group "
+                   "per image; a group never straddles train / val / test, e.g. "
+                   "--groups mask-incorrect/manifest.csv:ffhq_id keeps each person in one split; repeatable")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
@@ -228,7 +240,7 @@ def run_train(args) -> int:
         raise argparse.ArgumentTypeError("--epochs and --fine-tune-epochs are both 0: nothing to train")
     config = TrainConfig(args.data_dir, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,
                          args.fine_tune_epochs, args.batch_size, args.image_size, args.seed, not args.no_imagenet,
-                         args.blocks)
+                         args.blocks, args.groups)
     report = train(config)
     print(f"test accuracy {report['test']['accuracy']:.4f} on {report['test']['n']} images; "
           f"{report['training_seconds']:.0f} s; model in {args.out}")

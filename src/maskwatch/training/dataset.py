@@ -7,6 +7,7 @@ was cut from, and a perceptual hash).
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -128,3 +129,30 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
     if missing:
         raise DatasetError(f"no readable images left for class(es) {missing}")
     return LoadedData(images[: len(kept)], labels, list(classes), kept, keys, hashes, skipped)
+
+
+def named_groups(samples: Sequence[Sample], keys: Sequence[str], tables: Sequence[tuple[Path, str]]
+                 ) -> tuple[list[str], int]:
+    """`keys` with the group a CSV table names for each listed image (columns `file`, relative to the
+    table's folder, and `column`), so that pictures of one person, which no hash can tell are related
+    (the same face with the mask moved), stay in one split; and how many images a table named. Symlinks
+    are followed, so a training folder of links into a dataset matches that dataset's manifest."""
+    named: dict[Path, str] = {}
+    for table, column in tables:
+        try:
+            with table.open(newline="", encoding="utf-8") as file:
+                reader = csv.DictReader(file)
+                missing = {"file", column} - set(reader.fieldnames or ())
+                if missing:
+                    raise DatasetError(f"{table}: no column {' or '.join(sorted(missing))} "
+                                       f"(has: {', '.join(reader.fieldnames or [])})")
+                for row in reader:
+                    named[(table.parent / row["file"]).resolve()] = f"{table.name}:{column}={row[column]}"
+        except OSError as error:
+            raise DatasetError(f"{table}: cannot read the groups table ({error.strerror})") from None
+    out, matched = list(keys), 0
+    for index, sample in enumerate(samples):
+        group = named.get(sample.path.resolve()) if sample.box is None else None
+        if group is not None:
+            out[index], matched = group, matched + 1
+    return out, matched

@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.io.atomic import atomic_save, atomic_write_json
-from maskwatch.training.dataset import LoadedData, folder_classes, folder_samples, load_samples, scene_samples
+from maskwatch.training.dataset import (
+    LoadedData,
+    folder_classes,
+    folder_samples,
+    load_samples,
+    named_groups,
+    scene_samples,
+)
 from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
 from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
@@ -42,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     imagenet: bool = True
     blocks: int = 18  # MobileNetV2 feature blocks kept (18: the whole network)
+    groups: Sequence[tuple[Path, str]] = ()  # CSV tables naming a group per image (e.g. a person id)
 
 
 def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
@@ -115,7 +123,10 @@ def train(config: TrainConfig) -> dict:
     out = config.out
     data, sources = load_data(config)
     out.mkdir(parents=True, exist_ok=True)
-    groups, same_key, near = group_duplicates(data.keys, data.hashes)
+    keys, named = named_groups(data.samples, data.keys, config.groups)
+    if config.groups:
+        log.info("groups tables named the group of %d of %d images", named, len(keys))
+    groups, same_key, near = group_duplicates(keys, data.hashes)
     split: Split = group_split(data.labels, groups, seed=config.seed)
     classes = data.classes
     log.info("%d images in %d groups (%d joined as exact copies or crops of one scene, %d as near-duplicates); "
@@ -168,6 +179,7 @@ def train(config: TrainConfig) -> dict:
         "sources": sources,
         "skipped": {"count": len(data.skipped), "first": data.skipped[:10]},
         "duplicates": {"near_duplicate_bits": NEAR_DUPLICATE_BITS, "groups": int(groups.max() + 1),
+                       "named_by_tables": named, "tables": [f"{t}:{c}" for t, c in config.groups],
                        "joined_exact_or_same_scene": int(same_key), "joined_near_duplicate": int(near)},
         "split": {"seed": config.seed, "train": len(split.train), "val": len(split.val), "test": len(split.test),
                   "test_per_class": dict(Counter(classes[i] for i in data.labels[split.test]))},
