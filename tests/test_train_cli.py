@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 
@@ -122,4 +123,15 @@ def test_bad_training_options_are_refused_before_work(tiny_dataset, tmp_path, ar
     with pytest.raises(SystemExit) if message.startswith("must") else contextlib.nullcontext():
         assert main(["train", str(tiny_dataset), "--out", str(tmp_path / "o"), *args]) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_one_of_three_classes_empty_stops_before_any_training(tiny_dataset, tmp_path, capsys):
+    data = tmp_path / "three"
+    shutil.copytree(tiny_dataset, data)
+    (data / "mask_weared_incorrect").mkdir()
+    assert main(["train", str(data), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    empty = data / "mask_weared_incorrect"
+    assert err[-1] == f"maskwatch train: error: {empty}: class 'mask_weared_incorrect' has no images"
     assert not (tmp_path / "o").exists()
