@@ -11,6 +11,7 @@ from pathlib import Path
 
 from maskwatch import __version__
 from maskwatch.monitor import events_cli, watch
+from maskwatch.training import synth
 from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger("maskwatch")
@@ -289,11 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     events_cli.add_parser(sub)
     watch.add_parser(sub)
+    synth.add_parser(sub)
     return parser
 
 
 COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve,
-            "events": events_cli.run, "watch": watch.run}
+            "events": events_cli.run, "watch": watch.run, "synth": synth.run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -147,7 +147,7 @@ def named_groups(samples: Sequence[Sample], keys: Sequence[str], tables: Sequenc
                     raise DatasetError(f"{table}: no column {' or '.join(sorted(missing))} "
                                        f"(has: {', '.join(reader.fieldnames or [])})")
                 for row in reader:
-                    named[(table.parent / row["file"]).resolve()] = f"{table.name}:{column}={row[column]}"
+                    named[(table.parent / row["file"]).resolve()] = f"{column}={row[column]}"
         except OSError as error:
             raise DatasetError(f"{table}: cannot read the groups table ({error.strerror})") from None
     out, matched = list(keys), 0

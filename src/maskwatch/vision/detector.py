@@ -163,7 +163,10 @@ class CenterFace:
         # Eye distance over box width: about 0.45 for a face turned to the camera, under 0.2 in profile.
         eyes_x = landmarks[0, [1, 3]][:, ys[keep], xs[keep]]
         frontal = np.abs(eyes_x[1] - eyes_x[0])
-        return _faces(boxes[keep], scores[keep], fx, fy, image.shape, frontal)
+        shares = landmarks[0][:, ys[keep], xs[keep]].T.reshape(-1, 5, 2)  # per face: 5 x (y, x) of the box
+        points = np.stack([x1[keep, None] + shares[..., 1] * bw[keep, None],
+                           y1[keep, None] + shares[..., 0] * bh[keep, None]], -1)
+        return _faces(boxes[keep], scores[keep], fx, fy, image.shape, frontal, points)
 
 
 class YuNet:
@@ -189,13 +192,15 @@ class YuNet:
 
 
 def _faces(boxes: np.ndarray, scores: np.ndarray, fx: float, fy: float, shape: tuple[int, ...],
-           frontal: np.ndarray | None = None) -> list[Face]:
-    """Faces with boxes mapped from detector-input pixels back to the original image, clipped to it."""
+           frontal: np.ndarray | None = None, points: np.ndarray | None = None) -> list[Face]:
+    """Faces with boxes (and landmarks) mapped from detector-input pixels back to the original image."""
     h, w = shape[:2]
     boxes = np.clip(boxes / [fx, fy, fx, fy], 0, [w, h, w, h])
     frontal = [None] * len(boxes) if frontal is None else [float(f) for f in frontal]
-    return [Face(box=tuple(map(float, b)), score=float(s), frontal=f)
-            for b, s, f in zip(boxes, scores, frontal, strict=True)]
+    marks = [None] * len(boxes) if points is None else [
+        tuple((float(x / fx), float(y / fy)) for x, y in face) for face in points]
+    return [Face(box=tuple(map(float, b)), score=float(s), frontal=f, landmarks=m)
+            for b, s, f, m in zip(boxes, scores, frontal, marks, strict=True)]
 
 
 def load_detector(name: str = "centerface", **kwargs: object) -> FaceDetector:

@@ -22,6 +22,9 @@ class Face:
     state: str | None = None
     person: int | None = None
     frontal: float | None = None  # eye distance / box width from the detector's landmarks: low = turned away
+    # (x, y) in image pixels of the eyes, the nose tip and the mouth corners (CenterFace), for drawing
+    # synthetic masks; not part of the JSON records
+    landmarks: tuple[tuple[float, float], ...] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {

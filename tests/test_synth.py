@@ -1,0 +1,43 @@
+"""`maskwatch synth`: masks placed by the landmarks, right over the nose and wrong below it or on the chin."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+import maskwatch.cli
+from maskwatch.training.synth import faces_with_landmarks, mask_polygon
+from maskwatch.vision.detector import CenterFace
+
+
+def test_mask_positions_follow_the_landmarks() -> None:
+    face = faces_with_landmarks(data.astronaut(), CenterFace())
+    assert face is not None and len(face.landmarks) == 5
+    nose_y = face.landmarks[2][1]
+    mouth_y = (face.landmarks[3][1] + face.landmarks[4][1]) / 2
+    tops = {position: mask_polygon(face, position, "cloth")[:2, 1].mean()
+            for position in ("right", "under_nose", "on_chin")}
+    assert tops["right"] < nose_y < tops["under_nose"] < mouth_y < tops["on_chin"]
+    assert all(mask_polygon(face, p, "surgical")[:, 1].max() > mouth_y for p in tops)  # down to the chin
+
+
+def test_synth_writes_both_classes_and_a_manifest_of_sources(tmp_path: Path, capsys) -> None:
+    faces = tmp_path / "bare"
+    faces.mkdir()
+    cv2.imwrite(str(faces / "astronaut.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(faces / "coffee.jpg"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))  # no face
+    out = tmp_path / "synth"
+    assert maskwatch.cli.main(["synth", str(faces), "--out", str(out), "--per-face", "2"]) == 0
+    assert "1 photos had no face" in capsys.readouterr().out
+    rows = [r for r in csv.DictReader((out / "manifest.csv").open()) if r["class"]]
+    assert sorted(r["class"] for r in rows) == ["mask_weared_incorrect"] * 2 + ["with_mask"] * 2
+    assert {r["position"] for r in rows} == {"right", "under_nose", "on_chin"}
+    assert {r["source"] for r in rows} == {str(faces / "astronaut.jpg")}
+    for row in rows:
+        image = cv2.imread(str(out / row["file"]))
+        assert image.shape == (256, 256, 3) and np.std(image) > 10
+    assert maskwatch.cli.main(["synth", str(tmp_path / "none"), "--out", str(out)]) == 2
