@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.training.metrics import classification_metrics
-
-INCORRECT = "mask_weared_incorrect"
+from maskwatch.vision.classes import INCORRECT
+from maskwatch.vision.results import Face
 
 
 def predict_fn(model_path: Path | None):
@@ -93,14 +94,29 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
 
     faces = [face for found in predictions for face in found]
     large = [face for face in faces if face.side >= 48]
-    return {
+    # The two-class scores as they have always been computed: a three-class model's "worn wrong" faces count
+    # as without a mask, with the two probabilities added, so its numbers compare with a two-class model's.
+    two = [label for label in labels if label != INCORRECT]
+    merged = [[_merged(face, without) for face in found] for found in predictions]
+    result = {
         "scenes": len(truth), "held_out_only": held_out, "skipped": {"count": len(skipped), "first": skipped[:10]},
         # AP ranks the classifier's probabilities as before; how often `detect` would say "unknown" instead:
         "unknown_rate": _unknown_share(faces), "unknown_rate_48px_and_up": _unknown_share(large),
-        "incorrect_ignored": evaluate_scenes(truth, predictions, labels, ignore=(INCORRECT,), class_score=score),
-        "incorrect_as_no_mask": evaluate_scenes(truth, predictions, labels, relabel={INCORRECT: without},
-                                                class_score=score),
+        "incorrect_ignored": evaluate_scenes(truth, merged, two, ignore=(INCORRECT,), class_score=score),
+        "incorrect_as_no_mask": evaluate_scenes(truth, merged, two, relabel={INCORRECT: without}, class_score=score),
     }
+    if INCORRECT in labels:  # worn wrong scored as a class of its own
+        result["three_classes"] = evaluate_scenes(truth, predictions, labels, class_score=score)
+    return result
+
+
+def _merged(face: Face, without: str) -> Face:
+    """The face as a two-class model would label it: mask_weared_incorrect joins without_mask (a two-class
+    model's faces come back unchanged)."""
+    if face.label != INCORRECT:
+        return face
+    p = face.probs.get(without, 0.0) + face.probs.get(INCORRECT, 0.0)
+    return replace(face, label=without, confidence=p)
 
 
 def _unknown_share(faces: list) -> float | None:
@@ -113,7 +129,9 @@ def format_scene_metrics(result: dict) -> str:
         large = result["unknown_rate_48px_and_up"]
         lines.append(f"faces judged unknown: {result['unknown_rate']:.1%}"
                      + ("" if large is None else f" ({large:.1%} of faces 48 px and wider)"))
-    for mode in ("incorrect_ignored", "incorrect_as_no_mask"):
+    for mode in ("incorrect_ignored", "incorrect_as_no_mask", "three_classes"):
+        if mode not in result:
+            continue
         m = result[mode]
         per_class = ", ".join(f"{c} AP50 {v['ap50']:.3f} (n={v['n_gt']})" for c, v in m["per_class"].items()
                               if v["ap50"] is not None)
