@@ -53,13 +53,15 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None) -> dict:
 
 def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: bool = False) -> dict:
     """Classification metrics on the annotated face boxes of VOC scenes, cut as `detect` cuts faces
-    (boxes named mask_weared_incorrect are left out): the classifier alone, with perfect face boxes."""
+    (boxes named mask_weared_incorrect are left out, unless the model has that class): the classifier alone,
+    with perfect face boxes."""
     from maskwatch.evaluation.voc import holdout
     from maskwatch.training.dataset import scene_samples
     from maskwatch.vision.classifier import default_model_path, read_labels
 
     labels = read_labels(model_path or default_model_path())
-    samples, _ = scene_samples(voc_dir, labels, skip=[INCORRECT], include_holdout=True)
+    skip = [] if INCORRECT in labels else [INCORRECT]
+    samples, _ = scene_samples(voc_dir, labels, skip=skip, include_holdout=True)
     return _score([s for s in samples if holdout(s.path.name) or not held_out], model_path)
 
 
