@@ -73,3 +73,17 @@ def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> N
         assert len({where[i] for i in range(4 * person, 4 * person + 4)}) == 1
     with pytest.raises(DatasetError, match="no column ffhq_id"):
         named_groups(samples, keys, [(data / "people.csv", "ffhq_id")])
+
+
+def test_an_image_named_by_two_tables_joins_both_groups(tmp_path: Path) -> None:
+    from maskwatch.training.dataset import Sample, named_groups
+
+    for name in ("orig.jpg", "copy.jpg", "twin.jpg", "other.jpg"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "people.csv").write_text("file,person\norig.jpg,7\ntwin.jpg,7\nother.jpg,8\n")
+    (tmp_path / "synth.csv").write_text(f"file,source\ncopy.jpg,{tmp_path / 'orig.jpg'}\n"
+                                        f"{tmp_path / 'orig.jpg'},{tmp_path / 'orig.jpg'}\n")
+    samples = [Sample(tmp_path / n, "a") for n in ("orig.jpg", "copy.jpg", "twin.jpg", "other.jpg")]
+    tables = [(tmp_path / "synth.csv", "source"), (tmp_path / "people.csv", "person")]
+    keys, named = named_groups(samples, ["k0", "k1", "k2", "k3"], tables)
+    assert named == 4 and keys[0] == keys[1] == keys[2] != keys[3]

@@ -133,11 +133,13 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
 
 def named_groups(samples: Sequence[Sample], keys: Sequence[str], tables: Sequence[tuple[Path, str]]
                  ) -> tuple[list[str], int]:
-    """`keys` with the group a CSV table names for each listed image (columns `file`, relative to the
+    """`keys` with the group CSV tables name for each listed image (columns `file`, relative to the
     table's folder, and `column`), so that pictures of one person, which no hash can tell are related
-    (the same face with the mask moved), stay in one split; and how many images a table named. Symlinks
-    are followed, so a training folder of links into a dataset matches that dataset's manifest."""
-    named: dict[Path, str] = {}
+    (the same face with the mask moved), stay in one split; and how many images the tables named. An
+    image named by several tables joins all their groups (a synthetic copy named by its source, the
+    source by its person id: copy, source and person stay together). Symlinks are followed, so a
+    training folder of links into a dataset matches that dataset's manifest."""
+    names: dict[Path, list[str]] = {}
     for table, column in tables:
         try:
             with table.open(newline="", encoding="utf-8") as file:
@@ -147,12 +149,22 @@ def named_groups(samples: Sequence[Sample], keys: Sequence[str], tables: Sequenc
                     raise DatasetError(f"{table}: no column {' or '.join(sorted(missing))} "
                                        f"(has: {', '.join(reader.fieldnames or [])})")
                 for row in reader:
-                    named[(table.parent / row["file"]).resolve()] = f"{column}={row[column]}"
+                    names.setdefault((table.parent / row["file"]).resolve(), []).append(f"{column}={row[column]}")
         except OSError as error:
             raise DatasetError(f"{table}: cannot read the groups table ({error.strerror})") from None
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name] = parent[parent[name]]
+        return name
+
+    for listed in names.values():  # names given to one image are one group
+        for other in listed[1:]:
+            parent[root(other)] = root(listed[0])
     out, matched = list(keys), 0
     for index, sample in enumerate(samples):
-        group = named.get(sample.path.resolve()) if sample.box is None else None
-        if group is not None:
-            out[index], matched = group, matched + 1
+        listed = names.get(sample.path.resolve()) if sample.box is None else None
+        if listed:
+            out[index], matched = root(listed[0]), matched + 1
     return out, matched
