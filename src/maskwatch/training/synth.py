@@ -96,7 +96,7 @@ def draw_mask(image: np.ndarray, face: Face, position: str, style: Style, rng: n
     cv2.fillPoly(region, [np.round(polygon).astype(np.int32)], 255)
     cloth = np.empty_like(image)
     cloth[:] = style.colour
-    cloth = _texture(cloth, region, style, rng, polygon)
+    cloth = _texture(cloth, region, style, rng)
     # shade: darker away from the centre line, as a curved surface catches less light
     distance = cv2.distanceTransform((region > 0).astype(np.uint8), cv2.DIST_L2, 5)
     light = 1 - style.shade * (1 - np.clip(distance / max(distance.max(), 1), 0, 1))
@@ -112,8 +112,7 @@ def draw_mask(image: np.ndarray, face: Face, position: str, style: Style, rng: n
     return out.astype(np.uint8)
 
 
-def _texture(cloth: np.ndarray, region: np.ndarray, style: Style, rng: np.random.Generator,
-             polygon: np.ndarray) -> np.ndarray:
+def _texture(cloth: np.ndarray, region: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
     ys, xs = np.nonzero(region)
     if len(ys) == 0:
         return cloth
@@ -182,6 +181,66 @@ def _plan(per_face: int, rng: np.random.Generator) -> Iterator[tuple[str, str, S
         yield INCORRECT, POSITIONS[INCORRECT][i % 2], random_style(rng)
 
 
+BLUE_HUE = (88, 125)  # OpenCV hue (0-180) of the light-blue surgical template of MaskedFace-Net
+
+
+def mask_region(image: np.ndarray) -> np.ndarray:
+    """Where a light-blue surgical mask is: the largest saturated blue area (0..1, soft edged)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    blue = ((hsv[..., 0] >= BLUE_HUE[0]) & (hsv[..., 0] <= BLUE_HUE[1]) & (hsv[..., 1] >= 40)).astype(np.uint8)
+    blue = cv2.morphologyEx(blue, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blue)
+    if count < 2:
+        return np.zeros(image.shape[:2], np.float32)
+    largest = 1 + int(stats[1:, cv2.CC_STAT_AREA].argmax())
+    region = (labels == largest).astype(np.float32)
+    return cv2.GaussianBlur(region, (0, 0), 1.0)
+
+
+def recolour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The image with its blue surgical mask in another colour, shade and texture (None: no mask found).
+    Augmentation against a model that learns "light blue" instead of "where the mask sits"."""
+    region = mask_region(image)
+    if region.mean() < 0.02:
+        return None
+    style = random_style(rng)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    # keep the folds and shading of the original (its brightness), in the new colour
+    light = grey / max(float(np.percentile(grey[region > 0.5], 90)), 1.0)
+    cloth = np.clip(np.asarray(style.colour, np.float32) * light[..., None], 0, 255)
+    cloth = _texture(cloth, (region > 0.5).astype(np.uint8), style, rng)
+    alpha = region[..., None]
+    return (image * (1 - alpha) + cloth * alpha).astype(np.uint8)
+
+
+def recolour_folders(sources: list[Path], out: Path, seed: int) -> dict[str, int]:
+    """A recoloured copy of every image with a blue surgical mask in the class folders `sources`, into
+    OUT/<folder name>/, with OUT/manifest.csv naming each copy's source (and each source) for --groups."""
+    rng = np.random.default_rng(seed)
+    counts = {"recoloured": 0, "no mask found": 0, "unreadable": 0}
+    with atomic_path(out / "manifest.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as table:
+        writer = csv.writer(table)
+        writer.writerow(["file", "class", "position", "shape", "colour", "pattern", "source"])
+        for source in sources:
+            (out / source.name).mkdir(parents=True, exist_ok=True)
+            for path in tqdm(list(iter_files(source, IMAGE_SUFFIXES)), desc=f"Recolouring {source.name}"):
+                try:
+                    image = read_image(path)
+                except UnreadableImage:
+                    counts["unreadable"] += 1
+                    continue
+                copy = recolour(image, rng)
+                if copy is None:
+                    counts["no mask found"] += 1
+                    continue
+                name = f"{source.name}/{path.stem}-recoloured.jpg"
+                write_image(out / name, copy)
+                writer.writerow([name, source.name, "", "", "", "", str(path)])
+                writer.writerow([str(path.absolute()), "", "", "", "", "", str(path)])
+                counts["recoloured"] += 1
+    return counts
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="draw masks worn right and wrong onto bare faces, for training a third class",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,6 +248,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="writes OUT/with_mask, OUT/mask_weared_incorrect and "
                    "OUT/manifest.csv")
     p.add_argument("--per-face", type=int, default=1, help="masks worn right per face, and as many worn wrong")
+    p.add_argument("--recolour", action="store_true", help="instead: the sources are class folders of faces "
+                   "with a light-blue surgical mask (such as mask-incorrect/*); write a copy of each with the mask "
+                   "in another colour and texture, into OUT/<folder name>/")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -197,6 +259,11 @@ def run(args: argparse.Namespace) -> int:
     missing = [str(s) for s in args.sources if not s.is_dir()]
     if missing:
         raise NotADirectoryError(f"not a folder: {', '.join(missing)}")
+    if args.recolour:
+        counts = recolour_folders(args.sources, args.out, args.seed)
+        print(f"wrote {counts['recoloured']} recoloured copies to {args.out}; no blue mask found in "
+              f"{counts['no mask found']}, {counts['unreadable']} unreadable")
+        return 0
     counts = synthesise(args.sources, args.out, args.per_face, args.seed)
     print(f"wrote {counts[WITH_MASK]} faces with a mask worn right and {counts[INCORRECT]} worn wrong to "
           f"{args.out}; {counts['no usable face']} photos had no face big and frontal enough, "
