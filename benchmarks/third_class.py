@@ -7,6 +7,7 @@ of mask-detect that `train --scenes` held out (the classifier on the annotated b
   A  mask-incorrect (+ its correctly worn) + mask-classify + synth worn right and wrong
   B  mask-incorrect (+ its correctly worn) + mask-classify             (no synthetic masks of our own)
   C  as B, plus synth worn wrong only
+  D  as B, plus a copy of each mask-incorrect face with its mask recoloured (`synth --recolour`)
 
     python benchmarks/third_class.py --out runs/third_class [--variants A B C]
 """
@@ -36,7 +37,7 @@ def link_all(sources: list[Path], folder: Path) -> int:
     return count
 
 
-def build(out: Path, variant: str, synth: Path) -> Path:
+def build(out: Path, variant: str, synth: Path, recoloured: Path) -> Path:
     data = out / f"data{variant}"
     with_mask = [SHARED / "mask-classify" / "with_mask", SHARED / "mask-incorrect" / "with_mask"]
     wrong = [SHARED / "mask-incorrect" / INCORRECT]
@@ -44,6 +45,9 @@ def build(out: Path, variant: str, synth: Path) -> Path:
         with_mask.append(synth / "with_mask")
     if variant in ("A", "C"):
         wrong.append(synth / INCORRECT)
+    if variant == "D":
+        with_mask.append(recoloured / "with_mask")
+        wrong.append(recoloured / INCORRECT)
     link_all(with_mask, data / "with_mask")
     link_all([SHARED / "mask-classify" / "without_mask"], data / "without_mask")
     link_all(wrong, data / INCORRECT)
@@ -76,7 +80,7 @@ def out_json(argv: list[str]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--variants", nargs="+", default=["A", "B", "C"], choices=["A", "B", "C"])
+    parser.add_argument("--variants", nargs="+", default=["A", "B", "C", "D"], choices=["A", "B", "C", "D"])
     parser.add_argument("--fine-tune-epochs", default="4")
     args = parser.parse_args()
     if not SHARED.is_dir():
@@ -84,14 +88,18 @@ def main() -> int:
     synth = args.out / "synth"
     if not (synth / "manifest.csv").exists():
         maskwatch(["-q", "synth", str(SHARED / "mask-classify" / "without_mask"), "--out", str(synth), "--seed", "1"])
+    recoloured = args.out / "recoloured"
+    if not (recoloured / "manifest.csv").exists():
+        maskwatch(["-q", "synth", "--recolour", str(SHARED / "mask-incorrect" / INCORRECT),
+                   str(SHARED / "mask-incorrect" / "with_mask"), "--out", str(recoloured)])
     results = {}
     for variant in args.variants:
-        data, model = build(args.out, variant, synth), args.out / f"model{variant}"
+        data, model = build(args.out, variant, synth, recoloured), args.out / f"model{variant}"
         if not (model / "model.tflite").exists():
             maskwatch(["-q", "train", str(data), "--scenes", str(SHARED / "mask-detect"), "--groups",
                        f"{SHARED / 'mask-incorrect' / 'manifest.csv'}:ffhq_id", "--groups",
-                       f"{synth / 'manifest.csv'}:source", "--image-size", "128", "--fine-tune-epochs",
-                       args.fine_tune_epochs, "--out", str(model)])
+                       f"{synth / 'manifest.csv'}:source", "--groups", f"{recoloured / 'manifest.csv'}:source",
+                       "--image-size", "128", "--fine-tune-epochs", args.fine_tune_epochs, "--out", str(model)])
         results[variant] = score(model / "model.tflite")
         r = results[variant]
         print(f"{variant}: worn wrong, real held-out boxes: recall {r['incorrect_recall_real']:.3f} "

@@ -41,3 +41,17 @@ def test_synth_writes_both_classes_and_a_manifest_of_sources(tmp_path: Path, cap
         image = cv2.imread(str(out / row["file"]))
         assert image.shape == (256, 256, 3) and np.std(image) > 10
     assert maskwatch.cli.main(["synth", str(tmp_path / "none"), "--out", str(out)]) == 2
+
+
+def test_recolour_changes_the_blue_mask_and_nothing_else() -> None:
+    from maskwatch.training.synth import mask_region, recolour
+
+    image = np.ascontiguousarray(data.astronaut())
+    image[130:230, 160:290] = (100, 150, 220)  # a light-blue "mask" over the mouth and chin
+    region = mask_region(image)
+    assert region[180, 225] > 0.9 and region[40, 40] < 0.1
+    rng = np.random.default_rng(3)
+    copies = [recolour(image, rng) for _ in range(6)]
+    assert all(np.array_equal(copy[:100], image[:100]) for copy in copies)  # above the mask: untouched
+    assert len({tuple(copy[180, 225]) for copy in copies}) > 3  # the mask: other colours each time
+    assert recolour(np.full((64, 64, 3), 128, np.uint8), rng) is None  # no blue mask: no copy
