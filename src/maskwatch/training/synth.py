@@ -16,8 +16,10 @@ import argparse
 import csv
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -149,15 +151,8 @@ def synthesise(sources: list[Path], out: Path, per_face: int, seed: int) -> dict
     counts = {WITH_MASK: 0, INCORRECT: 0, "no usable face": 0, "unreadable": 0}
     for label in POSITIONS:
         (out / label).mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "manifest.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as table:
-        writer = csv.writer(table)
-        writer.writerow(["file", "class", "position", "shape", "colour", "pattern", "source"])
-        for index, path in enumerate(tqdm(files, desc="Drawing masks", unit="face")):
-            try:
-                image = read_image(path)
-            except UnreadableImage:
-                counts["unreadable"] += 1
-                continue
+    with _manifest(out) as writer:
+        for index, (path, image) in enumerate(_readable(files, counts, "Drawing masks")):
             face = faces_with_landmarks(image, detector)
             if face is None:
                 counts["no usable face"] += 1
@@ -173,6 +168,26 @@ def synthesise(sources: list[Path], out: Path, per_face: int, seed: int) -> dict
                                  str(path)])
                 counts[label] += 1
     return counts
+
+
+@contextmanager
+def _manifest(out: Path) -> Iterator[Any]:
+    """A csv writer of OUT/manifest.csv, with its header; the file appears whole when the block ends."""
+    with atomic_path(out / "manifest.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as table:
+        writer = csv.writer(table)
+        writer.writerow(["file", "class", "position", "shape", "colour", "pattern", "source"])
+        yield writer
+
+
+def _readable(files: list[Path], counts: dict[str, int], desc: str) -> Iterator[tuple[Path, np.ndarray]]:
+    """(path, RGB image) of each file that decodes, with a progress bar; the others are counted."""
+    for path in tqdm(files, desc=desc, unit="face"):
+        try:
+            image = read_image(path)
+        except UnreadableImage:
+            counts["unreadable"] += 1
+            continue
+        yield path, image
 
 
 def _plan(per_face: int, rng: np.random.Generator) -> Iterator[tuple[str, str, Style]]:
@@ -218,17 +233,11 @@ def recolour_folders(sources: list[Path], out: Path, seed: int) -> dict[str, int
     OUT/<folder name>/, with OUT/manifest.csv naming each copy's source (and each source) for --groups."""
     rng = np.random.default_rng(seed)
     counts = {"recoloured": 0, "no mask found": 0, "unreadable": 0}
-    with atomic_path(out / "manifest.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as table:
-        writer = csv.writer(table)
-        writer.writerow(["file", "class", "position", "shape", "colour", "pattern", "source"])
+    with _manifest(out) as writer:
         for source in sources:
             (out / source.name).mkdir(parents=True, exist_ok=True)
-            for path in tqdm(list(iter_files(source, IMAGE_SUFFIXES)), desc=f"Recolouring {source.name}"):
-                try:
-                    image = read_image(path)
-                except UnreadableImage:
-                    counts["unreadable"] += 1
-                    continue
+            files = list(iter_files(source, IMAGE_SUFFIXES))
+            for path, image in _readable(files, counts, f"Recolouring {source.name}"):
                 copy = recolour(image, rng)
                 if copy is None:
                     counts["no mask found"] += 1
