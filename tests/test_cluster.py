@@ -196,3 +196,18 @@ def test_watch_runs_cameras_as_ray_actors_restarted_when_killed(cluster: str, tm
         if watch.process.poll() is None:
             watch.stop(signal.SIGKILL)
         hook.close()
+
+
+@pytest.mark.parametrize(("address", "message"), [
+    ("127.0.0.1:1", "--ray 127.0.0.1:1: no Ray cluster answers there"),
+    ("nonsense", "--ray nonsense: give auto, HOST:PORT"),
+])
+def test_a_bad_cluster_address_is_a_one_line_error_at_once(archive: Path, tmp_path: Path, address: str,
+                                                           message: str) -> None:
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "maskwatch", "detect", str(archive), "--json",
+                             str(tmp_path / "faces.jsonl"), "--ray", address], capture_output=True, text=True,
+                            timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"maskwatch detect: error: {message}")
+    assert time.monotonic() - started < 60 and not list(tmp_path.iterdir())  # nothing written

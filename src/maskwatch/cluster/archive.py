@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, replace
@@ -135,9 +136,25 @@ def connect(address: str) -> bool:
     if address == LOCAL:
         ray.init(num_cpus=os.cpu_count(), **common)
     else:
-        ray.init(address=address, **common)
+        if address != "auto":
+            _reachable(address)  # ray.init would retry an address nobody answers on for minutes
+        try:
+            ray.init(address=address, **common)
+        except ConnectionError as error:  # auto, and no cluster on this machine
+            raise ValueError(f"--ray {address}: {error}".split(". ")[0]) from None
     log.info("Ray: %d CPUs on %d node(s)", int(ray.cluster_resources().get("CPU", 0)), len(ray.nodes()))
     return True
+
+
+def _reachable(address: str) -> None:
+    """A one-line error unless something listens at HOST:PORT (or ray://HOST:PORT)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--ray {address}: give auto, HOST:PORT (e.g. head:6379) or ray://HOST:10001")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise ValueError(f"--ray {address}: no Ray cluster answers there ({error.strerror or error})") from None
 
 
 def run_detect_ray(options: DetectOptions, address: str) -> int:
@@ -194,19 +211,19 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
         while pool.has_next():
             result: FileResult = pool.get_next_unordered()
             ready[order[result.file]] = result
-            progress.set_postfix(files=f"{next_index}/{len(pending)}")
             while next_index in ready:  # write in the order of a single-process run
                 result = ready.pop(next_index)
                 per_file = Summary()
                 for step in result.steps:
                     events = [outputs.store.add(e) if outputs.store else e for e in step.events]
-                    outputs.summary.add(step.frame, step.faces, events)
                     per_file.add(step.frame, step.faces, events)
                     if jsonl:
                         jsonl.write(step, events)
                     progress.update()
+                outputs.summary.merge(per_file.counts())
                 failures += result.failures
                 if manifest:
                     manifest.finish(result.file, jsonl.sync() if jsonl else 0, per_file.counts(), result.failures)
                 next_index += 1
+            progress.set_postfix(files=f"{next_index}/{len(pending)}")
     return report(options, outputs.summary, failures)

@@ -67,17 +67,14 @@ class Delivery:
 
     def stop(self, drain_s: float = 0.0) -> None:
         """Stop, after up to `drain_s` seconds of sending what waits (while the receiver takes it)."""
-        deadline = time.monotonic() + drain_s
+        asked, deadline = time.monotonic(), time.monotonic() + drain_s
+        # wait while the loop is up, the receiver takes events, and some wait (as counted after this call)
         while (self._thread.is_alive() and self.down_since is None and time.monotonic() < deadline
-               and (self.backlog or not self._looked_since(deadline - drain_s))):
+               and (self.backlog or self._counted_at < asked)):
             time.sleep(0.05)
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-
-    def _looked_since(self, moment: float) -> bool:
-        """Whether the loop has counted the backlog since `moment` (so a 0 is not from before the stop)."""
-        return self._counted_at >= moment
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -107,7 +107,6 @@ class ProcessSupervisor(Supervisor):
         self._workers = {c.name: _Worker(c) for c in config.cameras}
         self._context = multiprocessing.get_context("spawn")  # no inherited threads, locks or model sessions
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="maskwatch-supervisor", daemon=True)
 
     def start(self) -> None:
@@ -122,8 +121,7 @@ class ProcessSupervisor(Supervisor):
                                         name=f"maskwatch-{camera.name}", daemon=False)
         process.start()
         send.close()  # the child holds the writing end: reads end with EOF when it dies
-        with self._lock:
-            worker.process, worker.conn, worker.started, worker.restart_at = process, receive, time.monotonic(), None
+        worker.process, worker.conn, worker.started, worker.restart_at = process, receive, time.monotonic(), None
         status = self.status[camera.name]
         status.state, status.pid = "starting", process.pid
 
@@ -154,12 +152,9 @@ class ProcessSupervisor(Supervisor):
             if worker.restart_at is not None and time.monotonic() >= worker.restart_at:
                 self._spawn(worker)
             return
-        if worker.conn is not None:  # read what it said before it died
-            while worker.conn is not None and worker.conn.poll():
-                self._read(worker)
-        code = process.exitcode
-        with self._lock:
-            worker.process = None
+        while worker.conn is not None and worker.conn.poll():  # read what it said before it died
+            self._read(worker)
+        code, worker.process = process.exitcode, None
         status.pid, status.fps, status.in_view = None, 0.0, {}
         if code == 0:
             status.state = "ended"

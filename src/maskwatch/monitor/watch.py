@@ -13,6 +13,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -93,13 +94,11 @@ def _retain(config: WatchConfig, days: float | None) -> None:
 def _housekeeping(config: WatchConfig, days: float | None, supervisor: Supervisor, mqtt: list[MqttDelivery],
                   stop: threading.Event) -> None:
     """Retained camera status on MQTT every few seconds; retention every hour."""
-    next_retention = RETENTION_EVERY_S
-    elapsed = 0.0
+    next_retention = time.monotonic() + RETENTION_EVERY_S
     while not stop.wait(STATUS_EVERY_S):
         for delivery in mqtt:
             delivery.publish_status(supervisor.status[delivery.camera].to_json())
-        elapsed += STATUS_EVERY_S
-        if elapsed >= next_retention:
+        if time.monotonic() >= next_retention:
             next_retention += RETENTION_EVERY_S
             try:
                 _retain(config, days)

@@ -84,7 +84,7 @@ class _Report:
             self.counts[key] = total - self._sent.get(key, 0)
         self._sent = totals
         waiting = time.monotonic() - self.last_frame > NO_FRAMES_S
-        message = {"kind": "status", "pid": os.getpid(), "state": "no frames" if waiting else "running",
+        message = {"kind": "status", "state": "no frames" if waiting else "running",
                    "fps": 0.0 if waiting else round(self.fps, 2), "in_view": dict(self.in_view),
                    "counts": {k: v for k, v in self.counts.items() if v}}
         self.counts = Counter()
