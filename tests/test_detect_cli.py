@@ -146,3 +146,17 @@ def test_detect_never_imports_tensorflow(tmp_path):
             "print(sorted(m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("command", [["detect", "{folder}", "--json", "{out}", "--ray"],
+                                     ["watch", "{config}", "--ray"]])
+def test_ray_missing_is_a_one_line_error_that_says_how_to_install_it(folder, tmp_path, command):
+    config = tmp_path / "site.toml"
+    config.write_text(f'store = "e.db"\n[[camera]]\nname = "a"\nsource = "{folder / "clip.mp4"}"\n')
+    argv = [a.format(folder=folder, out=tmp_path / "f.jsonl", config=config) for a in command]
+    code = ("import sys; sys.modules['ray'] = None; from maskwatch.cli import main; "  # as if not installed
+            f"sys.exit(main({argv!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "pip install -e '.[cluster]'" in lines[0]
+    assert not (tmp_path / "f.jsonl").exists() and not (tmp_path / "e.db").exists()

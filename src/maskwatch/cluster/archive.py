@@ -23,6 +23,7 @@ from typing import TextIO
 import numpy as np
 from tqdm import tqdm
 
+from maskwatch.cluster import require_ray
 from maskwatch.cluster.manifest import Manifest
 from maskwatch.detect import DetectOptions, Outputs, report, resolve_sample, validate
 from maskwatch.io.sinks import AnnotatedSaver, Summary, frame_record
@@ -165,7 +166,7 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
     if not isinstance(source, FileSource):
         raise ValueError("--ray runs folders and files (SOURCE: a folder, a file or @LIST); cameras and streams "
                          "run on a cluster with `maskwatch watch --ray`")
-    import ray
+    ray = require_ray()
 
     manifest = Manifest.for_outputs(options.json, options.events, options.save, options.summary)
     finished = manifest.finished if manifest else {}

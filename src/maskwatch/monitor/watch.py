@@ -140,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{config.path}: OK: {config.describe()}")
         return 0
+    if args.ray:  # before anything starts
+        from maskwatch.cluster import require_ray
+
+        require_ray()
     _on_stop_signals(_stopped)
     import uvicorn
 
