@@ -169,12 +169,13 @@ class _Reader:
             self.problem(f"{key!r} names the environment variable {name}, which is not set")
         return value or None
 
-    def path(self, key: str, base: Path, must_exist: bool = True) -> Path | None:
+    def path(self, key: str, base: Path) -> Path | None:
+        """A file that must exist, relative to the config's folder."""
         text = self.get(key, str)
         if text is None:
             return None
-        path = (base / Path(text).expanduser())
-        if must_exist and not path.exists():
+        path = base / Path(text).expanduser()
+        if not path.exists():
             self.problem(f"{key!r}: no such file {path}")
         return path
 
