@@ -147,11 +147,20 @@ def tiled_frames(photos: Sequence[np.ndarray], count: int, size: tuple[int, int]
         frame = np.full((height, width, 3), 60, np.uint8)
         for k, cell in enumerate(cells):
             room_x, room_y = cell_w - cell.shape[1], cell_h - cell.shape[0]
-            x = (k % columns) * cell_w + (i * (1 + k % 2)) % max(1, room_x)  # 1 or 2 px a frame
-            y = (k // columns) * cell_h + (i // 2) % max(1, room_y)
+            x = (k % columns) * cell_w + _back_and_forth(i * (1 + k % 2), room_x)  # 1 or 2 px a frame
+            y = (k // columns) * cell_h + _back_and_forth(i // 2, room_y)
             frame[y:y + cell.shape[0], x:x + cell.shape[1]] = cell
         frames.append(cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes())
     return frames
+
+
+def _back_and_forth(travelled: int, room: int) -> int:
+    """Where a photo that has moved `travelled` px is in a cell with `room` px to spare: it turns at each
+    edge, as a panning camera would, instead of jumping back to the start."""
+    if room <= 0:
+        return 0
+    turn = travelled % (2 * room)
+    return turn if turn <= room else 2 * room - turn
 
 
 def small_face_photos(scenes: Path | None) -> list[np.ndarray]:
