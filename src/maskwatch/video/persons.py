@@ -21,6 +21,7 @@ from trackers import BIoU, ByteTrackTracker
 
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event
+from maskwatch.video.motion import MotionFollower
 from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.judge import DEFAULT_RULE
@@ -94,6 +95,12 @@ class Person:
         return self.frames_with / self.frames_judged if self.frames_judged else None
 
 
+def _moved(shift: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+    """A box's change in one frame: shifted as the picture moved, and growing or shrinking at its speed."""
+    grow_w, grow_h = velocity[2] - velocity[0], velocity[3] - velocity[1]
+    return np.array([shift[0] - grow_w / 2, shift[1] - grow_h / 2, shift[0] + grow_w / 2, shift[1] + grow_h / 2])
+
+
 def _quality(face: Face) -> float:
     """How clear a face is for a snapshot: bigger, surer faces first, and judged ones before unsure ones."""
     return face.score * min(face.side, 200.0) * (2.0 if face.state in JUDGED else 1.0)
@@ -119,6 +126,7 @@ class PersonTracker:
         self._current: list[Person | None] = []  # the person of each face being handled
         self._live = False
         self._last_frame: Frame | None = None
+        self._motion = MotionFollower(enabled=False)
 
     def start(self, frame: Frame, detect_every: int = 1, live: bool = False) -> list[Event]:
         """Begin a new video or stream with this frame (`live`: a camera or stream, whose frame times are
@@ -132,6 +140,7 @@ class PersonTracker:
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
         self._next_id, self._last_detection, self._unconfirmed = 1, -1, []
+        self._motion = MotionFollower(enabled=detect_every > 1)
         return events
 
     @property
@@ -139,16 +148,22 @@ class PersonTracker:
         return self._source
 
     def carried(self, frame: Frame) -> list[Face]:
-        """Where the persons found by the last detection should be now (between detections): each box
-        moved on at its recent speed, with its person id."""
+        """Where the faces of the last detection are now (between detections), each with its person id:
+        every box moved from the previous frame along with the picture under it, or where the picture does
+        not say, at its person's recent speed (a face not yet a person stays put)."""
         persons = [p for p in self._persons.values() if p.detected_at == self._last_detection]
         self._current = [*persons, *[None] * len(self._unconfirmed)]
+        self._motion.see(frame.image)
+        shifts = self._motion.shifts([p.box for p in persons] + [f.box for f in self._unconfirmed])
         carried = []
-        for p in persons:
-            box = tuple(np.asarray(p.detected_box) + (frame.index - p.detected_at) * p.velocity)
+        for p, shift in zip(persons, shifts, strict=False):
+            box = tuple(np.asarray(p.box) + (p.velocity if shift is None else _moved(shift, p.velocity)))
             carried.append(Face(box, p.score, person=p.id) if p.last is None else
                            replace(p.last, box=box, score=p.score, person=p.id))
-        return carried + self._unconfirmed
+        for face, shift in zip(self._unconfirmed, shifts[len(persons):], strict=True):
+            moved = face if shift is None else replace(face, box=tuple(np.asarray(face.box) + np.tile(shift, 2)))
+            carried.append(moved)
+        return carried
 
     def due(self, budget: int) -> list[int]:
         """Which of the faces that `carried` gave to classify now: all of them when there are at most
@@ -166,6 +181,7 @@ class PersonTracker:
             detections = sv.Detections(xyxy=np.array([f.box for f in faces], np.float32),
                                        confidence=np.array([f.score for f in faces], np.float32),
                                        data={"face": np.arange(len(faces))})
+        self._motion.see(frame.image)
         tracked = self._tracker.update(detections)
         self._last_detection = frame.index
         self._current = [None] * len(faces)
