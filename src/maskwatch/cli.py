@@ -118,6 +118,9 @@ def _add_evaluate(sub) -> None:
                    "given (default accurate; fast for the live-video model)")
     p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
     p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
+    p.add_argument("--errors", type=Path, metavar="SHEET.jpg", help="with DATA_DIR or --gt-crops: draw the "
+                   "misclassified faces on one contact sheet (true > predicted, probability), and list them in "
+                   "--json")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -254,11 +257,16 @@ def run_evaluate(args) -> int:
 
     if (args.data_dir is None) == (args.scenes is None):
         raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
+    if args.errors is not None and args.scenes and not args.gt_crops:
+        raise argparse.ArgumentTypeError("--errors needs DATA_DIR or --scenes with --gt-crops: end to end, a "
+                                         "mistake may be a missed face rather than a crop")
+    if args.errors is not None and args.errors.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        raise argparse.ArgumentTypeError(f"--errors {args.errors}: give a .jpg or .png file")
     model = args.model or default_model_path(PRESETS[args.preset].model)
     if args.scenes and args.gt_crops:
         from maskwatch.training.metrics import format_metrics
 
-        result = evaluate.evaluate_gt_crops(args.scenes, model, args.held_out)
+        result = evaluate.evaluate_gt_crops(args.scenes, model, args.held_out, args.errors)
         text = format_metrics(result)
     elif args.scenes:
         from maskwatch.vision.pipeline import MaskDetector
@@ -269,7 +277,7 @@ def run_evaluate(args) -> int:
     else:
         from maskwatch.training.metrics import format_metrics
 
-        result = evaluate.evaluate_folder(args.data_dir, model)
+        result = evaluate.evaluate_folder(args.data_dir, model, args.errors)
         text = format_metrics(result)
     print(json.dumps(result) if args.json else text)
     return 0

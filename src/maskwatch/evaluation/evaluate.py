@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.evaluation.contact_sheet import mistakes, write_contact_sheet
 from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.training.metrics import classification_metrics
 from maskwatch.vision.classes import INCORRECT
@@ -29,17 +30,24 @@ def predict_fn(model_path: Path | None):
     return classifier.predict, classifier.labels, classifier.image_size
 
 
-def _score(samples, model_path: Path | None, batch_size: int = 64) -> dict:
+def _score(samples, model_path: Path | None, errors: Path | None = None, batch_size: int = 64) -> dict:
     predict, labels, size = predict_fn(model_path)
     data = load_samples(samples, labels, size)
     probs = np.concatenate([predict(data.images[i:i + batch_size]) for i in range(0, len(data.labels), batch_size)])
     metrics = classification_metrics(data.labels, probs.argmax(1), labels)
     metrics["skipped"] = {"count": len(data.skipped), "first": data.skipped[:10]}
     metrics["model"] = str(model_path) if model_path else "default"
+    if errors is not None:
+        names = [s.path.name if s.box is None else f"{s.path.name} {list(s.box)}" for s in data.samples]
+        found = mistakes(data.images, data.labels, probs, labels, names)
+        shown = write_contact_sheet(found, errors)
+        metrics["errors"] = {"sheet": str(errors), "mistakes": len(found), "shown": shown,
+                             "listed": [{"name": m.name, "truth": m.truth, "predicted": m.predicted,
+                                         "probability": round(m.probability, 4)} for m in found]}
     return metrics
 
 
-def evaluate_folder(data_dir: Path, model_path: Path | None = None) -> dict:
+def evaluate_folder(data_dir: Path, model_path: Path | None = None, errors: Path | None = None) -> dict:
     """Classification metrics of the model on every readable image under data_dir/CLASS/."""
     from maskwatch.vision.classifier import default_model_path, read_labels
 
@@ -48,10 +56,11 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None) -> dict:
     unknown = sorted(set(classes) - set(labels))
     if unknown:
         raise DatasetError(f"{data_dir}: classes {unknown} are not among the model's labels {labels}")
-    return _score(folder_samples(data_dir, classes), model_path)
+    return _score(folder_samples(data_dir, classes), model_path, errors)
 
 
-def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: bool = False) -> dict:
+def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: bool = False,
+                      errors: Path | None = None) -> dict:
     """Classification metrics on the annotated face boxes of VOC scenes, cut as `detect` cuts faces
     (boxes named mask_weared_incorrect are left out, unless the model has that class): the classifier alone,
     with perfect face boxes."""
@@ -62,7 +71,7 @@ def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: b
     labels = read_labels(model_path or default_model_path())
     skip = [] if INCORRECT in labels else [INCORRECT]
     samples, _ = scene_samples(voc_dir, labels, skip=skip, include_holdout=True)
-    return _score([s for s in samples if holdout(s.path.name) or not held_out], model_path)
+    return _score([s for s in samples if holdout(s.path.name) or not held_out], model_path, errors)
 
 
 def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:

@@ -32,4 +32,7 @@ def format_metrics(metrics: dict) -> str:
     for label, m in metrics["per_class"].items():
         lines.append(f"{label:<24}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}{m['support']:>10}")
     lines.append("confusion (rows: truth, columns: predicted): " + str(metrics["confusion"]))
+    if "errors" in metrics:
+        e = metrics["errors"]
+        lines.append(f"{e['mistakes']} mistakes, {e['shown']} drawn on {e['sheet']}")
     return "\n".join(lines)
