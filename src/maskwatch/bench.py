@@ -187,8 +187,8 @@ def matched(reference: Sequence[Sequence], boxes: Sequence[Sequence], threshold:
     return found
 
 
-def detect_every_curve(detector: MaskDetector, encoded: Sequence[bytes], everies: Sequence[int] = (1, 2, 3, 4, 6, 8),
-                       ) -> list[dict]:
+def detect_every_curve(detector: MaskDetector, encoded: Sequence[bytes],
+                       everies: Sequence[int] = (1, 2, 3, 4, 6, 8, 10, 12)) -> list[dict]:
     """Frames per second of the tracked video loop with detection on every Nth frame, and the share of
     the faces of detection on every frame (the reference) that each N still reports (IoU >= 0.5)."""
     curve, reference = [], None
