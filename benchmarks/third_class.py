@@ -1,6 +1,6 @@
 """Which training data helps a three-class model (mask worn wrong) on real faces it never saw?
 
-Builds three training folders of symlinks into ../shared/datasets (and a `maskwatch synth` set drawn on
+Builds a training folder of symlinks per variant into ../shared/datasets (and a `maskwatch synth` set drawn on
 mask-classify's bare faces), trains each with the same settings, and scores each on the real scene boxes
 of mask-detect that `train --scenes` held out (the classifier on the annotated boxes, and end to end):
 
@@ -8,6 +8,8 @@ of mask-detect that `train --scenes` held out (the classifier on the annotated b
   B  mask-incorrect (+ its correctly worn) + mask-classify             (no synthetic masks of our own)
   C  as B, plus synth worn wrong only
   D  as B, plus a copy of each mask-incorrect face with its mask recoloured (`synth --recolour`)
+  E  as B, trained with --balance-sources (the 58 real worn-wrong scene faces weigh as much as the 886
+     synthetic ones)
 
     python benchmarks/third_class.py --out runs/third_class [--variants A B C]
 """
@@ -38,7 +40,7 @@ def link_all(sources: list[Path], folder: Path) -> int:
 
 
 def build(out: Path, variant: str, synth: Path, recoloured: Path) -> Path:
-    data = out / f"data{variant}"
+    data = out / f"data{'B' if variant == 'E' else variant}"
     with_mask = [SHARED / "mask-classify" / "with_mask", SHARED / "mask-incorrect" / "with_mask"]
     wrong = [SHARED / "mask-incorrect" / INCORRECT]
     if variant == "A":
@@ -80,7 +82,7 @@ def out_json(argv: list[str]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--variants", nargs="+", default=["A", "B", "C", "D"], choices=["A", "B", "C", "D"])
+    parser.add_argument("--variants", nargs="+", default=["A", "B", "C", "D", "E"], choices=["A", "B", "C", "D", "E"])
     parser.add_argument("--fine-tune-epochs", default="4")
     args = parser.parse_args()
     if not SHARED.is_dir():
@@ -99,7 +101,8 @@ def main() -> int:
             maskwatch(["-q", "train", str(data), "--scenes", str(SHARED / "mask-detect"), "--groups",
                        f"{SHARED / 'mask-incorrect' / 'manifest.csv'}:ffhq_id", "--groups",
                        f"{synth / 'manifest.csv'}:source", "--groups", f"{recoloured / 'manifest.csv'}:source",
-                       "--image-size", "128", "--fine-tune-epochs", args.fine_tune_epochs, "--out", str(model)])
+                       "--image-size", "128", "--fine-tune-epochs", args.fine_tune_epochs, "--out", str(model),
+                       *(["--balance-sources"] if variant == "E" else [])])
         results[variant] = score(model / "model.tflite")
         r = results[variant]
         print(f"{variant}: worn wrong, real held-out boxes: recall {r['incorrect_recall_real']:.3f} "

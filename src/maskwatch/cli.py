@@ -96,6 +96,8 @@ def _add_train(sub) -> None:
                    help="a table (columns file, relative to the table, and COLUMN, default 'group') naming a group "
                    "per image; a group never straddles train / val / test, e.g. "
                    "--groups mask-incorrect/manifest.csv:ffhq_id keeps each person in one split; repeatable")
+    p.add_argument("--balance-sources", action="store_true", help="within each class, weigh each source (DATA_DIR, "
+                   "each --scenes folder) alike, e.g. a few real scene faces against many synthetic ones")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
@@ -244,7 +246,7 @@ def run_train(args) -> int:
         raise argparse.ArgumentTypeError("--epochs and --fine-tune-epochs are both 0: nothing to train")
     config = TrainConfig(args.data_dir, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,
                          args.fine_tune_epochs, args.batch_size, args.image_size, args.seed, not args.no_imagenet,
-                         args.blocks, args.groups)
+                         args.blocks, args.groups, args.balance_sources)
     report = train(config)
     print(f"test accuracy {report['test']['accuracy']:.4f} on {report['test']['n']} images; "
           f"{report['training_seconds']:.0f} s; model in {args.out}")

@@ -50,6 +50,7 @@ class TrainConfig:
     imagenet: bool = True
     blocks: int = 18  # MobileNetV2 feature blocks kept (18: the whole network)
     groups: Sequence[tuple[Path, str]] = ()  # CSV tables naming a group per image (e.g. a person id)
+    balance_sources: bool = False  # within each class, every source (the folder, each scenes folder) weighs alike
 
 
 def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
@@ -66,16 +67,19 @@ def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
     return load_samples(samples, classes, config.image_size), sources
 
 
-def make_dataset(data: LoadedData, indices: np.ndarray, batch_size: int, augment=None, seed: int = 0):
-    """A tf.data pipeline over the in-memory uint8 cache: shuffle and augment for training only."""
+def make_dataset(data: LoadedData, indices: np.ndarray, batch_size: int, augment=None, seed: int = 0,
+                 weights: np.ndarray | None = None):
+    """A tf.data pipeline over the in-memory uint8 cache: shuffle and augment for training only; with
+    `weights` (one per index), batches carry sample weights."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((data.images[indices], data.labels[indices]))
+    columns = (data.images[indices], data.labels[indices]) + (() if weights is None else (weights,))
+    ds = tf.data.Dataset.from_tensor_slices(columns)
     if augment is not None:
         ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(lambda x, *rest: (tf.cast(x, tf.float32), *rest), num_parallel_calls=tf.data.AUTOTUNE)
     if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda x, *rest: (augment(x, training=True), *rest), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -83,6 +87,24 @@ def class_weights(labels: np.ndarray, num_classes: int) -> dict[int, float]:
     """Inverse-frequency weights, so a rare class counts as much as a common one."""
     counts = np.bincount(labels, minlength=num_classes)
     return {i: float(len(labels) / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def source_balanced_weights(labels: np.ndarray, origins: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per-sample weights: classes weigh alike (as `class_weights`), and within a class each source does,
+    so 58 real faces of a class are not drowned by 886 synthetic ones of the same class."""
+    per_class = class_weights(labels, num_classes)
+    weights = np.empty(len(labels), np.float32)
+    for c in np.unique(labels):
+        mine = labels == c
+        sources, counts = np.unique(origins[mine], return_counts=True)
+        share = dict(zip(sources, mine.sum() / (len(sources) * counts), strict=True))
+        weights[mine] = [per_class[int(c)] * share[o] for o in origins[mine]]
+    return weights
+
+
+def _origins(config: TrainConfig, data: LoadedData) -> np.ndarray:
+    """Where each sample came from: the data folder, or the scenes folder of its face crop."""
+    return np.array([str(config.data_dir) if s.box is None else str(s.path.parent.parent) for s in data.samples])
 
 
 def _best_checkpoint(path: Path):
@@ -135,10 +157,14 @@ def train(config: TrainConfig) -> dict:
     if config.imagenet:
         log.info("ImageNet MobileNetV2 weights from %s", weights_path())
     model = build_classifier(len(classes), config.image_size, imagenet=config.imagenet, blocks=config.blocks)
-    train_ds = make_dataset(data, split.train, config.batch_size, augmentation(config.seed), config.seed)
+    origins = _origins(config, data)
+    sample_weights = (source_balanced_weights(data.labels[split.train], origins[split.train], len(classes))
+                      if config.balance_sources else None)
+    train_ds = make_dataset(data, split.train, config.batch_size, augmentation(config.seed), config.seed,
+                            sample_weights)
     val_ds = make_dataset(data, split.val, config.batch_size)
     checkpoint = _best_checkpoint(out / "model.keras")
-    weights = class_weights(data.labels[split.train], len(classes))
+    weights = None if config.balance_sources else class_weights(data.labels[split.train], len(classes))
     history: dict[str, list[float]] = {}
     stages = ((config.epochs, freeze_base, 1e-3), (config.fine_tune_epochs, unfreeze_top, 1e-4))
     epoch = 0
@@ -163,11 +189,10 @@ def train(config: TrainConfig) -> dict:
     test = classification_metrics(data.labels[split.test], test_probs.argmax(1), classes)
     log.info("test set:\n%s", format_metrics(test))
     test_by_source = {}
-    origins = np.array([str(config.data_dir) if data.samples[i].box is None else str(data.samples[i].path.parent.parent)
-                        for i in split.test])
+    test_origins = origins[split.test]
     predicted = test_probs.argmax(1)
-    for origin in sorted(set(origins)):
-        mine = origins == origin
+    for origin in sorted(set(test_origins)):
+        mine = test_origins == origin
         test_by_source[origin] = classification_metrics(data.labels[split.test][mine], predicted[mine], classes)
         log.info("test images from %s: accuracy %.4f on %d", origin, test_by_source[origin]["accuracy"], mine.sum())
     export_litert(model, out / "model.tflite")
@@ -185,7 +210,7 @@ def train(config: TrainConfig) -> dict:
                   "test_per_class": dict(Counter(classes[i] for i in data.labels[split.test]))},
         "config": {"epochs": config.epochs, "fine_tune_epochs": config.fine_tune_epochs,
                    "batch_size": config.batch_size, "mapping": dict(config.mapping), "skip": list(config.skip),
-                   "imagenet": config.imagenet},
+                   "imagenet": config.imagenet, "balance_sources": config.balance_sources},
         "best_epoch": checkpoint.best_epoch,
         "history": history,
         "test": test,
