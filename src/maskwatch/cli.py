@@ -163,8 +163,9 @@ def _add_detect(sub) -> None:
                    "starts Ray on this machine, --ray auto joins the cluster this machine is part of, --ray "
                    "HOST:6379 or ray://HOST:10001 a given one (needs maskwatch[cluster] on every node)")
     p.add_argument("--detect-every", type=_positive(int), metavar="N",
-                   help="on video, run the face detector on every Nth frame only; persons are carried and "
-                   "classified on the frames between (default: the preset's, see README)")
+                   help="on video, run the face detector on every Nth frame only; faces are carried along "
+                   "the picture's motion and classified on the frames between (default: the preset's, 2; "
+                   "10 runs a 1280x720 crowd at about 25 fps but finds people who walk in later, see README)")
 
 
 def run_detect(args) -> int:
