@@ -165,7 +165,8 @@ def _add_detect(sub) -> None:
     p.add_argument("--detect-every", type=_positive(int), metavar="N",
                    help="on video, run the face detector on every Nth frame only; faces are carried along "
                    "the picture's motion and classified on the frames between (default: the preset's, 2; "
-                   "10 runs a 1280x720 crowd at about 25 fps but finds people who walk in later, see README)")
+                   "10 runs a 1280x720 crowd at about 25 fps, but a person who walks in is found only at the next "
+                   "detection, see README)")
 
 
 def run_detect(args) -> int:
