@@ -117,7 +117,7 @@ def run_detect(options: DetectOptions) -> int:
     show = options.show if options.show is not None else source.live and display_available()
     detector = MaskDetector(preset, options.model, options.face_threshold, options.scale, options.detector)
     every = options.detect_every or PRESETS[preset].detect_every
-    log.info("preset %s; faces: %s; on video, faces detected on %s", preset, options.detector,
+    log.info("preset %s; faces: %s; on video, faces detected on %s", preset, detector.detector,
              "every frame" if every == 1 else f"1 frame in {every}")
     analyzer = VideoAnalyzer(detector, every, options.track, source.live, snapshots=options.snapshots)
     with ExitStack() as stack:

