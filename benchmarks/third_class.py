@@ -10,6 +10,8 @@ of mask-detect that `train --scenes` held out (the classifier on the annotated b
   D  as B, plus a copy of each mask-incorrect face with its mask recoloured (`synth --recolour`)
   E  as B, trained with --balance-sources (the 58 real worn-wrong scene faces weigh as much as the 886
      synthetic ones)
+  F  as B, plus real masked faces of mask-classify given another person's nose above the mask
+     (`nose_out.py`): real masks, worn under the nose
 
     python benchmarks/third_class.py --out runs/third_class [--variants A B C]
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,7 +42,7 @@ def link_all(sources: list[Path], folder: Path) -> int:
     return count
 
 
-def build(out: Path, variant: str, synth: Path, recoloured: Path) -> Path:
+def build(out: Path, variant: str, synth: Path, recoloured: Path, noses: Path) -> Path:
     data = out / f"data{'B' if variant == 'E' else variant}"
     with_mask = [SHARED / "mask-classify" / "with_mask", SHARED / "mask-incorrect" / "with_mask"]
     wrong = [SHARED / "mask-incorrect" / INCORRECT]
@@ -50,6 +53,8 @@ def build(out: Path, variant: str, synth: Path, recoloured: Path) -> Path:
     if variant == "D":
         with_mask.append(recoloured / "with_mask")
         wrong.append(recoloured / INCORRECT)
+    if variant == "F":
+        wrong.append(noses / INCORRECT)
     link_all(with_mask, data / "with_mask")
     link_all([SHARED / "mask-classify" / "without_mask"], data / "without_mask")
     link_all(wrong, data / INCORRECT)
@@ -82,7 +87,8 @@ def out_json(argv: list[str]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--variants", nargs="+", default=["A", "B", "C", "D", "E"], choices=["A", "B", "C", "D", "E"])
+    parser.add_argument("--variants", nargs="+", default=["A", "B", "C", "D", "E", "F"],
+                        choices=["A", "B", "C", "D", "E", "F"])
     parser.add_argument("--fine-tune-epochs", default="4")
     args = parser.parse_args()
     if not SHARED.is_dir():
@@ -94,13 +100,20 @@ def main() -> int:
     if not (recoloured / "manifest.csv").exists():
         maskwatch(["-q", "synth", "--recolour", str(SHARED / "mask-incorrect" / INCORRECT),
                    str(SHARED / "mask-incorrect" / "with_mask"), "--out", str(recoloured)])
+    noses = args.out / "nose_out"
+    if "F" in args.variants and not (noses / "manifest.csv").exists():
+        classify = SHARED / "mask-classify"
+        subprocess.run([sys.executable, str(Path(__file__).with_name("nose_out.py")), "--masked",
+                        str(classify / "with_mask"), "--bare", str(classify / "without_mask"), "--out", str(noses)],
+                       check=True)
     results = {}
     for variant in args.variants:
-        data, model = build(args.out, variant, synth, recoloured), args.out / f"model{variant}"
+        data, model = build(args.out, variant, synth, recoloured, noses), args.out / f"model{variant}"
         if not (model / "model.tflite").exists():
             maskwatch(["-q", "train", str(data), "--scenes", str(SHARED / "mask-detect"), "--groups",
                        f"{SHARED / 'mask-incorrect' / 'manifest.csv'}:ffhq_id", "--groups",
                        f"{synth / 'manifest.csv'}:source", "--groups", f"{recoloured / 'manifest.csv'}:source",
+                       *(["--groups", f"{noses / 'manifest.csv'}:source"] if variant == "F" else []),
                        "--image-size", "128", "--fine-tune-epochs", args.fine_tune_epochs, "--out", str(model),
                        *(["--balance-sources"] if variant == "E" else [])])
         results[variant] = score(model / "model.tflite")
