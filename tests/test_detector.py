@@ -124,3 +124,21 @@ def test_the_8_bit_model_finds_the_faces_the_float_model_finds() -> None:
         same += sum(any(iou(b, q) >= 0.5 for q in boxes[True]) for b in boxes[False])
     assert same / total_float > 0.85  # measured 77 of 85; faces near the threshold come and go
     assert found[True] >= found[False] - 0.02 * total
+
+
+@pytest.mark.parametrize(("machine", "flags", "expected"), [
+    ("x86_64", "fpu sse2 avx2 avx512f", False),  # no VNNI: 8-bit kernels may saturate
+    ("x86_64", "fpu sse2 avx2 avx512f avx512_vnni", True),
+    ("x86_64", "fpu avx2 avx_vnni", True),
+    ("aarch64", "fp asimd", True),
+])
+def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags, expected) -> None:
+    import platform
+
+    from maskwatch.vision import detector
+
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
+    assert detector.int8_is_exact.__wrapped__() is expected
+    monkeypatch.setattr(detector, "int8_is_exact", lambda: expected)
+    assert CenterFace().int8 is expected and CenterFace(int8=True).int8 is True
