@@ -156,7 +156,7 @@ class PersonTracker:
         self._motion.see(frame.image)
         shifts = self._motion.shifts([p.box for p in persons] + [f.box for f in self._unconfirmed])
         carried = []
-        for p, shift in zip(persons, shifts, strict=False):
+        for p, shift in zip(persons, shifts[:len(persons)], strict=True):
             box = tuple(np.asarray(p.box) + (p.velocity if shift is None else _moved(shift, p.velocity)))
             carried.append(Face(box, p.score, person=p.id) if p.last is None else
                            replace(p.last, box=box, score=p.score, person=p.id))
