@@ -3,6 +3,7 @@ worker's file done again, a rerun that skips finished files, and no Ray at all w
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -10,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -122,23 +124,44 @@ def test_a_killed_worker_is_retried_and_the_outputs_are_complete(cluster: str, a
     assert outputs(tmp_path) == reference
 
 
+@contextmanager
+def held_at_open(path: Path) -> Iterator[Callable[[], bool]]:
+    """Make every other process that opens `path` wait in open() until the block ends (a Linux write
+    lease); yields a check that is true once someone is waiting. Needs no other process to have it open."""
+    previous = signal.signal(signal.SIGIO, signal.SIG_IGN)  # the kernel tells the holder by SIGIO
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+        yield lambda: fcntl.fcntl(fd, fcntl.F_GETLEASE) != fcntl.F_WRLCK  # a break is pending
+    finally:
+        os.close(fd)
+        signal.signal(signal.SIGIO, previous)
+
+
 def test_a_rerun_after_a_crash_skips_finished_files(cluster: str, archive: Path, reference: tuple,
                                                     tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     manifest = tmp_path / "faces.jsonl.manifest"
     command = [sys.executable, "-m", "maskwatch", "-q", "detect", str(archive), "--preset", "fast", "--json",
                str(tmp_path / "faces.jsonl"), "--events", str(tmp_path / "events.db"), "--summary",
                str(tmp_path / "summary.json"), "--ray", cluster]
+
+    def finished() -> list[str]:
+        return [json.loads(line)["file"] for line in manifest.read_text().splitlines() if '"kind": "file"' in line]
+
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: manifest.exists() and manifest.read_text().count('"kind": "file"') >= 1, 120,
-                   "the first finished file")
-        driver.send_signal(signal.SIGKILL)  # mid-run: some files done, others not
-        driver.wait(30)
+        # The crash lands mid-run for sure: the third file stays unopened until the driver is killed, so
+        # the two before it finish and nothing after it can (outputs are written in order).
+        wait_until(lambda: manifest.exists() and '"kind": "run"' in manifest.read_text(), 120,
+                   "the driver to check its files and start")
+        with held_at_open(archive / "cam2.mp4") as waiting:
+            wait_until(lambda: waiting() and len(finished()) == 2, 120, "cam0 and cam1 done, cam2 waiting")
+            driver.send_signal(signal.SIGKILL)
+            driver.wait(30)
     finally:
         if driver.poll() is None:
             driver.kill()
-    done_before = manifest.read_text().count('"kind": "file"')
-    assert done_before < 6, "the run finished before it was killed: nothing to resume"
+    assert finished() == [str(archive / "cam0.mp4"), str(archive / "cam1.mp4")]
     started = time.monotonic()
     assert detect(archive, tmp_path, "--ray", cluster) == 1
     assert outputs(tmp_path) == reference  # nothing lost, nothing twice
