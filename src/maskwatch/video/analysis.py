@@ -1,10 +1,11 @@
 """Frames of videos and streams in, persons and events out: the per-image `MaskDetector` run along time.
 
-Every `detect_every`-th frame goes through the face detector and the tracker; on the frames between, each
-face's box is carried along with the picture under it (`video/motion.py`) and classified there, so states
-stay as current as on frames with detection. Between detections at most `classify_budget` faces a frame
-are classified (those classified longest ago): a crowd of 35 small faces would otherwise cost more to
-classify on every frame than detection does. Still images pass through as single images: no person, no event.
+Every `detect_every`-th frame goes through the face detector; on the frames between, each face's box is
+carried along with the picture under it (`video/motion.py`) and classified there, so states stay as
+current as on frames with detection. The tracker takes every frame's boxes, detected or carried. Between
+detections at most `classify_budget` faces a frame are classified (those classified longest ago): a crowd
+of 35 small faces would otherwise cost more to classify on every frame than detection does. Still images
+pass through as single images: no person, no event.
 """
 
 from __future__ import annotations

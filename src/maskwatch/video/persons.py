@@ -95,12 +95,6 @@ class Person:
         return self.frames_with / self.frames_judged if self.frames_judged else None
 
 
-def _moved(shift: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-    """A box's change in one frame: shifted as the picture moved, and growing or shrinking at its speed."""
-    grow_w, grow_h = velocity[2] - velocity[0], velocity[3] - velocity[1]
-    return np.array([shift[0] - grow_w / 2, shift[1] - grow_h / 2, shift[0] + grow_w / 2, shift[1] + grow_h / 2])
-
-
 def _quality(face: Face) -> float:
     """How clear a face is for a snapshot: bigger, surer faces first, and judged ones before unsure ones."""
     return face.score * min(face.side, 200.0) * (2.0 if face.state in JUDGED else 1.0)
@@ -121,8 +115,7 @@ class PersonTracker:
         self._tracker: ByteTrackTracker | None = None
         self._persons: dict[int, Person] = {}  # by ByteTrack id, while in view
         self._next_id = 1
-        self._last_detection = -1
-        self._unconfirmed: list[Face] = []
+        self._previous: list[Face] = []  # the faces of the previous frame, which `carried` moves on
         self._current: list[Person | None] = []  # the person of each face being handled
         self._live = False
         self._last_frame: Frame | None = None
@@ -134,12 +127,13 @@ class PersonTracker:
         events = self.finish()
         fps = frame.fps or 25.0
         self._tracker = ByteTrackTracker(
-            lost_track_buffer=max(1, round(30 * self.settings.lost_seconds)), frame_rate=fps / detect_every,
-            track_activation_threshold=self.settings.new_track_score, minimum_consecutive_frames=2,
+            lost_track_buffer=max(1, round(30 * self.settings.lost_seconds)), frame_rate=fps,
+            # found by two detections in a row, with the carried frames between them
+            track_activation_threshold=self.settings.new_track_score, minimum_consecutive_frames=detect_every + 1,
             high_conf_det_threshold=self.settings.new_track_score, iou=BIoU(self.settings.buffer_ratio))
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
-        self._next_id, self._last_detection, self._unconfirmed = 1, -1, []
+        self._next_id, self._previous = 1, []
         self._motion = MotionFollower(enabled=detect_every > 1)
         return events
 
@@ -148,22 +142,24 @@ class PersonTracker:
         return self._source
 
     def carried(self, frame: Frame) -> list[Face]:
-        """Where the faces of the last detection are now (between detections), each with its person id:
-        every box moved from the previous frame along with the picture under it, or where the picture does
-        not say, at its person's recent speed (a face not yet a person stays put)."""
-        persons = [p for p in self._persons.values() if p.detected_at == self._last_detection]
-        self._current = [*persons, *[None] * len(self._unconfirmed)]
+        """Where the faces of the previous frame are now (between detections), each with its person id:
+        every box moved and scaled along with the picture under it, or where the picture does not say, at
+        its person's recent speed (a face not yet a person stays put). The tracker takes these boxes as it
+        takes detections, so a face that walks further than its own width between two detections is still
+        matched; a face must still be found by two detections in a row to become a person."""
         self._motion.see(frame.image)
-        shifts = self._motion.shifts([p.box for p in persons] + [f.box for f in self._unconfirmed])
-        carried = []
-        for p, shift in zip(persons, shifts[:len(persons)], strict=True):
-            box = tuple(np.asarray(p.box) + (p.velocity if shift is None else _moved(shift, p.velocity)))
-            carried.append(Face(box, p.score, person=p.id) if p.last is None else
-                           replace(p.last, box=box, score=p.score, person=p.id))
-        for face, shift in zip(self._unconfirmed, shifts[len(persons):], strict=True):
-            moved = face if shift is None else replace(face, box=tuple(np.asarray(face.box) + np.tile(shift, 2)))
-            carried.append(moved)
-        return carried
+        followed = self._motion.follow([face.box for face in self._previous])
+        faces = []
+        for face, person, moved in zip(self._previous, self._current, followed, strict=True):
+            if person is None:
+                faces.append(face if moved is None else replace(face, box=tuple(moved)))
+                continue
+            box = tuple(np.asarray(person.box) + person.velocity if moved is None else moved)
+            faces.append(Face(box, person.score) if person.last is None else replace(person.last, box=box,
+                                                                                       score=person.score))
+        self._track(faces, frame, detected=False)
+        return [face if p is None else replace(face, person=p.id) for face, p in zip(faces, self._current,
+                                                                                    strict=True)]
 
     def due(self, budget: int) -> list[int]:
         """Which of the faces that `carried` gave to classify now: all of them when there are at most
@@ -175,29 +171,31 @@ class PersonTracker:
     def detected(self, faces: list[Face], frame: Frame) -> list[Face]:
         """Faces found by the detector in this frame, with the person id each belongs to (None for a face
         not yet confirmed as a track)."""
+        self._motion.see(frame.image)
+        self._track(faces, frame, detected=True)
+        return faces
+
+    def _track(self, faces: list[Face], frame: Frame, detected: bool) -> None:
+        """Match the faces to the tracks; `_current` becomes each face's person (None: not confirmed)."""
         if not faces:
             detections = sv.Detections.empty()
         else:
             detections = sv.Detections(xyxy=np.array([f.box for f in faces], np.float32),
                                        confidence=np.array([f.score for f in faces], np.float32),
                                        data={"face": np.arange(len(faces))})
-        self._motion.see(frame.image)
         tracked = self._tracker.update(detections)
-        self._last_detection = frame.index
         self._current = [None] * len(faces)
         for index, track in zip(tracked.data.get("face", []), tracked.tracker_id, strict=True):
             if track >= 0:
-                self._current[int(index)] = self._person(int(track), faces[int(index)], frame)
-        self._unconfirmed = [face for face, p in zip(faces, self._current, strict=True) if p is None]
-        return faces
+                self._current[int(index)] = self._person(int(track), faces[int(index)], frame, detected)
 
-    def _person(self, track: int, face: Face, frame: Frame) -> Person:
+    def _person(self, track: int, face: Face, frame: Frame, detected: bool) -> Person:
         person = self._persons.get(track)
         if person is None:
             person = Person(None, face.box, face.box, frame.index, frame.index, frame.time, face.score,
                             state_since=frame.time)
             self._persons[track] = person
-        else:
+        elif detected:
             moved = (np.asarray(face.box) - np.asarray(person.detected_box)) / max(frame.index - person.detected_at, 1)
             person.velocity = moved if not person.velocity.any() else 0.5 * person.velocity + 0.5 * moved
             person.detected_box, person.detected_at = face.box, frame.index
@@ -236,7 +234,7 @@ class PersonTracker:
                 kind = "mask_on" if person.state == WITH_MASK else "mask_off"  # off: to any non-compliant state
                 events.append(self.event(kind, person, frame, face, previous_state=previous))
             out.append(replace(face, person=person.id, state=person.state))
-        self._unconfirmed = [face for face, person in zip(out, self._current, strict=True) if person is None]
+        self._previous = out
         return out, events
 
     def _keep_clearest(self, person: Person, face: Face, image: np.ndarray) -> None:
