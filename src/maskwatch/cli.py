@@ -14,6 +14,9 @@ from maskwatch.monitor import events_cli, watch
 from maskwatch.training import synth
 from maskwatch.vision.presets import PRESETS
 
+INCORRECT_HELP = ("or `incorrect`: the shipped three-class model, which also tells a mask worn under the nose or on "
+                  "the chin (opt-in: its weights are CC BY-NC-SA; see MODEL_CARD.md)")
+
 log = logging.getLogger("maskwatch")
 
 EXAMPLES = """examples:
@@ -112,7 +115,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--held-out", action="store_true", help="with --scenes: only the 20%% of scenes that "
                    "`train --scenes` keeps out of training (by file-name hash)")
     p.add_argument("--model", type=Path, help="a .tflite or .keras model with labels.json beside it "
-                   "(default: the shipped model of --preset)")
+                   "(default: the shipped model of --preset); " + INCORRECT_HELP)
     p.add_argument("--gt-crops", action="store_true", help="with --scenes: score the classifier alone on the "
                    "annotated face boxes (no detector)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="accurate",
@@ -144,7 +147,7 @@ def _add_detect(sub) -> None:
                    "cameras and streams); accurate: small faces in scenes, 2.5x detector input and the 128 px "
                    "classifier (default for files and folders)")
     p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it "
-                   "(default: the preset's shipped model)")
+                   "(default: the preset's shipped model); " + INCORRECT_HELP)
     p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
     p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a YuNet .onnx file")
@@ -231,7 +234,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--max-body-mb", type=_positive(float), default=10.0, help="larger uploads get 413 (default 10)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="default fast (camera-sized faces)")
     p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it "
-                   "(default: the preset's shipped model)")
+                   "(default: the preset's shipped model); " + INCORRECT_HELP)
     p.add_argument("--workers", type=_positive(int), help="images processed at once (default: one per core)")
 
 
@@ -257,7 +260,7 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
     from maskwatch.evaluation import evaluate
-    from maskwatch.vision.classifier import default_model_path
+    from maskwatch.vision.presets import classifier_path
 
     if (args.data_dir is None) == (args.scenes is None):
         raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
@@ -266,7 +269,7 @@ def run_evaluate(args) -> int:
                                          "mistake may be a missed face rather than a crop")
     if args.errors is not None and args.errors.suffix.lower() not in (".jpg", ".jpeg", ".png"):
         raise argparse.ArgumentTypeError(f"--errors {args.errors}: give a .jpg or .png file")
-    model = args.model or default_model_path(PRESETS[args.preset].model)
+    model = classifier_path(args.model, args.preset)
     if args.scenes and args.gt_crops:
         from maskwatch.training.metrics import format_metrics
 

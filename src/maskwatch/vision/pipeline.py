@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.vision.classifier import MaskClassifier, default_model_path
+from maskwatch.vision.classifier import MaskClassifier
 from maskwatch.vision.detector import load_detector
 from maskwatch.vision.judge import DEFAULT_RULE, UnknownRule
-from maskwatch.vision.presets import PRESETS
+from maskwatch.vision.presets import PRESETS, classifier_path
 from maskwatch.vision.results import Face
 
 
@@ -26,7 +26,7 @@ class MaskDetector:
                                       else face_threshold, scale=settings.scale if scale is None else scale,
                                       **({"max_side": settings.max_side, "threads": threads}
                                          if detector == "centerface" else {}))
-        self.classifier = MaskClassifier(model or default_model_path(settings.model), threads=threads)
+        self.classifier = MaskClassifier(classifier_path(model, preset), threads=threads)
         self.rule = rule
 
     def __call__(self, image: np.ndarray) -> list[Face]:

@@ -10,6 +10,9 @@ image, and the 128 px classifier labels better (`accurate`). The values were cho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+INCORRECT = "incorrect"  # `--model incorrect`: the opt-in three-class model (masks worn wrong; MODEL_CARD.md)
 
 
 @dataclass(frozen=True)
@@ -19,9 +22,24 @@ class Preset:
     face_threshold: float
     model: str  # the shipped classifier it uses (in maskwatch/models) unless --model says otherwise
     detect_every: int  # on video, run the detector on every Nth frame; the tracker carries faces between
+    incorrect_model: str  # the three-class classifier that `--model incorrect` selects with this preset
 
 
 PRESETS = {
-    "fast": Preset(scale=1.0, max_side=480, face_threshold=0.3, model="mask_classifier_fast.tflite", detect_every=2),
-    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=2),
+    "fast": Preset(scale=1.0, max_side=480, face_threshold=0.3, model="mask_classifier_fast.tflite", detect_every=2,
+                   incorrect_model="mask_classifier_incorrect_fast.tflite"),
+    "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=2,
+                       incorrect_model="mask_classifier_incorrect.tflite"),
 }
+
+
+def classifier_path(model: str | Path | None, preset: str) -> Path:
+    """The classifier file to load: `model` as given, the preset's shipped model when it is None, or the
+    preset's version of a shipped model named by `model` (`incorrect`)."""
+    from maskwatch.vision.classifier import default_model_path
+
+    if model is None:
+        return default_model_path(PRESETS[preset].model)
+    if str(model) == INCORRECT:
+        return default_model_path(PRESETS[preset].incorrect_model)
+    return Path(model)
