@@ -24,13 +24,13 @@ LEVELS = 3
 SCALE_RANGE = (0.8, 1.25)  # a face grows or shrinks by less than this between two frames
 
 
-def _grid(box: Sequence[float]) -> np.ndarray:
-    """GRID x GRID points over the middle 80% of a box."""
-    x1, y1, x2, y2 = box
-    w, h = x2 - x1, y2 - y1
-    xs = np.linspace(x1 + 0.1 * w, x2 - 0.1 * w, GRID)
-    ys = np.linspace(y1 + 0.1 * h, y2 - 0.1 * h, GRID)
-    return np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+def _grids(boxes: np.ndarray) -> np.ndarray:
+    """GRID x GRID points over the middle 80% of each box (B x 4): B * GRID * GRID points, box by box."""
+    steps = np.linspace(0.1, 0.9, GRID)
+    xs = boxes[:, None, 0] + steps * (boxes[:, None, 2] - boxes[:, None, 0])  # B x GRID
+    ys = boxes[:, None, 1] + steps * (boxes[:, None, 3] - boxes[:, None, 1])
+    points = np.stack(np.broadcast_arrays(xs[:, None, :], ys[:, :, None]), -1)  # B x GRID(y) x GRID(x) x 2
+    return points.reshape(-1, 2)
 
 
 class MotionFollower:
@@ -53,24 +53,31 @@ class MotionFollower:
         if (not boxes or self._previous is None or self._current is None
                 or self._previous.shape != self._current.shape):
             return [None] * len(boxes)
-        start = np.concatenate([_grid(b) for b in boxes]).astype(np.float32)
+        start = _grids(np.asarray(boxes, float)).astype(np.float32)
         options = {"winSize": WINDOW, "maxLevel": LEVELS,
                    "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
         there, ok, _ = cv2.calcOpticalFlowPyrLK(self._previous, self._current, start, None, **options)
         back, ok_back, _ = cv2.calcOpticalFlowPyrLK(self._current, self._previous, there, None, **options)
         good = (ok[:, 0] == 1) & (ok_back[:, 0] == 1) & (np.linalg.norm(back - start, axis=1) <= MAX_RETURN_ERROR)
-        moved = []
-        for box, before, after, g in zip(boxes, start.reshape(len(boxes), -1, 2), there.reshape(len(boxes), -1, 2),
-                                          good.reshape(len(boxes), -1), strict=True):
-            moved.append(_moved_box(box, before[g], after[g]) if g.sum() >= MIN_POINTS else None)
+        good = good.reshape(len(boxes), -1)
+        sure = np.flatnonzero(good.sum(1) >= MIN_POINTS)
+        moved: list[np.ndarray | None] = [None] * len(boxes)
+        if len(sure):
+            before, after = start.reshape(len(boxes), -1, 2)[sure], there.reshape(len(boxes), -1, 2)[sure]
+            for i, box in zip(sure, _moved_boxes(np.asarray(boxes, float)[sure], before, after, good[sure]),
+                              strict=True):
+                moved[i] = box
         return moved
 
 
-def _moved_box(box: Sequence[float], before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    pairs = np.triu_indices(len(before), 1)
-    apart_before = np.linalg.norm(before[pairs[0]] - before[pairs[1]], axis=1)
-    apart_after = np.linalg.norm(after[pairs[0]] - after[pairs[1]], axis=1)
-    scale = float(np.clip(np.median(apart_after / np.maximum(apart_before, 1e-3)), *SCALE_RANGE))
-    centre = (np.asarray(box[:2]) + np.asarray(box[2:])) / 2 + np.median(after - before, axis=0)
-    half = (np.asarray(box[2:]) - np.asarray(box[:2])) / 2 * scale
-    return np.concatenate([centre - half, centre + half])
+def _moved_boxes(boxes: np.ndarray, before: np.ndarray, after: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Boxes (B x 4) moved by the median shift of their good points (B x P x 2, before and after) and scaled
+    by the median ratio of the distances between pairs of good points."""
+    shift = np.nanmedian(np.where(good[..., None], after - before, np.nan), axis=1)
+    apart_before = np.linalg.norm(before[:, :, None] - before[:, None], axis=-1)
+    apart_after = np.linalg.norm(after[:, :, None] - after[:, None], axis=-1)
+    pairs = good[:, :, None] & good[:, None] & np.triu(np.ones(apart_before.shape[1:], bool), 1)
+    ratio = np.where(pairs, apart_after / np.maximum(apart_before, 1e-3), np.nan).reshape(len(boxes), -1)
+    scale = np.clip(np.nanmedian(ratio, axis=1), *SCALE_RANGE)[:, None]
+    centre, half = (boxes[:, :2] + boxes[:, 2:]) / 2 + shift, (boxes[:, 2:] - boxes[:, :2]) / 2 * scale
+    return np.concatenate([centre - half, centre + half], axis=1)
