@@ -101,20 +101,22 @@ CLIPS = {
 
 @dataclass(frozen=True)
 class Rule:
-    """Label a face only if long side >= min_side, p(label) >= min_conf (>= min_conf_masked for with_mask)
-    and face score >= min_score."""
+    """Label a face only if long side >= min_side, p(label) >= min_conf (>= min_conf_masked for with_mask,
+    and for any label when the face score is under weak_score) and face score >= min_score."""
 
     min_side: float
     min_conf: float
     min_conf_masked: float
     min_score: float = 0.0
+    weak_score: float = 0.0
 
     @property
     def name(self) -> str:
         text = f"side>={self.min_side:g} conf>={self.min_conf:g}"
         if self.min_conf_masked != self.min_conf:
             text += f" with_mask>={self.min_conf_masked:g}"
-        return text + (f" score>={self.min_score:g}" if self.min_score else "")
+        text += f" score>={self.min_score:g}" if self.min_score else ""
+        return text + (f" (score<{self.weak_score:g}: any label>={self.min_conf_masked:g})" if self.weak_score else "")
 
     def predict(self, side: np.ndarray, p_with: np.ndarray, score: np.ndarray | None = None) -> np.ndarray:
         """-1 (unknown), 0 (with_mask) or 1 (without_mask) per face."""
@@ -122,7 +124,9 @@ class Rule:
         if self.min_score and score is not None:
             ok &= score >= self.min_score
         pred = np.full(len(side), UNKNOWN, np.int8)
-        pred[ok & (1 - p_with >= self.min_conf)] = 1
+        needed = self.min_conf if score is None else np.where(score < self.weak_score, self.min_conf_masked,
+                                                               self.min_conf)
+        pred[ok & (1 - p_with >= needed)] = 1
         pred[ok & (p_with >= self.min_conf_masked) & (p_with >= 0.5)] = 0
         return pred
 
@@ -619,7 +623,8 @@ def main(argv: list[str] | None = None) -> int:
         from maskwatch.vision.judge import DEFAULT_RULE
 
         references["judge.py default"] = Rule(DEFAULT_RULE.min_side, DEFAULT_RULE.min_confidence,
-                                              DEFAULT_RULE.min_confidence_masked)
+                                              DEFAULT_RULE.min_confidence_masked,
+                                              weak_score=getattr(DEFAULT_RULE, "weak_score", 0.0))
     except (ImportError, AttributeError):
         pass
     report: dict = {"targets": {"max_miss_rate": MAX_MISS, "min_coverage_large": MIN_COVERAGE_LARGE,

@@ -87,6 +87,9 @@ def test_the_unknown_rule_needs_size_and_confidence() -> None:
     assert rule.state(Face((0, 0, 30, 30), 0.9)) == "unknown"
     assert rule.state(Face((0, 0, 30, 30), 0.9, "without_mask", 0.99, frontal=0.05)) == "unknown"  # turned away
     assert rule.state(Face((0, 0, 30, 30), 0.9, "without_mask", 0.99, frontal=0.45)) == "without_mask"
+    # a face the detector is unsure of needs the masked confidence for a bare verdict too
+    assert rule.state(Face((0, 0, 30, 30), 0.45, "without_mask", 0.85)) == "unknown"
+    assert rule.state(Face((0, 0, 30, 30), 0.45, "without_mask", 0.95)) == "without_mask"
 
 
 def test_each_preset_uses_its_shipped_classifier_unless_told_otherwise() -> None:
