@@ -119,3 +119,40 @@ def test_between_detections_a_crowd_is_classified_a_budget_at_a_time() -> None:
     assert sizes == [6, 2, 2, 2] * 3
     assert all(len(s.faces) == 6 and all(f.label == "without_mask" for f in s.faces) for s in steps)
     assert {f.person for s in steps[4:] for f in s.faces} == set(range(1, 7))
+
+
+def _counting_detections(detector: MaskDetector) -> list[int]:
+    """The frame shapes the detector is called on, in order."""
+    calls: list[int] = []
+    detect = detector.detector.detect
+    detector.detector.detect = lambda image: calls.append(image.shape) or detect(image)
+    return calls
+
+
+def test_by_default_accurate_detects_on_every_8th_frame_from_1280x720_on() -> None:
+    detector = MaskDetector("accurate")
+    calls = _counting_detections(detector)
+    small = _clip("small.mp4", 16)
+    large = [Frame(cv2.resize(f.image, (1280, 720)), "large.mp4", f.index, f.time, Path("large.mp4"), f.fps, True)
+             for f in small]
+    _run(VideoAnalyzer(detector, detect_every=None), small + large)
+    assert [shape[1] for shape in calls] == [512] * 8 + [1280] * 2  # 16 frames each: every 2nd, every 8th
+    calls.clear()
+    _run(VideoAnalyzer(detector, detect_every=4), large)
+    assert len(calls) == 4  # an explicit N wins
+    fast = MaskDetector("fast")  # its detector input is 480 px whatever the frame: cheap at any size
+    fast_calls = _counting_detections(fast)
+    _run(VideoAnalyzer(fast, detect_every=None), large)
+    assert len(fast_calls) == 8
+
+
+def test_the_frame_after_a_cut_is_detected_at_once() -> None:
+    """A cut to an empty corridor: the picture says nothing about where the face went, so the next frame
+    is detected instead of carrying a ghost box until the next scheduled detection."""
+    detector = MaskDetector("accurate")
+    calls = _counting_detections(detector)
+    frames = _clip("cut.mp4", 6) + [Frame(np.full((512, 512, 3), 90, np.uint8), "cut.mp4", i, i / 25,
+                                          Path("cut.mp4"), 25.0, True) for i in range(6, 16)]
+    steps = _run(VideoAnalyzer(detector, detect_every=8), frames)
+    assert len(calls) == 3  # frames 0, 7 (after the cut at 6) and 15
+    assert [len(s.faces) for s in steps] == [1] * 7 + [0] * 9  # the ghost lasts one frame, the cut itself

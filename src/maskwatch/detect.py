@@ -19,7 +19,7 @@ from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window,
 from maskwatch.io.sources import open_source
 from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.vision.presets import PRESETS
+from maskwatch.vision.presets import PRESETS, detection_schedule
 
 log = logging.getLogger(__name__)
 SAMPLE_PREFIX = "sample:"
@@ -116,10 +116,10 @@ def run_detect(options: DetectOptions) -> int:
     preset = options.preset or ("fast" if source.live else "accurate")
     show = options.show if options.show is not None else source.live and display_available()
     detector = MaskDetector(preset, options.model, options.face_threshold, options.scale, options.detector)
-    every = options.detect_every or PRESETS[preset].detect_every
     log.info("preset %s; faces: %s; on video, faces detected on %s", preset, detector.detector,
-             "every frame" if every == 1 else f"1 frame in {every}")
-    analyzer = VideoAnalyzer(detector, every, options.track, source.live, snapshots=options.snapshots)
+             detection_schedule(options.detect_every, PRESETS[preset]))
+    analyzer = VideoAnalyzer(detector, options.detect_every, options.track, source.live,
+                             snapshots=options.snapshots)
     with ExitStack() as stack:
         stack.enter_context(closing(source))
         outputs = Outputs(options, stack, source.live, show)

@@ -76,11 +76,9 @@ class FileWorker:
     def run(self, file: str, relative: str) -> FileResult:
         from maskwatch.io.annotate import draw
         from maskwatch.video.analysis import VideoAnalyzer
-        from maskwatch.vision.presets import PRESETS
 
         s = self.settings
-        every = s.detect_every or PRESETS[s.preset].detect_every
-        analyzer = VideoAnalyzer(self.detector, every, s.track, snapshots=s.snapshots)
+        analyzer = VideoAnalyzer(self.detector, s.detect_every, s.track, snapshots=s.snapshots)
         source, steps = FileSource([Path(file)], relatives=[Path(relative)]), []
         with ExitStack() as stack:
             saver = stack.enter_context(AnnotatedSaver(s.save)) if s.save else None

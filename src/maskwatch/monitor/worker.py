@@ -29,7 +29,6 @@ from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.video.events import verdict
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +105,7 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     camera = settings.camera
     cv2.setNumThreads(1)
     detector = MaskDetector(camera.preset, settings.model, threads=1)
-    every = camera.detect_every or PRESETS[camera.preset].detect_every
-    analyzer = VideoAnalyzer(detector, every, live=True, snapshots=settings.snapshots,
+    analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules) if settings.rules else None)
     report = _Report()
     grab = LatestFrame(open_camera(camera))

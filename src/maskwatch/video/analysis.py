@@ -2,7 +2,8 @@
 
 Every `detect_every`-th frame goes through the face detector; on the frames between, each face's box is
 carried along with the picture under it (`video/motion.py`) and classified there, so states stay as
-current as on frames with detection. The tracker takes every frame's boxes, detected or carried. Between
+current as on frames with detection. The tracker takes every frame's boxes, detected or carried. Where
+the picture loses every carried face at once (a cut), the next frame is detected. Between
 detections at most `classify_budget` faces a frame are classified (those classified longest ago): a crowd
 of 35 small faces would otherwise cost more to classify on every frame than detection does. Still images
 pass through as single images: no person, no event.
@@ -17,6 +18,7 @@ from maskwatch.video.alerts import Alerts
 from maskwatch.video.events import Event
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
 from maskwatch.vision.pipeline import MaskDetector
+from maskwatch.vision.presets import detect_every_for
 from maskwatch.vision.results import Face
 
 
@@ -37,13 +39,15 @@ class VideoAnalyzer:
     frame. With `track=False` every frame is handled as a single image (no persons, no events).
     """
 
-    def __init__(self, detector: MaskDetector, detect_every: int = 1, track: bool = True, live: bool = False,
+    def __init__(self, detector: MaskDetector, detect_every: int | None = 1, track: bool = True, live: bool = False,
                  settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 8,
                  alerts: Alerts | None = None):
         self.detector, self.detect_every, self.track, self.live = detector, detect_every, track, live
         self.classify_budget, self.alerts = classify_budget, alerts
         self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
         self._held: Step | None = None
+        self._every = detect_every or 1  # of the video being analysed (None: by its frame size, per video)
+        self._since = 0  # frames since the last detection
 
     def push(self, frame: Frame) -> list[Step]:
         done = []
@@ -67,8 +71,12 @@ class VideoAnalyzer:
             return Step(frame, self.detector(frame.image), [])
         events = []
         if frame.source != self.persons.source:
-            events += self.persons.start(frame, self.detect_every, self.live)
-        if frame.index % self.detect_every == 0:
+            self._every = self.detect_every or detect_every_for(self.detector.settings, *frame.image.shape[:2])
+            events += self.persons.start(frame, self._every, self.live)
+            self._since = self._every
+        # detect on every Nth frame, and on the next one wherever the picture lost every carried face (a cut)
+        if self._since >= self._every or self.persons.lost_sight:
+            self._since = 0
             faces = self.persons.detected(self.detector.detector.detect(frame.image), frame)
             faces, fresh = self.detector.classify(frame.image, faces), None
         else:  # carried faces: classify all while that is cheap, else the ones classified longest ago
@@ -78,6 +86,7 @@ class VideoAnalyzer:
                                    strict=True):
                 faces[index] = face
             fresh = set(fresh)
+        self._since += 1
         faces, happened = self.persons.observe(frame, faces, fresh)
         if self.alerts is not None:
             happened += self.alerts.check(frame, self.persons)

@@ -120,6 +120,7 @@ class PersonTracker:
         self._live = False
         self._last_frame: Frame | None = None
         self._motion = MotionFollower(enabled=False)
+        self.lost_sight = False  # the picture said nothing about where any carried face went (a cut)
 
     def start(self, frame: Frame, detect_every: int = 1, live: bool = False) -> list[Event]:
         """Begin a new video or stream with this frame (`live`: a camera or stream, whose frame times are
@@ -133,7 +134,7 @@ class PersonTracker:
             high_conf_det_threshold=self.settings.new_track_score, iou=BIoU(self.settings.buffer_ratio))
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
-        self._next_id, self._previous = 1, []
+        self._next_id, self._previous, self.lost_sight = 1, [], False
         self._motion = MotionFollower(enabled=detect_every > 1)
         return events
 
@@ -149,6 +150,7 @@ class PersonTracker:
         matched; a face must still be found by two detections in a row to become a person."""
         self._motion.see(frame.image)
         followed = self._motion.follow([face.box for face in self._previous])
+        self.lost_sight = bool(followed) and all(moved is None for moved in followed)
         faces = []
         for face, person, moved in zip(self._previous, self._current, followed, strict=True):
             if person is None:
@@ -172,6 +174,7 @@ class PersonTracker:
         """Faces found by the detector in this frame, with the person id each belongs to (None for a face
         not yet confirmed as a track)."""
         self._motion.see(frame.image)
+        self.lost_sight = False
         self._track(faces, frame, detected=True)
         return faces
 

@@ -21,7 +21,7 @@ class MaskDetector:
     def __init__(self, preset: str = "accurate", model: str | Path | None = None, face_threshold: float | None = None,
                  scale: float | None = None, detector: str = "centerface", threads: int | None = None,
                  rule: UnknownRule = DEFAULT_RULE):
-        settings = PRESETS[preset]
+        settings = self.settings = PRESETS[preset]
         self.detector = load_detector(detector, threshold=settings.face_threshold if face_threshold is None
                                       else face_threshold, scale=settings.scale if scale is None else scale,
                                       **({"max_side": settings.max_side, "threads": threads}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+LARGE_FRAME = 1280 * 720  # pixels from which `accurate` detects on fewer frames (see Preset.detect_every_for)
 INCORRECT = "incorrect"  # `--model incorrect`: the opt-in three-class model (masks worn wrong; MODEL_CARD.md)
 
 
@@ -22,15 +23,35 @@ class Preset:
     face_threshold: float
     model: str  # the shipped classifier it uses (in maskwatch/models) unless --model says otherwise
     detect_every: int  # on video, run the detector on every Nth frame; the tracker carries faces between
+    detect_every_large: int  # the same on frames of LARGE_FRAME pixels or more
     incorrect_model: str  # the three-class classifier that `--model incorrect` selects with this preset
 
 
 PRESETS = {
     "fast": Preset(scale=1.0, max_side=480, face_threshold=0.3, model="mask_classifier_fast.tflite", detect_every=2,
+                   detect_every_large=2,
                    incorrect_model="mask_classifier_incorrect_fast.tflite"),
     "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=2,
+                       detect_every_large=8,
                        incorrect_model="mask_classifier_incorrect.tflite"),
 }
+
+
+def detect_every_for(preset: Preset, height: int, width: int) -> int:
+    """Detection every Nth frame of a video of this size. `accurate` caps its detector input at 2048 px, so
+    from 1280x720 on one detection costs about 120 ms (2 cores) and every 2nd frame runs at 10-15 fps;
+    detection on every 8th keeps 97-100% of the faces of 720p bench and clip workloads at 25-46 fps
+    (`maskwatch bench`, README "Speed"). `fast` detects on a 480 px input: cheap at any size."""
+    return preset.detect_every_large if height * width >= LARGE_FRAME else preset.detect_every
+
+
+def detection_schedule(every: int | None, preset: Preset) -> str:
+    """How often faces are detected on video, in words (for logs)."""
+    if every:
+        return "every frame" if every == 1 else f"1 frame in {every}"
+    if preset.detect_every_large == preset.detect_every:
+        return f"1 frame in {preset.detect_every}"
+    return f"1 frame in {preset.detect_every} (1 in {preset.detect_every_large} from 1280x720 on)"
 
 
 def classifier_path(model: str | Path | None, preset: str) -> Path:
