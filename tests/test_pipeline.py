@@ -101,8 +101,9 @@ def test_each_preset_uses_its_shipped_classifier_unless_told_otherwise() -> None
 
 
 def test_between_detections_a_crowd_is_classified_a_budget_at_a_time() -> None:
-    """Six faces, detection every 4th frame, 2 classifications a frame between: each face is classified
-    on every detection frame and once more in between, and keeps its last label otherwise."""
+    """Six faces, detection every 4th frame, a budget of 2 classifications a frame: a face is classified
+    when it is new (not yet a person's, or a person never classified), else 2 a frame, those classified
+    longest ago, detection frames included; a face not classified keeps its person's last label."""
     head = cv2.resize(data.astronaut()[20:200, 120:260], (70, 90))
     frames = []
     for i in range(12):
@@ -116,7 +117,7 @@ def test_between_detections_a_crowd_is_classified_a_budget_at_a_time() -> None:
     classify = detector.classify
     detector.classify = lambda image, faces: sizes.append(len(faces)) or classify(image, faces)
     steps = _run(VideoAnalyzer(detector, detect_every=4, classify_budget=2), frames)
-    assert sizes == [6, 2, 2, 2] * 3
+    assert sizes == [6, 2, 2, 2, 6, 2, 2, 2, 2, 2, 2, 2]  # new at 0, new persons at 4, known at 8
     assert all(len(s.faces) == 6 and all(f.label == "without_mask" for f in s.faces) for s in steps)
     assert {f.person for s in steps[4:] for f in s.faces} == set(range(1, 7))
 

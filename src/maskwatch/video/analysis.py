@@ -3,10 +3,10 @@
 Every `detect_every`-th frame goes through the face detector; on the frames between, each face's box is
 carried along with the picture under it (`video/motion.py`) and classified there, so states stay as
 current as on frames with detection. The tracker takes every frame's boxes, detected or carried. Where
-the picture loses every carried face at once (a cut), the next frame is detected. Between
-detections at most `classify_budget` faces a frame are classified (those classified longest ago): a crowd
-of 35 small faces would otherwise cost more to classify on every frame than detection does. Still images
-pass through as single images: no person, no event.
+the picture loses every carried face at once (a cut), the next frame is detected. With more than
+`classify_budget` faces, a frame classifies that many (those classified longest ago; on a detection frame,
+every new face besides): a crowd of 35 small faces would otherwise cost more to classify on every frame
+than detection does. Still images pass through as single images: no person, no event.
 """
 
 from __future__ import annotations
@@ -77,15 +77,15 @@ class VideoAnalyzer:
         # detect on every Nth frame, and on the next one wherever the picture lost every carried face (a cut)
         if self._since >= self._every or self.persons.lost_sight:
             self._since = 0
-            faces = self.persons.detected(self.detector.detector.detect(frame.image), frame)
-            faces, fresh = self.detector.classify(frame.image, faces), None
-        else:  # carried faces: classify all while that is cheap, else the ones classified longest ago
+            faces = self.persons.remembered(self.persons.detected(self.detector.detector.detect(frame.image), frame))
+            due = self.persons.due(self.classify_budget, every_new=True)
+        else:
             faces = self.persons.carried(frame)
-            fresh = self.persons.due(self.classify_budget)
-            for index, face in zip(fresh, self.detector.classify(frame.image, [faces[i] for i in fresh]),
-                                   strict=True):
-                faces[index] = face
-            fresh = set(fresh)
+            due = self.persons.due(self.classify_budget)
+        # classify all faces while that is cheap, else the new ones and those classified longest ago
+        for index, face in zip(due, self.detector.classify(frame.image, [faces[i] for i in due]), strict=True):
+            faces[index] = face
+        fresh = set(due)
         self._since += 1
         faces, happened = self.persons.observe(frame, faces, fresh)
         if self.alerts is not None:

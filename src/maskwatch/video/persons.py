@@ -163,12 +163,20 @@ class PersonTracker:
         return [face if p is None else replace(face, person=p.id) for face, p in zip(faces, self._current,
                                                                                     strict=True)]
 
-    def due(self, budget: int) -> list[int]:
-        """Which of the faces that `carried` gave to classify now: all of them when there are at most
-        `budget`, else the `budget` classified longest ago (new faces first)."""
-        order = sorted(range(len(self._current)),
-                       key=lambda i: -1 if self._current[i] is None else self._current[i].classified_at)
-        return sorted(order[:budget])
+    def due(self, budget: int, every_new: bool = False) -> list[int]:
+        """Which of the faces being handled to classify now: all of them when there are at most `budget`,
+        else the `budget` classified longest ago, new faces (not yet a person's, or never classified)
+        first. With `every_new`, every new face and `budget` of the others."""
+        new = [i for i, p in enumerate(self._current) if p is None or p.last is None]
+        known = sorted((i for i, p in enumerate(self._current) if p is not None and p.last is not None),
+                       key=lambda i: self._current[i].classified_at)
+        return sorted([*new, *known][:budget] if not every_new else [*new, *known[:budget]])
+
+    def remembered(self, faces: list[Face]) -> list[Face]:
+        """The faces, each with its person's latest classification where it has one (not new evidence)."""
+        return [face if p is None or p.last is None else
+                replace(face, label=p.last.label, confidence=p.last.confidence, probs=p.last.probs, state=p.last.state)
+                for face, p in zip(faces, self._current, strict=True)]
 
     def detected(self, faces: list[Face], frame: Frame) -> list[Face]:
         """Faces found by the detector in this frame, with the person id each belongs to (None for a face
