@@ -4,9 +4,9 @@ Tracking is ByteTrack from the `trackers` package: a face keeps its person id th
 occlusions. A person's `state` starts "unknown" and becomes a judged state (with_mask, without_mask, or
 with a three-class model mask_weared_incorrect) only after
 `switch_frames` frames in a row judged so, and leaves a judged state only on as many frames sure of the
-other label (`Person.observe`), so a state does not flicker on one odd frame, and lags the frames' own
-verdicts by a few frames at most. The confidence shown is this frame's evidence for the person's state,
-never an average with the past.
+other label (`Person.observe`; a weak detection counts half), so a state does not flicker on one odd
+frame, and lags the frames' own verdicts by a few frames at most. The confidence shown is this frame's
+evidence for the person's state, never an average with the past.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class TrackingSettings:
     # Boxes are matched with each side grown by this share of the box: a small face walking fast, or seen
     # only every few frames, moves further than its own width between detections.
     buffer_ratio: float = 0.5
+    # A weak detection (face score under weak_score, as in the unknown rule) counts as this much of a frame
+    # of evidence: dim faces seen from above by hallway cameras are called bare at p > 0.9 a few frames in a row.
+    weak_score: float = DEFAULT_RULE.weak_score
+    weak_evidence: float = 0.5
 
 
 DEFAULT_SETTINGS = TrackingSettings()
@@ -61,7 +65,7 @@ class Person:
     frames_with: int = 0
     frames_judged: int = 0
     candidate: str | None = None  # the state the latest run of judged frames points at
-    streak: int = 0
+    streak: float = 0.0
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
     best_quality: float = -1.0
     best_face: np.ndarray | None = None
@@ -83,7 +87,7 @@ class Person:
                 self.candidate, self.streak = face.label, 0
             strong = (face.state == face.label if self.state == UNKNOWN
                       else (face.confidence or 0.0) >= settings.change_confidence)
-            self.streak += strong
+            self.streak += strong * (1.0 if face.score >= settings.weak_score else settings.weak_evidence)
             if self.candidate != self.state and self.streak >= settings.switch_frames:
                 self.state = self.candidate
         if self.state in JUDGED:
