@@ -53,7 +53,8 @@ class MotionFollower:
         if (not boxes or self._previous is None or self._current is None
                 or self._previous.shape != self._current.shape):
             return [None] * len(boxes)
-        start = _grids(np.asarray(boxes, float)).astype(np.float32)
+        corners = np.asarray(boxes, float)
+        start = _grids(corners).astype(np.float32)
         options = {"winSize": WINDOW, "maxLevel": LEVELS,
                    "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
         there, ok, _ = cv2.calcOpticalFlowPyrLK(self._previous, self._current, start, None, **options)
@@ -64,8 +65,7 @@ class MotionFollower:
         moved: list[np.ndarray | None] = [None] * len(boxes)
         if len(sure):
             before, after = start.reshape(len(boxes), -1, 2)[sure], there.reshape(len(boxes), -1, 2)[sure]
-            for i, box in zip(sure, _moved_boxes(np.asarray(boxes, float)[sure], before, after, good[sure]),
-                              strict=True):
+            for i, box in zip(sure, _moved_boxes(corners[sure], before, after, good[sure]), strict=True):
                 moved[i] = box
         return moved
 

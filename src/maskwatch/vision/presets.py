@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-LARGE_FRAME = 1280 * 720  # pixels from which `accurate` detects on fewer frames (see Preset.detect_every_for)
+LARGE_FRAME = 1280 * 720  # pixels from which `accurate` detects on fewer frames (see detect_every_for)
 INCORRECT = "incorrect"  # `--model incorrect`: the opt-in three-class model (masks worn wrong; MODEL_CARD.md)
 
 
