@@ -625,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         references["judge.py default"] = Rule(DEFAULT_RULE.min_side, DEFAULT_RULE.min_confidence,
                                               DEFAULT_RULE.min_confidence_masked,
                                               weak_score=getattr(DEFAULT_RULE, "weak_score", 0.0))
+        references["without the weak-detection rule"] = Rule(DEFAULT_RULE.min_side, DEFAULT_RULE.min_confidence,
+                                                             DEFAULT_RULE.min_confidence_masked)
     except (ImportError, AttributeError):
         pass
     report: dict = {"targets": {"max_miss_rate": MAX_MISS, "min_coverage_large": MIN_COVERAGE_LARGE,

@@ -24,7 +24,7 @@ class UnknownRule:
     min_frontal: float = 0.15
     # A face the detector itself is unsure of (score under this: dim, blurred, seen from above) needs the
     # with_mask confidence for any label: head-down masked faces of dim hallway cameras were called bare
-    # at p 0.6-0.9 on such detections, while on the development scenes this costs 0.5 points of coverage.
+    # at p 0.6-0.9 on such detections; on development scenes this costs 0.4 points of coverage.
     weak_score: float = 0.6
 
     def state(self, face: Face) -> str:
