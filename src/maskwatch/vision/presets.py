@@ -40,7 +40,7 @@ PRESETS = {
 def detect_every_for(preset: Preset, height: int, width: int) -> int:
     """Detection every Nth frame of a video of this size. `accurate` caps its detector input at 2048 px, so
     from 1280x720 on one detection costs about 120 ms (2 cores) and every 2nd frame runs at 10-15 fps;
-    detection on every 8th keeps 97-100% of the faces of 720p bench and clip workloads at 25-46 fps
+    detection on every 8th keeps 97-100% of the faces of 720p bench and clip workloads at 27-44 fps
     (`maskwatch bench`, README "Speed"). `fast` detects on a 480 px input: cheap at any size."""
     return preset.detect_every_large if height * width >= LARGE_FRAME else preset.detect_every
 
