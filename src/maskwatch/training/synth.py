@@ -55,7 +55,7 @@ def random_style(rng: np.random.Generator) -> Style:
                  ("plain", "plain", "stripes", "dots", "noise")[rng.integers(5)], float(rng.uniform(0, 0.4)))
 
 
-def _frame(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def face_frame(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Origin (between the eyes), unit vectors across and down the face, and the eye distance."""
     eyes = np.array(face.landmarks[:2])
     left, right = eyes[eyes[:, 0].argmin()], eyes[eyes[:, 0].argmax()]
@@ -69,7 +69,7 @@ def _frame(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
 def mask_polygon(face: Face, position: str, shape: str) -> np.ndarray:
     """The outline of a mask in image pixels: its top edge over the nose bridge (right), just under the
     nose tip (under_nose) or under the mouth (on_chin), its bottom under the chin."""
-    origin, across, down, eye = _frame(face)
+    origin, across, down, eye = face_frame(face)
     nose = np.array(face.landmarks[2])
     mouth = (np.array(face.landmarks[3]) + np.array(face.landmarks[4])) / 2
     nose_depth, mouth_depth = float((nose - origin) @ down), float((mouth - origin) @ down)
@@ -105,7 +105,7 @@ def draw_mask(image: np.ndarray, face: Face, position: str, style: Style, rng: n
     cloth = np.clip(cloth * light[..., None], 0, 255)
     alpha = cv2.GaussianBlur(region.astype(np.float32) / 255, (0, 0), max(1.0, 0.01 * max(h, w)))[..., None]
     out = image * (1 - alpha) + cloth * alpha
-    _, across, _, eye = _frame(face)
+    _, across, _, eye = face_frame(face)
     sides = (polygon - polygon.mean(0)) @ across
     for end in (polygon[sides.argmin()], polygon[sides.argmax()]):  # ear loops, from the mask's sides outwards
         target = end + np.sign((end - polygon.mean(0)) @ across) * across * 0.35 * eye
