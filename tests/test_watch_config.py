@@ -133,3 +133,17 @@ def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Pat
     with EventStore.open_existing(config.store) as store:
         assert [e.person for e in store.events()] == [2]
     assert len(list((tmp_path / "e.snapshots").iterdir())) == 1
+
+
+def test_the_config_in_watch_help_loads_with_its_optional_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """What `maskwatch watch --help` teaches is a config that loads, with the alternatives its comments name."""
+    from maskwatch.monitor.watch import DESCRIPTION
+    from maskwatch.vision.classes import NON_COMPLIANT
+
+    monkeypatch.setenv("MASKWATCH_WEBHOOK_SECRET", "s3cret")
+    example = DESCRIPTION.split("config (see README for every key):\n", 1)[1]
+    config = load(write(tmp_path, example))
+    assert config.model == Path("incorrect") and config.alerts[0][0].states == ("without_mask",)
+    either = example.replace('state = "without_mask"', 'state = "non_compliant"')
+    assert load(write(tmp_path, either)).alerts[0][0].states == NON_COMPLIANT

@@ -35,6 +35,8 @@ while they are down, across restarts), Prometheus metrics at /metrics and a page
 config (see README for every key):
   store = "events.db"
   retain_days = 30                 # optional: delete older events and snapshots
+  model = "incorrect"              # optional: the three-class model, which also tells a mask worn under
+                                   # the nose or on the chin (opt-in: CC BY-NC-SA weights, see MODEL_CARD.md)
   [http]
   host = "127.0.0.1"               # beyond localhost the page and API need a token (env MASKWATCH_TOKEN)
   port = 8080
@@ -44,7 +46,7 @@ config (see README for every key):
   loop = false                     # true: replay a file forever (demos, tests)
   preset = "fast"
   [[alert]]
-  state = "without_mask"
+  state = "without_mask"           # or "non_compliant": without_mask or mask_weared_incorrect
   after_s = 3
   cooldown_s = 60
   [mqtt]                           # topics maskwatch/<camera>/events and .../status
