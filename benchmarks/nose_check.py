@@ -27,13 +27,14 @@ from tqdm import tqdm
 from maskwatch.cli import main as maskwatch
 from maskwatch.evaluation.scene_metrics import iou
 from maskwatch.evaluation.voc import holdout, scan_scenes
+from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.images import read_image, write_image
 from maskwatch.training.synth import face_frame
 from maskwatch.vision.classes import INCORRECT
 from maskwatch.vision.classifier import MaskClassifier
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.detector import CenterFace
-from maskwatch.vision.presets import PRESETS, classifier_path
+from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS, classifier_path
 from maskwatch.vision.results import Face
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
@@ -97,16 +98,20 @@ def _photo_landmarks(detector: CenterFace) -> list[dict]:
     return rows
 
 
-def nose_patch(image: np.ndarray, landmarks: tuple, bottom: float) -> np.ndarray | None:
-    """The face from 10% of the way from the eye line to the nose tip down to `bottom` of that depth,
-    1.4 eye distances wide, turned upright and resized to PATCH x PATCH."""
+def nose_corners(landmarks: tuple, bottom: float) -> np.ndarray | None:
+    """Three corners of the nose strip: from 10% of the way from the eye line to the nose tip down to
+    `bottom` of that depth, 1.4 eye distances wide; None where the landmarks are too close for one."""
     origin, across, down, eye = face_frame(Face(box=(0, 0, 0, 0), score=1.0, landmarks=landmarks))
     depth = float((np.array(landmarks[2]) - origin) @ down)
     if eye < 5 or depth <= 0.1 * eye:
         return None
     half = 0.7 * eye
-    corners = np.float32([origin - half * across + 0.1 * depth * down, origin + half * across + 0.1 * depth * down,
-                          origin - half * across + bottom * depth * down])
+    return np.float32([origin - half * across + 0.1 * depth * down, origin + half * across + 0.1 * depth * down,
+                       origin - half * across + bottom * depth * down])
+
+
+def nose_patch(image: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """The strip turned upright and resized to PATCH x PATCH."""
     warp = cv2.getAffineTransform(corners, np.float32([[0, 0], [PATCH, 0], [0, PATCH]]))
     return cv2.warpAffine(image, warp, (PATCH, PATCH), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
 
@@ -123,34 +128,31 @@ def nose_class(row: dict, synthetic: bool) -> str | None:
     return "covered" if "Mask_Nose_Mouth" in name else "bare"  # Mask_Nose_Mouth: only the chin is bare
 
 
-def cut(rows: list[dict], folder: Path, bottom: float, synthetic: bool) -> list[tuple[dict, np.ndarray]]:
-    """Writes folder/covered and folder/bare for training; returns the held-out boxes with their patches."""
+def cut(rows: list[dict], folder: Path, bottom: float, synthetic: bool) -> None:
+    """Writes the training boxes' nose strips to folder/covered and folder/bare."""
     shutil.rmtree(folder, ignore_errors=True)
-    held = []
     for k, row in enumerate(tqdm(rows, desc="Patches", unit="face")):
-        label = None if row["held"] else nose_class(row, synthetic)
-        if not row["held"] and label is None:
-            continue
-        patch = nose_patch(read_image(Path(row["path"])), row["landmarks"], bottom)
-        if patch is None:
-            continue
-        if row["held"]:
-            held.append((row, patch))
-        else:
+        label, corners = nose_class(row, synthetic), nose_corners(row["landmarks"], bottom)
+        if label is not None and corners is not None:
             (folder / label).mkdir(parents=True, exist_ok=True)
-            write_image(folder / label / f"{row['source']}_{k}.jpg", patch)
-    return held
+            write_image(folder / label / f"{row['source']}_{k}.jpg", nose_patch(read_image(Path(row["path"])), corners))
 
 
-def score(held: list[tuple[dict, np.ndarray]], nose_model: Path, three: MaskClassifier) -> list[dict]:
+def three_class_verdicts(held: list[dict], three: MaskClassifier) -> tuple[np.ndarray, np.ndarray]:
+    """Per held-out box: called worn wrong by the three-class model, and called masked (either way)."""
+    probs = three.predict(np.stack([face_crop(read_image(Path(row["path"])), row["box"], three.image_size)
+                                    for row in held]))
+    return probs.argmax(1) == three.labels.index(INCORRECT), probs[:, three.labels.index("without_mask")] < 0.5
+
+
+def score(held: list[dict], verdicts: tuple[np.ndarray, np.ndarray], bottom: float, nose_model: Path) -> list[dict]:
     """For thresholds on p(bare): worn-wrong boxes found, and masked / bare boxes called worn wrong."""
     nose = MaskClassifier(nose_model)
-    bare = nose.predict(np.stack([patch for _, patch in held]))[:, nose.labels.index("bare")]
-    crops = [face_crop(read_image(Path(row["path"])), row["box"], three.image_size) for row, _ in held]
-    probs = three.predict(np.stack(crops))
-    truth = np.array([row["cls"] for row, _ in held])
-    said_wrong = probs.argmax(1) == three.labels.index(INCORRECT)
-    masked = probs[:, three.labels.index("without_mask")] < 0.5
+    patches = np.stack([nose_patch(read_image(Path(row["path"])), nose_corners(row["landmarks"], bottom))
+                        for row in held])
+    bare = nose.predict(patches)[:, nose.labels.index("bare")]
+    truth = np.array([row["cls"] for row in held])
+    said_wrong, masked = verdicts
     results = [_counts("three-class model alone", said_wrong, truth)]
     for threshold in (0.3, 0.5, 0.7):
         results.append(_counts(f"... or masked and p(bare) > {threshold}", said_wrong | (masked & (bare > threshold)),
@@ -174,19 +176,21 @@ def main() -> int:
     if not cache.is_file():
         settings = PRESETS["accurate"]
         detector = CenterFace(threshold=settings.face_threshold, scale=settings.scale, max_side=settings.max_side)
-        cache.write_text(json.dumps(_scene_landmarks(detector) + _photo_landmarks(detector)))
+        atomic_write_json(cache, _scene_landmarks(detector) + _photo_landmarks(detector), indent=None)
     rows = json.loads(cache.read_text())
-    three = MaskClassifier(classifier_path("incorrect", "accurate"))
+    # the held-out boxes whose landmarks give a nose strip (its bottom does not matter for that)
+    held = [row for row in rows if row["held"] and nose_corners(row["landmarks"], 1.0) is not None]
+    verdicts = three_class_verdicts(held, MaskClassifier(classifier_path(INCORRECT_MODEL, "accurate")))
     report = {}
     for name, bottom in GEOMETRIES.items():
         for synthetic in (False, True):
             variant = f"patch {name}, {'with' if synthetic else 'without'} mask-incorrect"
             folder = args.out / f"{bottom}{'_synthetic' if synthetic else ''}"
-            held = cut(rows, folder / "patches", bottom, synthetic)
+            cut([row for row in rows if not row["held"]], folder / "patches", bottom, synthetic)
             if maskwatch(["train", str(folder / "patches"), "--image-size", str(PATCH), "--fine-tune-epochs", "4",
                        "--out", str(folder / "model")]):
                 return 1
-            report[variant] = score(held, folder / "model" / "model.tflite", three)
+            report[variant] = score(held, verdicts, bottom, folder / "model" / "model.tflite")
             print(f"\n{variant}:")
             for line in report[variant]:
                 print("  " + " | ".join(str(v) for v in line.values()))

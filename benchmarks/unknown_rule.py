@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
 
         references["judge.py default"] = Rule(DEFAULT_RULE.min_side, DEFAULT_RULE.min_confidence,
                                               DEFAULT_RULE.min_confidence_masked,
-                                              weak_score=getattr(DEFAULT_RULE, "weak_score", 0.0))
+                                              weak_score=DEFAULT_RULE.weak_score)
         references["without the weak-detection rule"] = Rule(DEFAULT_RULE.min_side, DEFAULT_RULE.min_confidence,
                                                              DEFAULT_RULE.min_confidence_masked)
     except (ImportError, AttributeError):

@@ -122,9 +122,9 @@ def test_between_detections_a_crowd_is_classified_a_budget_at_a_time() -> None:
     assert {f.person for s in steps[4:] for f in s.faces} == set(range(1, 7))
 
 
-def _counting_detections(detector: MaskDetector) -> list[int]:
+def _counting_detections(detector: MaskDetector) -> list[tuple[int, ...]]:
     """The frame shapes the detector is called on, in order."""
-    calls: list[int] = []
+    calls: list[tuple[int, ...]] = []
     detect = detector.detector.detect
     detector.detector.detect = lambda image: calls.append(image.shape) or detect(image)
     return calls

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from maskwatch.io.sources import STREAM_PREFIXES
 from maskwatch.video.alerts import AlertRule
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
-from maskwatch.vision.presets import INCORRECT, PRESETS
+from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
 from maskwatch.web.auth import TOKEN_ENV, is_loopback
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
@@ -293,7 +293,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
     store = top.get("store", str, required=True)
     retain = top.number("retain_days", None, low=0.001)
     # a classifier file, or the name of a shipped one (model = "incorrect": the three-class model)
-    model = Path(INCORRECT) if data.get("model") == INCORRECT else top.path("model", base)
+    model = Path(INCORRECT_MODEL) if data.get("model") == INCORRECT_MODEL else top.path("model", base)
     http = _Reader(data.get("http", {}), "http: ", "http", problems) if isinstance(data.get("http", {}), dict) else None
     if http is None:
         problems.append("'http' must be a table ([http])")

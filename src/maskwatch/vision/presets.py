@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LARGE_FRAME = 1280 * 720  # pixels from which `accurate` detects on fewer frames (see detect_every_for)
-INCORRECT = "incorrect"  # `--model incorrect`: the opt-in three-class model (masks worn wrong; MODEL_CARD.md)
+INCORRECT_MODEL = "incorrect"  # `--model incorrect`: the opt-in three-class model (masks worn wrong; MODEL_CARD.md)
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,6 @@ def classifier_path(model: str | Path | None, preset: str) -> Path:
 
     if model is None:
         return default_model_path(PRESETS[preset].model)
-    if str(model) == INCORRECT:
+    if str(model) == INCORRECT_MODEL:
         return default_model_path(PRESETS[preset].incorrect_model)
     return Path(model)
