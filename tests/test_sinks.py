@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -80,7 +81,7 @@ def test_saver_images_and_video(tmp_path: Path) -> None:
         assert not (out / "clip.mp4").exists()  # still being written
         saver.write(image_frame("sub/b.jpg", (30, 40)), image_frame("sub/b.jpg", (30, 40)).image)
         assert (out / "clip.mp4").exists()  # another source came: the video was finished
-        for frame in video_frames("more/clip.webm", 3):  # no mp4v in WebM: .mp4 is appended
+        for frame in video_frames("more/clip.webm", 3):  # saved as H.264 MP4: .mp4 is appended
             saver.write(frame, frame.image)
     assert read_image(out / "a.png").shape == (48, 64, 3)
     assert read_image(out / "sub" / "b.jpg").shape == (30, 40, 3)
@@ -92,7 +93,32 @@ def test_saver_images_and_video(tmp_path: Path) -> None:
         count += 1
     assert count == 15
     assert cv2.VideoCapture(str(out / "more" / "clip.webm.mp4")).get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    assert [codec(out / name) for name in ("clip.mp4", "more/clip.webm.mp4")] == [("h264", "yuv420p")] * 2
     assert leftovers(out) == []
+
+
+def codec(path: Path) -> tuple[str, str]:
+    """The codec and pixel format of a video's first stream, as a browser's decoder would see them."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.codec_context.name, stream.codec_context.pix_fmt
+
+
+def test_saved_video_of_odd_size_plays_as_h264_and_avi_gets_mp4_appended(tmp_path: Path) -> None:
+    frames = [Frame(np.full((121, 161, 3), 40 * i, np.uint8), "cam.avi", i, i / 10, Path("cam.avi"), 10.0, True)
+              for i in range(5)]
+    with AnnotatedSaver(tmp_path) as saver:
+        for frame in frames:
+            saver.write(frame, frame.image)
+    saved = tmp_path / "cam.avi.mp4"
+    assert codec(saved) == ("h264", "yuv420p")
+    capture = cv2.VideoCapture(str(saved))
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (162, 122)
+    means = []
+    while (read := capture.read())[0]:
+        means.append(float(read[1][:121, :161].mean()))
+    assert means == pytest.approx([40 * i for i in range(5)], abs=3)
+    assert leftovers(tmp_path) == []
 
 
 def test_saver_interrupted_video_plays(tmp_path: Path) -> None:

@@ -22,12 +22,15 @@ import numpy as np
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
 from maskwatch.io.sources import Frame
+from maskwatch.io.video import VideoFileWriter
 from maskwatch.video.events import Event, verdict
 from maskwatch.vision.classes import INCORRECT, compliance
 from maskwatch.vision.results import Face
 
-# Containers taking OpenCV's mp4v, image formats OpenCV can encode: other names get .mp4 or .jpg appended.
-MP4V_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv"})
+# Videos are saved as H.264 MP4 (browsers play it): names in the MP4 family keep their suffix, others get
+# .mp4 appended (clip.avi -> clip.avi.mp4, never clashing with a clip.mp4 beside it). Images are saved in
+# the formats OpenCV encodes, others get .jpg appended.
+MP4_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})
 WRITABLE_IMAGES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 DEFAULT_FPS = 25.0
 
@@ -77,15 +80,14 @@ class JsonLinesWriter(_Closing):
 class AnnotatedSaver(_Closing):
     """Annotated copies under `out_dir` with the input's relative names: images as files, videos re-encoded.
 
-    A video is written to a temporary name and renamed when it is finished (a frame of another source comes,
-    or close()); releasing the writer completes the mp4, so even an interrupted video plays.
+    A video is written (H.264, `io/video.py`) to a temporary name and renamed when it is finished (a frame of
+    another source comes, or close()); closing the writer completes the mp4, so even an interrupted video plays.
     """
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
         self._video: tuple[str, Path] | None = None
-        self._writer: cv2.VideoWriter | None = None
-        self._size = (0, 0)
+        self._writer: VideoFileWriter | None = None
         self._stack = ExitStack()
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
@@ -97,26 +99,18 @@ class AnnotatedSaver(_Closing):
             return
         if self._writer is None:
             self._start(frame, image)
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-        if bgr.shape[1::-1] != self._size:  # a reconnected stream may change resolution
-            bgr = cv2.resize(bgr, self._size)
-        self._writer.write(bgr)
+        self._writer.write(image)
 
     def _path(self, frame: Frame) -> Path:
-        keep, add = (MP4V_CONTAINERS, ".mp4") if frame.is_video else (WRITABLE_IMAGES, ".jpg")
+        keep, add = (MP4_SUFFIXES, ".mp4") if frame.is_video else (WRITABLE_IMAGES, ".jpg")
         name = frame.relative
         return self.out_dir / (name if name.suffix.lower() in keep else name.with_name(name.name + add))
 
     def _start(self, frame: Frame, image: np.ndarray) -> None:
-        path = self._path(frame)
-        self._size = (image.shape[1], image.shape[0])
         with ExitStack() as stack:
-            tmp = stack.enter_context(atomic_path(path))
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            writer = cv2.VideoWriter(str(tmp), fourcc, frame.fps or DEFAULT_FPS, self._size)
-            stack.callback(writer.release)
-            if not writer.isOpened():
-                raise OSError(f"{path}: OpenCV cannot write this video")
+            tmp = stack.enter_context(atomic_path(self._path(frame)))
+            writer = VideoFileWriter(tmp, frame.fps or DEFAULT_FPS, (image.shape[1], image.shape[0]))
+            stack.callback(writer.close)
             self._stack = stack.pop_all()
         self._writer, self._video = writer, (frame.source, frame.relative)
 
