@@ -162,14 +162,17 @@ def test_summary_counts_faces_and_people_by_state() -> None:
         "per_state": {"unknown": 1, "unlabelled": 1, "with_mask": 3, "without_mask": 1},
         "without_mask_share": 0.25,  # 1 of the 4 judged faces
         "people": 4,  # persons 1, 2, 3 of v.mp4 and person 1 of w.mp4
-        "people_per_state": {"unknown": 1, "with_mask": 2, "without_mask": 1},  # once unmasked counts so
-        "people_without_mask_share": 0.3333,
+        # person 1 of v.mp4 took the mask off and put it on again: with_mask when last seen, once non-compliant
+        "people_by_last_state": {"with_mask": 3, "without_mask": 0, "mask_weared_incorrect": 0, "unknown": 1},
+        "people_ever_non_compliant": 1,
+        "compliant_at_last_sighting": 1.0,
         "seconds": 2.0,
         "fps": 3.0,
     }
     text = summary.format(2.0)
     assert "2 images" in text and "4 video frames" in text and "6 faces" in text and "25%" in text
-    assert "4 people: unknown 1, with_mask 2, without_mask 1; 33%" in text
+    assert ("4 people: by last state with_mask 3, without_mask 0, unknown 1; compliant at last sighting 100%; "
+            "1 ever non-compliant") in text
     empty = Summary().as_dict(0.0)
     assert empty["without_mask_share"] is None and empty["fps"] is None and empty["per_state"] == {}
     assert "people" not in Summary().format(1.0)

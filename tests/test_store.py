@@ -165,32 +165,35 @@ def summary_store(path: Path) -> None:
         store.add(event("person_appeared", 3, T0 + hour, source="door"))
 
 
-NO_INCORRECT = {"mask_weared_incorrect": 0}  # the third class, which two-class stores never see
+def summary_row(people: int, with_mask: int = 0, without_mask: int = 0, unknown: int = 0, ever: int = 0,
+           compliant: float | None = None, incorrect: int = 0) -> dict:
+    """A row of the summary: people by last state, ever non-compliant, compliant at last sighting."""
+    return {"people": people, "people_by_last_state": {"with_mask": with_mask, "without_mask": without_mask,
+                                                       "mask_weared_incorrect": incorrect, "unknown": unknown},
+            "people_ever_non_compliant": ever, "compliant_at_last_sighting": compliant}
 
 
-def test_summary_counts_and_compliance(tmp_path: Path) -> None:
+def test_summary_counts_people_by_last_state_and_ever_non_compliant(tmp_path: Path) -> None:
     summary_store(tmp_path / "e.db")
     with EventStore.open_existing(tmp_path / "e.db") as store:
         summary = store.summary()
         assert summary["hours"] == [
-            {"hour": "2024-05-01 10:00", "people": 3, "with_mask": 1, "without_mask": 1, **NO_INCORRECT, "unknown": 1,
-             "compliance": 0.5},
-            {"hour": "2024-05-01 11:00", "people": 3, "with_mask": 2, "without_mask": 1, **NO_INCORRECT, "unknown": 0,
-             "compliance": 0.6667}]
-        assert summary["total"] == {"people": 6, "with_mask": 3, "without_mask": 2, **NO_INCORRECT, "unknown": 1,
-                                    "compliance": 0.6}
+            {"hour": "2024-05-01 10:00",
+             **summary_row(3, with_mask=1, without_mask=1, unknown=1, ever=1, compliant=0.5)},
+            # door's person 2 came without a mask and put it on: with_mask at last sighting, once non-compliant
+            {"hour": "2024-05-01 11:00", **summary_row(3, with_mask=3, ever=1, compliant=1.0)}]
+        assert summary["total"] == summary_row(6, with_mask=4, without_mask=1, unknown=1, ever=2, compliant=0.8)
         assert summary["events"] == 10
-        assert store.summary(source="door")["total"]["compliance"] == 0.5
+        assert store.summary(source="door")["total"] == summary_row(2, with_mask=2, ever=1, compliant=1.0)
         unknown_only = store.summary(source="cam", until=T0 + timedelta(minutes=1))
-        assert unknown_only["total"] == {"people": 3, "with_mask": 2, "without_mask": 0, **NO_INCORRECT, "unknown": 1,
-                                         "compliance": 1.0}  # the unknown person is not judged
-        assert store.summary(kind="person_left", until=T0 + timedelta(minutes=30))["total"] == {
-            "people": 1, "with_mask": 0, "without_mask": 0, **NO_INCORRECT, "unknown": 1, "compliance": None}
+        assert unknown_only["total"] == summary_row(3, with_mask=2, unknown=1, compliant=1.0)  # unknown: not judged
+        assert store.summary(kind="person_left", until=T0 + timedelta(minutes=30))["total"] == summary_row(1, unknown=1)
     _, out, _ = cli(str(tmp_path / "e.db"), "--summary")
     lines = out.splitlines()
-    assert lines[0].split() == ["hour", "people", "with_mask", "without_mask", "unknown", "compliance"]
-    assert lines[1].split() == ["2024-05-01", "10:00", "3", "1", "1", "1", "50.0%"]
-    assert lines[3].split() == ["total", "6", "3", "2", "1", "60.0%"]
+    assert lines[0].split() == ["hour", "people", "last_with_mask", "last_without_mask", "last_unknown",
+                                "compliant_at_last", "ever_non_compliant"]
+    assert lines[1].split() == ["2024-05-01", "10:00", "3", "1", "1", "1", "50.0%", "1"]
+    assert lines[3].split() == ["total", "6", "4", "1", "1", "80.0%", "2"]
     _, out, _ = cli(str(tmp_path / "e.db"), "--summary", "--json", "--source", "door")
     assert json.loads(out)["total"]["people"] == 2
 
@@ -428,8 +431,8 @@ def test_a_third_class_counts_as_non_compliant(tmp_path: Path) -> None:
         store.add(event("person_appeared", 3, state="mask_weared_incorrect"))
         store.add(event("mask_off", 3, state="without_mask", previous_state="mask_weared_incorrect"))
         total = store.summary()["total"]
-    assert total == {"people": 3, "with_mask": 1, "without_mask": 1, "mask_weared_incorrect": 1, "unknown": 0,
-                     "compliance": 0.3333}
+    assert total == summary_row(3, with_mask=1, without_mask=1, incorrect=1, ever=2, compliant=0.3333)
     code, out, _ = cli(str(db), "--summary")
-    assert code == 0 and out.splitlines()[0].split() == ["hour", "people", "with_mask", "without_mask",
-                                                         "mask_weared_incorrect", "unknown", "compliance"]
+    assert code == 0 and out.splitlines()[0].split() == [
+        "hour", "people", "last_with_mask", "last_without_mask", "last_mask_weared_incorrect", "last_unknown",
+        "compliant_at_last", "ever_non_compliant"]

@@ -23,8 +23,8 @@ from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
 from maskwatch.io.sources import Frame
 from maskwatch.io.video import VideoFileWriter
-from maskwatch.video.events import Event, verdict
-from maskwatch.vision.classes import INCORRECT, compliance
+from maskwatch.video.events import Event
+from maskwatch.vision.classes import INCORRECT, UNKNOWN, Sightings, compliance, people_counts
 from maskwatch.vision.results import Face
 
 # Videos are saved as H.264 MP4 (browsers play it): names in the MP4 family keep their suffix, others get
@@ -157,17 +157,17 @@ class Window(_Closing):
 
 
 class Summary:
-    """Counts for the end of a run: what was read, faces and people by state, how fast.
+    """Counts for the end of a run: what was read, faces by state, people, how fast.
 
-    A person's verdict is without_mask if they were ever seen so, else with_mask if ever so, else unknown:
-    the same rule as `maskwatch events --summary`. Unknown faces and people are counted on their own and
-    left out of the compliance shares.
+    People are counted as `maskwatch events --summary` counts them (`classes.people_counts`): by the state
+    they were in when last seen, and by whether they were ever non-compliant. Unknown faces and people are
+    counted on their own and left out of the shares.
     """
 
     def __init__(self) -> None:
         self.images = self.frames = self.faces = 0
         self.per_state: Counter[str] = Counter()
-        self.states: dict[tuple[str, int], set[str | None]] = {}  # every state each person's events named
+        self.people: dict[tuple[str, int], Sightings] = {}  # by (source, person), from their events in order
         self.started = time.monotonic()
 
     def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
@@ -178,35 +178,35 @@ class Summary:
         self.faces += len(faces)
         self.per_state.update(face.state or face.label or "unlabelled" for face in faces)
         for event in events:
-            self.states.setdefault((event.source, event.person), set()).update((event.state, event.previous_state))
+            self.people.setdefault((event.source, event.person), Sightings()).saw(event.state, event.previous_state)
 
     def counts(self) -> dict:
         """What `merge` takes: the counts of this run, as JSON (for a resumed run's earlier files)."""
         return {"images": self.images, "frames": self.frames, "faces": self.faces, "per_state": dict(self.per_state),
-                "people": [[source, person, sorted(s or "" for s in states)]
-                           for (source, person), states in self.states.items()]}
+                "people": [[source, person, sorted(seen.states), seen.last]
+                           for (source, person), seen in self.people.items()]}
 
     def merge(self, counts: dict) -> None:
         self.images += counts["images"]
         self.frames += counts["frames"]
         self.faces += counts["faces"]
         self.per_state.update(counts["per_state"])
-        for source, person, states in counts["people"]:
-            self.states.setdefault((source, person), set()).update(s or None for s in states)
+        for source, person, states, *last in counts["people"]:
+            seen = self.people.setdefault((source, person), Sightings())
+            seen.states.update(s for s in states if s)
+            # A manifest written before last states were kept has none: that person's last state is unknown.
+            seen.last = last[0] if last else UNKNOWN
 
     def as_dict(self, elapsed_seconds: float | None = None) -> dict:
         """Totals; `elapsed_seconds` defaults to the time since this Summary was made."""
         seconds = time.monotonic() - self.started if elapsed_seconds is None else elapsed_seconds
-        people = Counter(verdict(states) for states in self.states.values())
         return {
             "images": self.images,
             "frames": self.frames,
             "faces": self.faces,
             "per_state": dict(sorted(self.per_state.items())),
             "without_mask_share": _share(self.per_state),
-            "people": len(self.states),
-            "people_per_state": dict(sorted(people.items())),
-            "people_without_mask_share": _share(people),
+            **people_counts(self.people.values()),
             "seconds": round(seconds, 2),
             "fps": round((self.images + self.frames) / seconds, 2) if seconds > 0 else None,
         }
@@ -216,18 +216,25 @@ class Summary:
         d = self.as_dict(elapsed_seconds)
         speed = f" ({d['fps']:.1f} per second)" if d["fps"] else ""
         lines = [f"{d['images']} images and {d['frames']} video frames in {d['seconds']:.1f} s{speed}"]
-        for what, total, counts, share in (("faces", d["faces"], d["per_state"], d["without_mask_share"]),
-                                           ("people", d["people"], d["people_per_state"],
-                                            d["people_without_mask_share"])):
-            if what == "people" and not total:
-                continue
-            states = ", ".join(f"{state} {n}" for state, n in counts.items())
-            line = f"{total} {what}" + (f": {states}" if states else "")
-            if share is not None:
-                wrong = " or wearing it wrong" if INCORRECT in counts else ""
-                line += f"; {share:.0%} of those judged without a mask{wrong}"
-            lines.append(line)
+        states = ", ".join(f"{state} {n}" for state, n in d["per_state"].items())
+        line = f"{d['faces']} faces" + (f": {states}" if states else "")
+        if d["without_mask_share"] is not None:
+            wrong = " or wearing it wrong" if INCORRECT in d["per_state"] else ""
+            line += f"; {d['without_mask_share']:.0%} of those judged without a mask{wrong}"
+        lines.append(line)
+        if d["people"]:
+            lines.append(_people_line(d))
         return "\n".join(lines)
+
+
+def _people_line(counts: dict) -> str:
+    """The people of `people_counts` on one line, each number named for what it counts."""
+    n = counts["people"]
+    last = ", ".join(f"{state} {k}" for state, k in counts["people_by_last_state"].items() if k or state != INCORRECT)
+    share = counts["compliant_at_last_sighting"]
+    return (f"{n} {'person' if n == 1 else 'people'}: by last state {last}; compliant at last sighting "
+            f"{'-' if share is None else f'{share:.0%}'}; {counts['people_ever_non_compliant']} ever non-compliant "
+            "(without a mask or wearing it wrong at some time)")
 
 
 def _share(counts: Counter[str]) -> float | None:

@@ -28,10 +28,16 @@ kinds:
                    and the share of judged frames with a mask
 
 --summary counts people per hour: the hour of their first event, on the clock where it was recorded.
-A person is one person id of one run over one source. Verdict: without_mask if they were ever
-without a mask, else mask_weared_incorrect if ever so, else with_mask if they were ever seen with one,
-else unknown. Compliance = with_mask / (with_mask + without_mask + mask_weared_incorrect): unknown
-people are counted but left out of it.
+A person is one person id of one run over one source. Each hour and the total give:
+  last_STATE             people by their last state: the state they were in when last seen (their last
+                         event, usually person_left)
+  compliant_at_last      compliant at last sighting = last state with_mask / people whose last state was
+                         judged (with_mask, without_mask, mask_weared_incorrect); unknown people are
+                         counted but left out of it
+  ever_non_compliant     people who were without_mask or mask_weared_incorrect at any time, even if they
+                         put the mask on later
+With --json the same as one object: people, people_by_last_state, compliant_at_last_sighting (0 to 1),
+people_ever_non_compliant, per hour ("hours") and in "total".
 
 Snapshots of the faces are JPEGs in EVENTS.snapshots/ beside the file; --retain-days deletes them with
 their events.
@@ -44,7 +50,7 @@ EXAMPLES = """\
 examples:
   maskwatch events out/EVENTS.db                               every event, as a table
   maskwatch events out/EVENTS.db --kind mask_off --since 2024-05-01 --json
-  maskwatch events out/EVENTS.db --summary --source cam1       people per hour and compliance
+  maskwatch events out/EVENTS.db --summary --source cam1       people per hour: last state, compliance
   maskwatch events out/EVENTS.db --retain-days 30 --csv last30.csv   prune, then export
 """
 
@@ -84,8 +90,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--until", type=_when, metavar="T", help="only events before T")
     p.add_argument("--csv", metavar="FILE", help="write the events as CSV to FILE instead of listing them "
                    "('-' = stdout)")
-    p.add_argument("--summary", action="store_true", help="people per hour by verdict and compliance, and totals, "
-                   "instead of the list")
+    p.add_argument("--summary", action="store_true", help="people per hour and in total by last state, compliant at "
+                   "last sighting, ever non-compliant (below), instead of the list")
     p.add_argument("--retain-days", type=parse_days, metavar="N", help="first delete events older than N days, and "
                    "their snapshots, from the store")
     return p
@@ -113,13 +119,14 @@ def write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
 
 
 def format_summary(summary: dict) -> str:
-    """The per-hour table of `EventStore.summary`, then the totals (a mask_weared_incorrect column only when
-    someone was seen so: two-class stores read as they always did)."""
-    counted = ["people", "with_mask", "without_mask", *([INCORRECT] if summary["total"].get(INCORRECT) else []),
-               "unknown"]
-    header = ("hour", *counted, "compliance")
-    rows = [[row.get("hour", "total"), *(row[k] for k in counted),
-             None if row["compliance"] is None else f"{100 * row['compliance']:.1f}%"]
+    """The per-hour table of `EventStore.summary`, then the totals (a last_mask_weared_incorrect column only
+    when someone's last state was so: two-class stores read as they always did)."""
+    states = ["with_mask", "without_mask", *([INCORRECT] if summary["total"]["people_by_last_state"][INCORRECT]
+                                             else []), "unknown"]
+    header = ("hour", "people", *(f"last_{state}" for state in states), "compliant_at_last", "ever_non_compliant")
+    rows = [[row.get("hour", "total"), row["people"], *(row["people_by_last_state"][state] for state in states),
+             None if row["compliant_at_last_sighting"] is None else f"{100 * row['compliant_at_last_sighting']:.1f}%",
+             row["people_ever_non_compliant"]]
             for row in [*summary["hours"], summary["total"]]]
     return _table(header, rows, numeric=set(range(1, len(header))))
 

@@ -13,7 +13,6 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
@@ -25,13 +24,12 @@ import cv2
 import numpy as np
 
 from maskwatch.io.atomic import atomic_path
-from maskwatch.video.events import Event, verdict
-from maskwatch.vision.classes import JUDGED, UNKNOWN, compliance
+from maskwatch.video.events import Event
+from maskwatch.vision.classes import Sightings, people_counts
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
 SCHEMA_VERSION = 2  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries)
 SQLITE_MAGIC = b"SQLite format 3\x00"
-VERDICTS = (*JUDGED, UNKNOWN)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL);
@@ -96,24 +94,20 @@ def _hour(wall_time: str) -> str:
     return datetime.fromisoformat(wall_time).strftime("%Y-%m-%d %H:00")
 
 
-def _counts(verdicts: Counter) -> dict:
-    return {"people": sum(verdicts.values()), **{v: verdicts[v] for v in VERDICTS},
-            "compliance": compliance(verdicts)}
-
-
 def summarise(events: Sequence[tuple[int, Event]]) -> dict:
     """`EventStore.summary` of (run, event) pairs already read, in id order."""
     first_hour: dict[tuple[int, str, int], str] = {}
-    states: dict[tuple[int, str, int], set[str | None]] = {}
+    people: dict[tuple[int, str, int], Sightings] = {}
     for run, event in events:
         key = (run, event.source, event.person)
         first_hour.setdefault(key, _hour(event.wall_time))
-        states.setdefault(key, set()).update((event.state, event.previous_state))  # every state they had
-    hours: dict[str, Counter] = {}
+        people.setdefault(key, Sightings()).saw(event.state, event.previous_state)
+    hours: dict[str, list[Sightings]] = {}
     for key, hour in first_hour.items():
-        hours.setdefault(hour, Counter())[verdict(states[key])] += 1
-    return {"events": len(events), "hours": [{"hour": hour, **_counts(hours[hour])} for hour in sorted(hours)],
-            "total": _counts(sum(hours.values(), Counter()))}
+        hours.setdefault(hour, []).append(people[key])
+    return {"events": len(events),
+            "hours": [{"hour": hour, **people_counts(hours[hour])} for hour in sorted(hours)],
+            "total": people_counts(people.values())}
 
 
 class EventStore:
@@ -366,10 +360,9 @@ class EventStore:
 
     def summary(self, kind: str | Sequence[str] | None = None, source: str | None = None,
                 since: datetime | None = None, until: datetime | None = None) -> dict:
-        """People per hour by verdict, and compliance. A person is (run, source, person), counted in the hour
-        of their first event; their verdict is the worst state they were in (`classes.verdict`): without_mask
-        if they ever were, then mask_weared_incorrect, else with_mask if they ever
-        were, else unknown. Compliance = with / (with + without): unknown people are counted but not judged."""
+        """People per hour, counted in the hour of their first event; a person is (run, source, person).
+        Each hour and the total have `classes.people_counts`: people by the state of their last event (their
+        state when last seen), how many were ever non-compliant, and compliant_at_last_sighting."""
         return summarise(self.events_with_run(kind, source, since, until))
 
     def delete_older_than(self, cutoff: datetime) -> int:

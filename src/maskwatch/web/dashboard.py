@@ -22,9 +22,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.events_cli import write_csv
-from maskwatch.monitor.store import VERDICTS, EventStore, event_record, summarise
+from maskwatch.monitor.store import EventStore, event_record, summarise
 from maskwatch.monitor.supervisor import Supervisor
 from maskwatch.video.events import Event
+from maskwatch.vision.classes import people_counts
 from maskwatch.web.auth import require_token
 from maskwatch.web.serve import STATIC
 
@@ -39,7 +40,8 @@ def _hours(now: datetime) -> list[str]:
 
 
 def today(store_path: Path, now: datetime | None = None) -> dict:
-    """People and compliance since midnight, and per hour over the last 24 hours (empty hours as zeros)."""
+    """People since midnight, and per hour over the last 24 hours (empty hours as zeros), as
+    `maskwatch events --summary` counts them: by last state, ever non-compliant, compliant at last sighting."""
     now = now or datetime.now().astimezone()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = min(midnight, now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23))
@@ -47,7 +49,7 @@ def today(store_path: Path, now: datetime | None = None) -> dict:
         events = store.events_with_run(since=start)
     day = summarise([(run, e) for run, e in events if datetime.fromisoformat(e.wall_time) >= midnight])
     by_hour = {row["hour"]: row for row in summarise(events)["hours"]}
-    empty = {"people": 0, **dict.fromkeys(VERDICTS, 0), "compliance": None}
+    empty = people_counts([])
     return {"today": day["total"], "events_today": day["events"],
             "hours": [{"hour": h, **{k: by_hour.get(h, empty)[k] for k in empty}} for h in _hours(now)]}
 
@@ -101,7 +103,8 @@ def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[
 
     @app.get("/api/today")
     async def people_today() -> dict:
-        """People by verdict and compliance since midnight, and by hour over the last 24 hours."""
+        """People since midnight, and by hour over the last 24 hours: by last state, ever non-compliant,
+        compliant at last sighting (as `maskwatch events --summary`)."""
         return await asyncio.to_thread(today, store_path)
 
     @app.get("/api/events")
