@@ -49,27 +49,32 @@ function drawCameras(cameras) {
   }
 }
 
+// People are counted by their last state (when last seen) and by whether they were ever non-compliant,
+// as `maskwatch events --summary` counts them.
 function drawToday(data) {
-  const total = data.today;
+  const total = data.today, last = total.people_by_last_state;
   $("people-today").textContent = total.people;
-  $("with-today").textContent = total.with_mask;
-  $("without-today").textContent = total.without_mask;
-  $("unknown-today").textContent = total.unknown;
-  $("incorrect-today").textContent = total.mask_weared_incorrect;
-  $("incorrect-box").hidden = !total.mask_weared_incorrect;  // two-class models never see the third state
-  $("compliance-today").textContent = percent(total.compliance);
+  $("with-today").textContent = last.with_mask;
+  $("without-today").textContent = last.without_mask;
+  $("unknown-today").textContent = last.unknown;
+  $("incorrect-today").textContent = last.mask_weared_incorrect;
+  $("incorrect-box").hidden = !last.mask_weared_incorrect;  // two-class models never see the third state
+  $("ever-today").textContent = total.people_ever_non_compliant;
+  $("compliance-today").textContent = percent(total.compliant_at_last_sighting);
   const chart = $("chart");
   const most = Math.max(1, ...data.hours.map((h) => h.people));
   const width = 960 / data.hours.length;
   chart.replaceChildren();
   data.hours.forEach((hour, i) => {
-    const group = element("svg:g", { class: "hour", "data-hour": hour.hour, "data-people": hour.people });
+    const group = element("svg:g", { class: "hour", "data-hour": hour.hour, "data-people": hour.people,
+                                     "data-ever": hour.people_ever_non_compliant });
     let y = 180;
     for (const state of ["with_mask", "without_mask", "mask_weared_incorrect", "unknown"]) {
-      const h = (165 * hour[state]) / most;
+      const n = hour.people_by_last_state[state], h = (165 * n) / most;
       if (h > 0) {
-        const bar = element("svg:rect", { x: i * width + 4, y: y - h, width: width - 8, height: h, fill: COLORS[state], "data-state": state, "data-count": hour[state] });
-        bar.append(element("svg:title", {}, `${hour.hour}: ${hour[state]} ${state}`));
+        const bar = element("svg:rect", { x: i * width + 4, y: y - h, width: width - 8, height: h, fill: COLORS[state], "data-state": state, "data-count": n });
+        bar.append(element("svg:title", {}, `${hour.hour}: ${n} last seen ${stateName(state)} ` +
+                           `(${hour.people_ever_non_compliant} of ${hour.people} ever non-compliant)`));
         group.append(bar);
       }
       y -= h;
