@@ -140,7 +140,7 @@ def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> N
     rows = list(csv.DictReader((tmp_path / "out" / "events.csv").open(newline="")))
     assert rows == [{"id": "2", "run": "1", "kind": "person_left", "person": "1", "source": "cam 2", "frame": "7",
                      "time": "0.28", "wall_time": "2024-05-01T10:15:00.000+02:00", "state": "with_mask",
-                     "x1": "10.5", "y1": "20.25", "x2": "110.0", "y2": "150.75", "confidence": "",
+                     "x1": "10.5", "y1": "20.2", "x2": "110.0", "y2": "150.8", "confidence": "",
                      "previous_state": "", "frames_seen": "9", "masked_share": "1.0", "snapshot": "",
                      "duration_s": ""}]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name != "events.csv"]  # no temporary file left

@@ -13,6 +13,7 @@ from maskwatch import __version__
 from maskwatch.monitor import events_cli, watch
 from maskwatch.training import synth
 from maskwatch.vision.presets import PRESETS
+from maskwatch.web.auth import host_name
 
 INCORRECT_HELP = ("or `incorrect`: the shipped three-class model, which also tells a mask worn under the nose or on "
                   "the chin (opt-in: its weights are CC BY-NC-SA; see MODEL_CARD.md)")
@@ -50,6 +51,14 @@ def _positive(kind: type[int] | type[float], zero: bool = False):
         return value
 
     return parse
+
+
+def _host_name(text: str) -> str:
+    """An argparse type: a host name or IP address, as a Host header would carry it."""
+    try:
+        return host_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _groups_table(text: str) -> tuple[Path, str]:
@@ -229,13 +238,21 @@ def _add_serve(sub) -> None:
                        description="Serve POST /v1/detect (image body or multipart field 'file' -> faces as JSON), "
                        "GET /healthz, the API docs at /docs and a page at / that labels a photo or the browser's "
                        "camera. Browsers allow the camera only on localhost or over HTTPS.")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1). A loopback "
+                   "address (127.0.0.0/8, ::1, localhost) keeps it on this machine; any other needs a token in the "
+                   "environment variable MASKWATCH_TOKEN")
+    p.add_argument("--allowed-host", action="append", type=_host_name, default=[], metavar="NAME",
+                   help="a name the server may be reached by (the Host header), repeatable; on a loopback address "
+                   "localhost, 127.0.0.1, ::1 and the address itself are allowed anyway, and others get 421. "
+                   "Beyond loopback any name is answered unless some are given here")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
     p.add_argument("--max-body-mb", type=_positive(float), default=10.0, help="larger uploads get 413 (default 10)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="fast", help="default fast (camera-sized faces)")
     p.add_argument("--model", type=Path, help="a .tflite classifier with labels.json beside it "
                    "(default: the preset's shipped model); " + INCORRECT_HELP)
     p.add_argument("--workers", type=_positive(int), help="images processed at once (default: one per core)")
+    p.add_argument("--body-timeout", type=_positive(float), default=60.0, metavar="S",
+                   help="an upload must arrive in full within S seconds, else 408 (default 60)")
 
 
 def run_serve(args) -> int:

@@ -20,12 +20,12 @@ from maskwatch.io.sources import STREAM_PREFIXES
 from maskwatch.video.alerts import AlertRule
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
-from maskwatch.web.auth import TOKEN_ENV, is_loopback
+from maskwatch.web.auth import TOKEN_ENV, host_name, is_loopback
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
 KEYS = {
     "": {"store", "retain_days", "snapshots", "blur_snapshots", "model", "http", "camera", "alert", "mqtt", "webhook"},
-    "http": {"host", "port", "token_env"},
+    "http": {"host", "port", "token_env", "allowed_hosts"},
     "camera": {"name", "source", "loop", "preset", "detect_every"},
     "alert": {"state", "after_s", "cooldown_s", "camera_cooldown_s", "cameras"},
     "mqtt": {"host", "port", "username", "password", "password_env", "tls", "ca_file", "cert_file", "key_file",
@@ -60,6 +60,7 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     token: str | None = field(default=None, repr=False)  # read from the environment variable `token_env`
+    allowed_hosts: tuple[str, ...] = ()  # more names for the Host header than the bind's own (see web.auth)
 
     @property
     def local(self) -> bool:
@@ -113,7 +114,8 @@ class WatchConfig:
         if self.mqtt:
             parts.append(f"MQTT {self.mqtt.host}:{self.mqtt.port}{' (TLS)' if self.mqtt.tls else ''}")
         parts.append(f"{len(self.webhooks)} webhook(s)")
-        parts.append(f"page and API on http://{self.http.host}:{self.http.port}/"
+        names = f" (also as {', '.join(self.http.allowed_hosts)})" if self.http.allowed_hosts else ""
+        parts.append(f"page and API on http://{self.http.host}:{self.http.port}/{names}"
                      f"{' (token required)' if self.http.token else ''}")
         return "; ".join(parts)
 
@@ -188,6 +190,19 @@ def _tables(data: dict, key: str, problems: list[str]) -> list[dict]:
         problems.append(f"{key!r} must be a table ([{key}]) or tables ([[{key}]])")
         return []
     return value
+
+
+def _host_names(values: list, http: _Reader) -> tuple[str, ...]:
+    """[http] allowed_hosts: host names or IP addresses, normalised as Host headers are compared."""
+    names = []
+    for value in values:
+        try:
+            if not isinstance(value, str):
+                raise ValueError(f"{value!r} is not a string")
+            names.append(host_name(value))
+        except ValueError as error:
+            http.problem(f"'allowed_hosts': {error}")
+    return tuple(names)
 
 
 def _url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
@@ -305,6 +320,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
     if not is_loopback(host) and not token:
         http.problem(f"the page and the API listen on {host}, beyond this machine: set a token in the environment "
                      f"variable {token_env} (clients send it as 'Authorization: Bearer TOKEN')")
+    allowed = _host_names(http.get("allowed_hosts", list, []), http)
     camera_tables = _tables(data, "camera", problems)
     if not camera_tables:
         problems.append("no camera: add a [[camera]] table with a name and a source")
@@ -326,8 +342,8 @@ def parse(data: dict, path: Path) -> WatchConfig:
     snapshots, blur = top.get("snapshots", bool, True), top.get("blur_snapshots", bool, False)
     if problems:
         raise ConfigError(path, problems)
-    return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token), alerts, mqtt,
-                       webhooks, retain, snapshots, blur, model)
+    return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token, allowed), alerts,
+                       mqtt, webhooks, retain, snapshots, blur, model)
 
 
 def load(path: str | Path) -> WatchConfig:

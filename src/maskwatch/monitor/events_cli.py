@@ -56,6 +56,7 @@ examples:
 
 CSV_COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "state", "x1", "y1", "x2",
                "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
 def _when(text: str) -> datetime:
@@ -85,7 +86,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON Lines, one event per line (with --summary: one object)")
     p.add_argument("--kind", action="append", choices=EVENT_KINDS, metavar="KIND",
                    help=f"only this kind of event, repeatable: {', '.join(EVENT_KINDS)}")
-    p.add_argument("--source", help="only events of this source (the input, or the camera's name)")
+    p.add_argument("--source", help="only events of this source: the input as given to detect, its file name, or "
+                   "the camera's name")
     p.add_argument("--since", type=_when, metavar="T", help="only events at or after T")
     p.add_argument("--until", type=_when, metavar="T", help="only events before T")
     p.add_argument("--csv", metavar="FILE", help="write the events as CSV to FILE instead of listing them "
@@ -109,13 +111,33 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set
                                enumerate(zip(row, widths, strict=True))).rstrip() for row in cells)
 
 
+def _csv_cell(value: object) -> object:
+    """Empty for None; text a spreadsheet would run as a formula (a source named `=HYPERLINK(...).mp4`)
+    gets a leading single quote, as OWASP advises; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
+
+
 def write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
+    """The events with the columns CSV_COLUMNS, numbers rounded as `--json` rounds them."""
     writer = csv.writer(file)
     writer.writerow(CSV_COLUMNS)
-    for run, e in events:
-        writer.writerow(["" if v is None else v for v in (
-            e.id, run, e.kind, e.person, e.source, e.frame, e.time, e.wall_time, e.state, *e.box, e.confidence,
-            e.previous_state, e.frames_seen, e.masked_share, e.snapshot, e.duration_s)])
+    for run, event in events:
+        record = {**event.to_json(), "run": run}
+        record.update(zip(("x1", "y1", "x2", "y2"), record.pop("box"), strict=True))
+        writer.writerow([_csv_cell(record[column]) for column in CSV_COLUMNS])
+
+
+def _no_such_source(wanted: str, sources: Sequence[str], shown: int = 10) -> str:
+    """What to say when --source matches no stored source: the ones there are, the first `shown` of them."""
+    if not sources:
+        return f"no source matches {wanted!r}: the store has no events"
+    more = f" and {len(sources) - shown} more" if len(sources) > shown else ""
+    return (f"no source matches {wanted!r} (give a source as stored, or its file name); the store has "
+            f"{len(sources)} source(s): {', '.join(sources[:shown])}{more}")
 
 
 def format_summary(summary: dict) -> str:
@@ -144,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"deleted {deleted} event(s) older than {args.retain_days:g} days (before "
                   f"{cutoff.isoformat(timespec='seconds')}) and their unused snapshots", file=sys.stderr)
         events = store.events_with_run(args.kind, args.source, args.since, args.until)
+        if args.source is not None and not events and not store.sources(args.source):
+            print(_no_such_source(args.source, store.sources()), file=sys.stderr)
     if args.csv == "-":
         write_csv(sys.stdout, events)
     elif args.csv:

@@ -282,15 +282,17 @@ class EventStore:
 
     def events_with_run(self, kind: str | Sequence[str] | None = None, source: str | None = None,
                         since: datetime | None = None, until: datetime | None = None) -> list[tuple[int, Event]]:
-        """(run, event) pairs that pass the filters, in id order; since <= wall_time < until."""
+        """(run, event) pairs that pass the filters, in id order; since <= wall_time < until; `source` as
+        `_source_clause` matches it."""
         clauses, params = [], []
         if kind is not None:
             kinds = [kind] if isinstance(kind, str) else list(kind)
             clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
             params += kinds
         if source is not None:
-            clauses.append("source = ?")
-            params.append(source)
+            clause, values = _source_clause(source)
+            clauses.append(clause)
+            params += values
         if since is not None:
             clauses.append("epoch >= ?")
             params.append(_epoch(since))
@@ -309,9 +311,15 @@ class EventStore:
                                snapshot=self._absolute(row[18]), id=row[0])) for row in rows]
 
     def latest(self, limit: int, source: str | None = None) -> list[tuple[int, Event]]:
-        """The newest `limit` events, newest first (of one source if given)."""
-        where, params = (" WHERE source = ?", [source]) if source is not None else ("", [])
+        """The newest `limit` events, newest first (of one source if given, matched as `_source_clause` does)."""
+        where, params = _source_where(source)
         return self._select(where, [*params, int(limit)], "ORDER BY id DESC LIMIT ?")
+
+    def sources(self, matching: str | None = None) -> list[str]:
+        """The sources of the stored events, sorted (those `matching` matches, as `_source_clause` says)."""
+        where, params = _source_where(matching)
+        with self._guard() as db:
+            return [row[0] for row in db.execute(f"SELECT DISTINCT source FROM events{where} ORDER BY source", params)]
 
     # The outbox: what each delivery target has acknowledged.
 
@@ -395,6 +403,22 @@ def _reason(error: sqlite3.Error) -> str:
     """SQLite's message with its extended error name, which tells one I/O error from another."""
     name = getattr(error, "sqlite_errorname", None)
     return f"{error}, {name}" if name else str(error)
+
+
+def _source_clause(wanted: str) -> tuple[str, list[str | int]]:
+    """An SQL condition and its parameters for the events of `wanted`: a source equal to it or, when it is a
+    bare file name, a source whose file name it is (`detect /data/clip.mp4` is found as clip.mp4)."""
+    if "/" in wanted or "\\" in wanted:
+        return "source = ?", [wanted]
+    return "(source = ? OR substr(source, ?) IN (?, ?))", [wanted, -len(wanted) - 1, f"/{wanted}", f"\\{wanted}"]
+
+
+def _source_where(wanted: str | None) -> tuple[str, list[str | int]]:
+    """A WHERE of `_source_clause`, or nothing for all sources."""
+    if wanted is None:
+        return "", []
+    clause, params = _source_clause(wanted)
+    return f" WHERE {clause}", params
 
 
 def event_record(run: int, event: Event) -> dict:

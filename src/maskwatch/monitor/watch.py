@@ -38,8 +38,10 @@ config (see README for every key):
   model = "incorrect"              # optional: the three-class model, which also tells a mask worn under
                                    # the nose or on the chin (opt-in: CC BY-NC-SA weights, see MODEL_CARD.md)
   [http]
-  host = "127.0.0.1"               # beyond localhost the page and API need a token (env MASKWATCH_TOKEN)
+  host = "127.0.0.1"               # any address outside loopback (127.0.0.0/8, ::1) needs a token for the
+                                   # page and API (env MASKWATCH_TOKEN)
   port = 8080
+  allowed_hosts = ["site.local"]   # optional: more names for the Host header (loopback names always work)
   [[camera]]
   name = "entrance"
   source = "rtsp://cam1.local/stream1"    # or a camera index, or a video file
@@ -153,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from maskwatch.monitor.metrics import registry
     from maskwatch.monitor.store import EventStore
     from maskwatch.web.dashboard import create_dashboard
+    from maskwatch.web.serve import UVICORN_OPTIONS
 
     days = args.retain_days if args.retain_days is not None else config.retain_days
     sock = _take_port(config)
@@ -170,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
 
         supervisor = ProcessSupervisor(config, level)
     stop = threading.Event()
-    app = create_dashboard(supervisor, config.store, deliveries, registry(supervisor, deliveries), config.http.token)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    app = create_dashboard(supervisor, config.store, deliveries, registry(supervisor, deliveries), config.http.token,
+                           config.http.host, config.http.allowed_hosts)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **UVICORN_OPTIONS))
     try:
         log.info("watching: %s", config.describe())
         for delivery in deliveries:

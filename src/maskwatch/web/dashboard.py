@@ -26,7 +26,7 @@ from maskwatch.monitor.store import EventStore, event_record, summarise
 from maskwatch.monitor.supervisor import Supervisor
 from maskwatch.video.events import Event
 from maskwatch.vision.classes import people_counts
-from maskwatch.web.auth import require_token
+from maskwatch.web.auth import allowed_hosts, require_host, require_token
 from maskwatch.web.serve import STATIC
 
 SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
@@ -61,9 +61,13 @@ def _event_json(run: int, event: Event) -> dict:
 
 
 def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[Delivery],
-                     registry: CollectorRegistry, token: str | None = None) -> FastAPI:
+                     registry: CollectorRegistry, token: str | None = None, host: str = "127.0.0.1",
+                     extra_hosts: tuple[str, ...] = ()) -> FastAPI:
+    """The site's page and API; `host` is the address served on, which with `extra_hosts` gives the names a
+    request's Host header may carry (see auth)."""
     app = FastAPIOffline(title="maskwatch watch", summary="Cameras, people, events and metrics of a site.")
     require_token(app, token)
+    require_host(app, allowed_hosts(host, extra_hosts))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/metrics/", make_asgi_app(registry))
     snapshot_dir = store_path.with_suffix(".snapshots")

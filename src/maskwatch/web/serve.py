@@ -2,6 +2,11 @@
 
 Models load once at start-up. Inference runs on a thread pool (onnxruntime and LiteRT release the GIL) with
 one MaskDetector per thread, because a LiteRT interpreter must not be used by two threads at once.
+
+Slow or vanishing clients are bounded, here and in `watch`: a request's head must arrive within
+HEAD_TIMEOUT_S, an upload's body within the body timeout (else 408), an idle keep-alive connection is
+closed after KEEP_ALIVE_S, and past LIMIT_CONCURRENCY connections new requests get 503. A client that
+goes away mid-upload is a debug line, not an error.
 """
 
 from __future__ import annotations
@@ -20,19 +25,22 @@ from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from maskwatch.io.images import UnreadableImage, decode_image
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.web.auth import TOKEN_ENV, is_loopback, require_token
+from maskwatch.web.auth import TOKEN_ENV, allowed_hosts, is_loopback, require_host, require_token
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +48,10 @@ DetectorFactory = Callable[[int], MaskDetector]  # called with the number of inf
 STATIC = Path(str(files("maskwatch") / "web" / "static"))
 # A few KB of PNG can declare gigapixels: the header is checked before decoding (64 MP covers phone photos).
 MAX_PIXELS = 64_000_000
+HEAD_TIMEOUT_S = 10.0  # request line and headers, from the connection or the previous response
+BODY_TIMEOUT_S = 60.0  # default of --body-timeout: a 10 MB upload needs 1.4 Mbit/s
+KEEP_ALIVE_S = 5  # an idle connection between requests (uvicorn's timeout_keep_alive)
+LIMIT_CONCURRENCY = 500  # connections and requests at once; more get 503 (uvicorn's limit_concurrency)
 RAW_TYPES = ("image/", "application/octet-stream")
 _BINARY = {"type": "string", "format": "binary"}
 _ERROR = {"content": {"application/json": {"example": {"error": "message"}}}}
@@ -59,13 +71,65 @@ def factory_for(preset: str = "fast", model: str | Path | None = None) -> Detect
     return lambda threads: MaskDetector(preset, model, threads=threads)
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
-    """Count the body as it arrives, so a chunked or lying client gets no further than the limit."""
+class BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's head: uvicorn itself times out only the
+    idle wait after a response, and any byte cancels that, so a client that connects and sends nothing, or
+    a header a byte at a time, would hold its connection forever."""
+
+    head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_head()
+
+    def on_response_complete(self) -> None:
+        self._await_head()  # before: a pipelined request that the parent handles now cancels it
+        super().on_response_complete()
+
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a request's head arrived
+            self._cancel_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        self._cancel_head_timer()
+        self.head_timer = self.loop.call_later(HEAD_TIMEOUT_S, self._head_late)
+
+    def _cancel_head_timer(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _head_late(self) -> None:
+        log.debug("%s: no complete request within %g s; closing the connection", self.client, HEAD_TIMEOUT_S)
+        self.transport.close()  # connection_lost tells h11
+
+
+# For uvicorn.run and uvicorn.Config: the bounds on slow and idle clients of the module's docstring.
+UVICORN_OPTIONS = {"http": BoundedH11Protocol, "timeout_keep_alive": KEEP_ALIVE_S,
+                   "limit_concurrency": LIMIT_CONCURRENCY}
+
+
+def _limited(receive: Receive, limit: int, timeout_s: float) -> Receive:
+    """Count the body as it arrives, so a chunked or lying client gets no further than the limit, and give
+    up on a body not all there within `timeout_s` (from the first read), so a slow client cannot hold a
+    request open."""
     seen = 0
+    deadline = asyncio.get_running_loop().time() + timeout_s
 
     async def limited_receive() -> Message:
         nonlocal seen
-        message = await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(408, f"the body did not arrive within {timeout_s:g} s",
+                                headers={"Connection": "close"}) from None
         seen += len(message.get("body", b""))
         if seen > limit:
             raise HTTPException(413, f"body larger than the limit of {limit} bytes")
@@ -74,12 +138,12 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return limited_receive
 
 
-async def _read_image(request: Request, limit: int) -> tuple[bytes, str]:
+async def _read_image(request: Request, limit: int, timeout_s: float) -> tuple[bytes, str]:
     """The uploaded bytes and a name for error messages: raw image/* body or multipart field `file`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"body of {declared} bytes is larger than the limit of {limit} bytes")
-    request = Request(request.scope, _limited(request.receive, limit))
+    request = Request(request.scope, _limited(request.receive, limit, timeout_s))
     kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if kind == "multipart/form-data":
         async with request.form(max_files=1, max_fields=16, max_part_size=limit) as form:
@@ -134,14 +198,22 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return JSONResponse({"error": reasons}, 422)
 
 
+async def _client_gone(request: Request, error: ClientDisconnect) -> Response:
+    """A client that closed before its body was in: nobody to answer, nothing wrong here."""
+    log.debug("%s %s: the client went away before sending the whole body", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def _internal_error(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"error": f"internal error ({type(error).__name__})"}, 500)
 
 
 def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 10 * 2**20,
-               workers: int | None = None, token: str | None = None) -> FastAPI:
+               workers: int | None = None, token: str | None = None, host: str = "127.0.0.1",
+               extra_hosts: tuple[str, ...] = (), body_timeout_s: float = BODY_TIMEOUT_S) -> FastAPI:
     """The API and page; `workers` detectors (default: one per core), each on its own thread; with `token`,
-    every request but /healthz needs it."""
+    every request but /healthz needs it. `host` is the address served on: with `extra_hosts` it gives the
+    names a request's Host header may carry (see auth)."""
     factory = detector_factory or factory_for()
     workers = workers or os.cpu_count() or 1
     # Measured on 2 cores, 640x480 frames: 2 detectors x 1 thread served 33 requests/s from 16 clients, 1 x 2
@@ -166,8 +238,9 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
     app = FastAPIOffline(title="maskwatch", summary="Find faces and tell whether each wears a mask.",
                          lifespan=lifespan, exception_handlers={
                              HTTPException: _http_error, RequestValidationError: _validation_error,
-                             Exception: _internal_error})
+                             ClientDisconnect: _client_gone, Exception: _internal_error})
     require_token(app, token)
+    require_host(app, allowed_hosts(host, extra_hosts))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -182,7 +255,7 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
     async def detect(request: Request) -> dict:
         """Faces in the image with box (x1, y1, x2, y2 in pixels), score, label, confidence and probs."""
         start = time.perf_counter()
-        data, name = await _read_image(request, max_body)
+        data, name = await _read_image(request, max_body, body_timeout_s)
         state = request.app.state
         result = await asyncio.get_running_loop().run_in_executor(state.executor, _detect, state.pool, data, name)
         result["timing_ms"]["total"] = (time.perf_counter() - start) * 1000
@@ -193,16 +266,15 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(args.host) and not token:
         raise ValueError(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
                          f"{TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
     factory = factory_for(args.preset, args.model)
     factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
-    app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token)
+    app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token,
+                     host=args.host, extra_hosts=tuple(args.allowed_host), body_timeout_s=args.body_timeout)
     log.info("open http://%s:%d/ in a browser; API docs at /docs", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if log.isEnabledFor(logging.INFO) else "warning",
-                access_log=log.isEnabledFor(logging.DEBUG))
+                access_log=log.isEnabledFor(logging.DEBUG), **UVICORN_OPTIONS)
     return 0
