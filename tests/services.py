@@ -202,3 +202,37 @@ class Watch:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+class Serve:
+    """`maskwatch -v serve` as a subprocess in its own session on a loopback address, its log in a file."""
+
+    def __init__(self, log: Path, host: str = "127.0.0.1", extra: list[str] | None = None,
+                 env: dict | None = None) -> None:
+        self.log, self.host, self.port = log, host, free_port()
+        with log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "-v", "serve", "--host", host,
+                                             "--port", str(self.port), "--workers", "1", *(extra or [])],
+                                            stdout=out, stderr=out, start_new_session=True,
+                                            env={**os.environ, **(env or {})})
+        self.base = f"http://{host}:{self.port}"
+
+    def wait_ready(self, seconds: float = 120) -> Serve:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited with {self.process.returncode}: {self.text()[-2000:]}")
+            try:
+                return httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, seconds, "serve to answer /healthz")
+        return self
+
+    def stop(self, seconds: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(seconds)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
