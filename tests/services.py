@@ -59,6 +59,16 @@ def door_clip(path: Path, fps: float = 10.0, seconds_in: float = 2.0, seconds_ou
     return path
 
 
+def door_site(folder: Path, http: str = "") -> Watch:
+    """`watch` of one looped door_clip camera, its store events.db in `folder`, on a free port; `http`: more
+    lines of its [http] table."""
+    door_clip(folder / "door.mp4")
+    port = free_port()
+    (folder / "site.toml").write_text(f'store = "events.db"\n[http]\nport = {port}\n{http}\n'
+                                      '[[camera]]\nname = "door"\nsource = "door.mp4"\nloop = true\n')
+    return Watch(folder / "site.toml", port=port)
+
+
 class Mosquitto:
     """A mosquitto broker on a loopback port, stoppable and restartable on the same port. Persistence on, so
     a subscriber's session (clean_session=False) and its queued QoS 1 messages survive a restart."""
@@ -192,6 +202,19 @@ class Watch:
             return bool(cameras) and all(c["frames"] > 0 for c in cameras.values())
 
         wait_until(running, seconds, "every camera to process frames")
+
+    def wait_answering(self, seconds: float = 90) -> Watch:
+        """Until /healthz answers (the cameras need not have a frame yet)."""
+        def answering() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"watch exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                return self.get("/healthz").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answering, seconds, "watch to answer /healthz")
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, seconds: float = 60) -> int:
         if self.process.poll() is None:

@@ -18,7 +18,7 @@ from skimage import data
 
 from maskwatch.monitor.store import EventStore
 from maskwatch.video.events import Event
-from tests.services import ROOT, Serve, Watch, door_clip, free_port, wait_until
+from tests.services import ROOT, Serve, Watch, door_site
 
 FOREIGN = ("evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}", "[::2]:{port}")
 
@@ -50,25 +50,11 @@ def watch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watch]:
     with EventStore(folder / "events.db") as store:
         store.add(Event("person_appeared", 1, "lobby.mp4", 3, 0.1, "2024-05-01T10:15:00.000+02:00", "without_mask",
                         (1.0, 2.0, 50.0, 60.0), 0.9, face_image=face))
-    door_clip(folder / "door.mp4")
-    port = free_port()
-    (folder / "site.toml").write_text(f'store = "events.db"\n[http]\nport = {port}\nallowed_hosts = ["Site.LAN"]\n'
-                                      '[[camera]]\nname = "door"\nsource = "door.mp4"\nloop = true\n')
-    site = Watch(folder / "site.toml", port=port)
+    site = door_site(folder, 'allowed_hosts = ["Site.LAN"]')
     try:
-        wait_until(lambda: answering(site), 90, "watch to answer /healthz")
-        yield site
+        yield site.wait_answering()
     finally:
         site.stop()
-
-
-def answering(site: Watch) -> bool:
-    if site.process.poll() is not None:
-        raise RuntimeError(f"watch exited with {site.process.returncode}: {site.text()[-2000:]}")
-    try:
-        return site.get("/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_serve_refuses_a_foreign_host_everywhere_but_healthz(serve: Serve) -> None:

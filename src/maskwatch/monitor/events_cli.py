@@ -137,7 +137,7 @@ def _no_such_source(wanted: str, sources: Sequence[str], shown: int = 10) -> str
         return f"no source matches {wanted!r}: the store has no events"
     more = f" and {len(sources) - shown} more" if len(sources) > shown else ""
     return (f"no source matches {wanted!r} (give a source as stored, or its file name); the store has "
-            f"{len(sources)} source(s): {', '.join(sources[:shown])}{more}")
+            f"{len(sources)} source(s): {', '.join(map(repr, sources[:shown]))}{more}")
 
 
 def format_summary(summary: dict) -> str:
