@@ -1,5 +1,6 @@
 """Real services on loopback for the tests and benchmarks of `maskwatch watch`: Debian's mosquitto broker, an
-HTTP webhook receiver, an MQTT subscriber, the `watch` process itself, and a clip for file cameras."""
+HTTP webhook receiver, an MQTT subscriber, the `watch` process itself, and a clip for file cameras; and the
+`serve` process."""
 
 from __future__ import annotations
 

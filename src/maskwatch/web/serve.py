@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import logging
 import os
 import queue
@@ -24,6 +23,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
 
+import h11
 import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
@@ -31,14 +31,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from PIL import Image
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from maskwatch.io.images import UnreadableImage, decode_image
+from maskwatch.io.images import TooManyPixels, UnreadableImage, decode_image
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.web.auth import TOKEN_ENV, allowed_hosts, is_loopback, require_host, require_token
 
@@ -46,8 +45,6 @@ log = logging.getLogger(__name__)
 
 DetectorFactory = Callable[[int], MaskDetector]  # called with the number of inference threads per detector
 STATIC = Path(str(files("maskwatch") / "web" / "static"))
-# A few KB of PNG can declare gigapixels: the header is checked before decoding (64 MP covers phone photos).
-MAX_PIXELS = 64_000_000
 HEAD_TIMEOUT_S = 10.0  # request line and headers, from the connection or the previous response
 BODY_TIMEOUT_S = 60.0  # default of --body-timeout: a 10 MB upload needs 1.4 Mbit/s
 KEEP_ALIVE_S = 5  # an idle connection between requests (uvicorn's timeout_keep_alive)
@@ -91,6 +88,10 @@ class BoundedH11Protocol(H11Protocol):
         super().handle_events()
         if self.cycle is not cycle:  # a request's head arrived
             self._cancel_head_timer()
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        self._cancel_head_timer()  # the connection is the WebSocket protocol's from now on
+        super().handle_websocket_upgrade(event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -161,16 +162,9 @@ def _decode(data: bytes, name: str) -> np.ndarray:
     if not data:
         raise HTTPException(400, f"{name}: empty")
     try:
-        with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
-    except Image.DecompressionBombError as error:
-        raise HTTPException(413, f"{name}: more pixels than the limit of {MAX_PIXELS}") from error
-    except (OSError, ValueError, SyntaxError) as error:
-        raise HTTPException(400, f"{name}: not a readable image") from error
-    if width * height > MAX_PIXELS:
-        raise HTTPException(413, f"{name}: {width}x{height} pixels is more than the limit of {MAX_PIXELS}")
-    try:
         return decode_image(data, name)
+    except TooManyPixels as error:
+        raise HTTPException(413, str(error)) from error
     except UnreadableImage as error:
         raise HTTPException(400, str(error)) from error
 
