@@ -48,7 +48,7 @@ def test_split_keeps_groups_whole_is_stratified_and_seeded():
 
 
 def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> None:
-    from maskwatch.training.dataset import DatasetError, Sample, named_groups
+    from maskwatch.training.dataset import DatasetError, Sample, named_groups, read_group_tables
     from maskwatch.training.dedup import group_duplicates
     from maskwatch.training.split import group_split
 
@@ -63,7 +63,8 @@ def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> N
         samples.append(Sample(path, label))
         rows.append(f"{label}/{i}.jpg,{i // 4}")  # persons of 4 pictures, 2 in each class
     (data / "people.csv").write_text("\n".join(rows))
-    keys, named = named_groups(samples, [f"md5-{i}" for i in range(40)], [(data / "people.csv", "person")])
+    keys, named = named_groups(samples, [f"md5-{i}" for i in range(40)],
+                               read_group_tables([(data / "people.csv", "person")]))
     assert named == 40
     groups = group_duplicates(keys, [i * 0xFFFF for i in range(40)], max_bits=0)[0]
     split = group_split(np.array([i % 2 for i in range(40)]), groups, seed=0)
@@ -72,11 +73,11 @@ def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> N
     for person in range(10):
         assert len({where[i] for i in range(4 * person, 4 * person + 4)}) == 1
     with pytest.raises(DatasetError, match="no column ffhq_id"):
-        named_groups(samples, keys, [(data / "people.csv", "ffhq_id")])
+        read_group_tables([(data / "people.csv", "ffhq_id")])
 
 
 def test_an_image_named_by_two_tables_joins_both_groups(tmp_path: Path) -> None:
-    from maskwatch.training.dataset import Sample, named_groups
+    from maskwatch.training.dataset import Sample, named_groups, read_group_tables
 
     for name in ("orig.jpg", "copy.jpg", "twin.jpg", "other.jpg"):
         (tmp_path / name).write_bytes(b"")
@@ -85,5 +86,5 @@ def test_an_image_named_by_two_tables_joins_both_groups(tmp_path: Path) -> None:
                                         f"{tmp_path / 'orig.jpg'},{tmp_path / 'orig.jpg'}\n")
     samples = [Sample(tmp_path / n, "a") for n in ("orig.jpg", "copy.jpg", "twin.jpg", "other.jpg")]
     tables = [(tmp_path / "synth.csv", "source"), (tmp_path / "people.csv", "person")]
-    keys, named = named_groups(samples, ["k0", "k1", "k2", "k3"], tables)
+    keys, named = named_groups(samples, ["k0", "k1", "k2", "k3"], read_group_tables(tables))
     assert named == 4 and keys[0] == keys[1] == keys[2] != keys[3]

@@ -87,7 +87,9 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train the mask classifier on a folder of labelled images",
                        description="Train MobileNetV2 (ImageNet weights) on DATA_DIR/CLASS/*.jpg. Writes model.keras, "
                        "model.tflite, labels.json, report.json, curves.png and confusion.png to --out.")
-    p.add_argument("data_dir", type=Path, help="folder with one subfolder of images per class")
+    p.add_argument("data_dirs", type=Path, nargs="+", metavar="DATA_DIR",
+                   help="folder with one subfolder of images per class; several folders train together (each may "
+                   "hold some of the classes) and each is split on its own, so each is in every split")
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/mine")
     p.add_argument("--scenes", type=Path, action="append", default=[], metavar="VOC_DIR",
                    help="also train on face crops from Pascal VOC scenes (VOC_DIR/images, VOC_DIR/annotations); "
@@ -108,7 +110,7 @@ def _add_train(sub) -> None:
                    help="a table (columns file, relative to the table, and COLUMN, default 'group') naming a group "
                    "per image; a group never straddles train / val / test, e.g. "
                    "--groups mask-incorrect/manifest.csv:ffhq_id keeps each person in one split; repeatable")
-    p.add_argument("--balance-sources", action="store_true", help="within each class, weigh each source (DATA_DIR, "
+    p.add_argument("--balance-sources", action="store_true", help="within each class, weigh each source (each DATA_DIR, "
                    "each --scenes folder) alike, e.g. a few real scene faces against many synthetic ones")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
@@ -262,11 +264,18 @@ def run_serve(args) -> int:
 
 
 def run_train(args) -> int:
-    from maskwatch.training.train import TrainConfig, train
+    from maskwatch.vision.native_stderr import muted_stderr
 
     if args.epochs + args.fine_tune_epochs == 0:
         raise argparse.ArgumentTypeError("--epochs and --fine-tune-epochs are both 0: nothing to train")
-    config = TrainConfig(args.data_dir, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,
+    with muted_stderr(args.quiet):  # TensorFlow's absl announces oneDNN on import, whatever TF_CPP_MIN_LOG_LEVEL
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError as error:
+            raise RuntimeError(f"training needs TensorFlow ({error}): pip install 'maskwatch[train]'") from None
+    from maskwatch.training.train import TrainConfig, train
+
+    config = TrainConfig(args.data_dirs, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,
                          args.fine_tune_epochs, args.batch_size, args.image_size, args.seed, not args.no_imagenet,
                          args.blocks, args.groups, args.balance_sources)
     report = train(config)
@@ -330,6 +339,18 @@ COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, 
             "events": events_cli.run, "watch": watch.run, "synth": synth.run}
 
 
+def _quiet_opencv() -> None:
+    """OpenCV and the FFmpeg inside it print warnings of their own (a dozen lines for a missing camera)
+    before maskwatch says in one line what went wrong: they show only with -v. Set in the environment too,
+    for the worker processes, which import cv2 afresh; a level the user set is kept."""
+    import cv2
+
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg is first used
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
@@ -337,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s",
                         stream=sys.stderr)
+    if not args.verbose:
+        _quiet_opencv()
     from maskwatch.errors import USER_ERRORS
 
     try:

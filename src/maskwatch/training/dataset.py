@@ -49,13 +49,15 @@ class LoadedData:
     skipped: list[str] = field(default_factory=list)
 
 
-def folder_classes(data_dir: Path) -> list[str]:
-    """Class names: the subfolders of `data_dir` (sorted). Fewer than two is an error."""
+def folder_classes(data_dir: Path, minimum: int = 2) -> list[str]:
+    """Class names: the subfolders of `data_dir` (sorted). Fewer than `minimum` is an error (one folder of
+    several trained together may hold fewer classes than the model learns)."""
     if not data_dir.is_dir():
         raise DatasetError(f"{data_dir}: not a folder")
     classes = sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise DatasetError(f"{data_dir}: needs one subfolder per class and at least 2 classes, found {classes}")
+    if len(classes) < minimum:
+        raise DatasetError(f"{data_dir}: needs one subfolder per class and at least {minimum} "
+                           f"class{'es' if minimum > 1 else ''}, found {classes}")
     return classes
 
 
@@ -131,16 +133,13 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
     return LoadedData(images[: len(kept)], labels, list(classes), kept, keys, hashes, skipped)
 
 
-def named_groups(samples: Sequence[Sample], keys: Sequence[str], tables: Sequence[tuple[Path, str]]
-                 ) -> tuple[list[str], int]:
-    """`keys` with the group CSV tables name for each listed image (columns `file`, relative to the
-    table's folder, and `column`), so that pictures of one person, which no hash can tell are related
-    (the same face with the mask moved), stay in one split; and how many images the tables named. An
-    image named by several tables joins all their groups (a synthetic copy named by its source, the
-    source by its person id: copy, source and person stay together). Symlinks are followed, so a
-    training folder of links into a dataset matches that dataset's manifest."""
+def read_group_tables(tables: Sequence[tuple[Path, str]]) -> dict[Path, list[str]]:
+    """The group names CSV tables give each listed image (columns `file`, relative to the table's folder,
+    and `column`), read before any image is decoded: a table that names a file that is not there (a class
+    folder missing, files moved) is an error, since the split it asks for could not be kept."""
     names: dict[Path, list[str]] = {}
     for table, column in tables:
+        absent = []
         try:
             with table.open(newline="", encoding="utf-8") as file:
                 reader = csv.DictReader(file)
@@ -149,9 +148,24 @@ def named_groups(samples: Sequence[Sample], keys: Sequence[str], tables: Sequenc
                     raise DatasetError(f"{table}: no column {' or '.join(sorted(missing))} "
                                        f"(has: {', '.join(reader.fieldnames or [])})")
                 for row in reader:
-                    names.setdefault((table.parent / row["file"]).resolve(), []).append(f"{column}={row[column]}")
+                    path = (table.parent / row["file"]).resolve()
+                    if not path.is_file():
+                        absent.append(row["file"])
+                    names.setdefault(path, []).append(f"{column}={row[column]}")
         except OSError as error:
             raise DatasetError(f"{table}: cannot read the groups table ({error.strerror})") from None
+        if absent:
+            raise DatasetError(f"{table}: names {len(absent)} file(s) that do not exist, e.g. {absent[0]}")
+    return names
+
+
+def named_groups(samples: Sequence[Sample], keys: Sequence[str], names: Mapping[Path, list[str]]
+                 ) -> tuple[list[str], int]:
+    """`keys` with the group names of `read_group_tables` for each listed image, so that pictures of one
+    person, which no hash can tell are related (the same face with the mask moved), stay in one split; and
+    how many images the tables named. An image named by several tables joins all their groups (a synthetic
+    copy named by its source, the source by its person id: copy, source and person stay together).
+    Symlinks are followed, so a training folder of links into a dataset matches that dataset's manifest."""
     parent: dict[str, str] = {}
 
     def root(name: str) -> str:

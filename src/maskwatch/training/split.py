@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,20 +18,27 @@ class Split:
 
 
 def group_split(labels: np.ndarray, groups: np.ndarray, val: float = 0.15, test: float = 0.15,
-                seed: int = 0) -> Split:
+                seed: int = 0, strata: Sequence[str] | None = None) -> Split:
     """Indices per split. Each group goes whole into one split; groups are dealt out per (majority) class
-    in a seeded random order, so the same seed always gives the same split."""
+    in a seeded random order, so the same seed always gives the same split.
+
+    With `strata` (one name per item, e.g. the folder it came from), groups are dealt out per class within
+    each stratum, each in an order seeded by the stratum's name: every stratum is in every split, and its
+    split does not change when other data is trained beside it, so runs on different data compare on one
+    test set."""
     rng = np.random.default_rng(seed)
     members: dict[int, list[int]] = defaultdict(list)
     for index, group in enumerate(groups):
         members[int(group)].append(index)
-    by_class: dict[int, list[int]] = defaultdict(list)
+    by_class: dict[tuple[str, int], list[int]] = defaultdict(list)
     for group, indices in sorted(members.items()):
         majority = Counter(int(labels[i]) for i in indices).most_common(1)[0][0]
-        by_class[majority].append(group)
+        stratum = "" if strata is None else Counter(strata[i] for i in indices).most_common(1)[0][0]
+        by_class[(stratum, majority)].append(group)
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    for _label, class_groups in sorted(by_class.items()):
-        order = rng.permutation(len(class_groups))
+    for (stratum, label), class_groups in sorted(by_class.items()):
+        own = rng if strata is None else np.random.default_rng([seed, zlib.crc32(f"{stratum}:{label}".encode())])
+        order = own.permutation(len(class_groups))
         total = sum(len(members[g]) for g in class_groups)
         taken = 0
         for position in order:

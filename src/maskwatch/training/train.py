@@ -7,6 +7,8 @@ interrupted run still leaves a usable model; every output file is written atomic
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import platform
 import resource
@@ -18,13 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.io.atomic import atomic_save, atomic_write_json
+from maskwatch.io.atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from maskwatch.training.dataset import (
+    DatasetError,
     LoadedData,
     folder_classes,
     folder_samples,
     load_samples,
     named_groups,
+    read_group_tables,
     scene_samples,
 )
 from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
@@ -37,7 +41,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainConfig:
-    data_dir: Path
+    data_dirs: Sequence[Path]  # folders of CLASS/*.jpg; with several, each is split on its own (see group_split)
     out: Path
     scenes: Sequence[Path] = ()
     mapping: Mapping[str, str] = field(default_factory=dict)
@@ -54,11 +58,19 @@ class TrainConfig:
 
 
 def load_data(config: TrainConfig) -> tuple[LoadedData, dict]:
-    """Every sample of the folder and the scenes, decoded once; and where each came from."""
-    classes = folder_classes(config.data_dir)
-    samples = folder_samples(config.data_dir, classes)
-    sources = {str(config.data_dir): dict(Counter(s.label for s in samples))}
-    log.info("data %s: %s", config.data_dir, sources[str(config.data_dir)])
+    """Every sample of the folders and the scenes, decoded once; and where each came from. Several folders
+    may each hold some of the classes (a synthetic set of masks worn wrong has no bare faces)."""
+    minimum = 2 if len(config.data_dirs) == 1 else 1
+    folders = {data_dir: folder_classes(data_dir, minimum) for data_dir in config.data_dirs}
+    classes = sorted({c for found in folders.values() for c in found})
+    if len(classes) < 2:
+        raise DatasetError(f"the data folders hold only the class(es) {classes}: at least 2 are needed")
+    samples, sources = [], {}
+    for data_dir, found in folders.items():
+        mine = folder_samples(data_dir, found)
+        samples += mine
+        sources[str(data_dir)] = dict(Counter(s.label for s in mine))
+        log.info("data %s: %s", data_dir, sources[str(data_dir)])
     for voc_dir in config.scenes:
         found, left_out = scene_samples(voc_dir, classes, config.mapping, config.skip)
         samples += found
@@ -103,8 +115,26 @@ def source_balanced_weights(labels: np.ndarray, origins: np.ndarray, num_classes
 
 
 def _origins(config: TrainConfig, data: LoadedData) -> np.ndarray:
-    """Where each sample came from: the data folder, or the scenes folder of its face crop."""
-    return np.array([str(config.data_dir) if s.box is None else str(s.path.parent.parent) for s in data.samples])
+    """Where each sample came from: its data folder, or the scenes folder of its face crop."""
+    def folder(path: Path) -> str:
+        return str(next(d for d in config.data_dirs if path.is_relative_to(d)))
+
+    return np.array([folder(s.path) if s.box is None else str(s.path.parent.parent) for s in data.samples])
+
+
+def write_test_predictions(path: Path, data: LoadedData, indices: np.ndarray, origins: np.ndarray,
+                           probs: np.ndarray) -> None:
+    """Every test item with its source, truth and probabilities, so a part of the test split (the real
+    faces of one folder, say) can be scored at any threshold without training again."""
+    classes = data.classes
+    lines = io.StringIO()
+    writer = csv.writer(lines)
+    writer.writerow(["file", "box", "source", "truth", "predicted", *(f"p_{c}" for c in classes)])
+    for index, p in zip(indices, probs, strict=True):
+        sample = data.samples[index]
+        writer.writerow([sample.path, "" if sample.box is None else " ".join(map(str, sample.box)), origins[index],
+                         classes[data.labels[index]], classes[int(p.argmax())], *(f"{v:.5f}" for v in p)])
+    atomic_write_bytes(path, lines.getvalue().encode())
 
 
 def _best_checkpoint(path: Path):
@@ -143,13 +173,16 @@ def train(config: TrainConfig) -> dict:
     started = time.time()
     keras.utils.set_random_seed(config.seed)
     out = config.out
+    names = read_group_tables(config.groups)
     data, sources = load_data(config)
     out.mkdir(parents=True, exist_ok=True)
-    keys, named = named_groups(data.samples, data.keys, config.groups)
+    keys, named = named_groups(data.samples, data.keys, names)
     if config.groups:
         log.info("groups tables named the group of %d of %d images", named, len(keys))
     groups, same_key, near = group_duplicates(keys, data.hashes)
-    split: Split = group_split(data.labels, groups, seed=config.seed)
+    origins = _origins(config, data)
+    strata = [Path(o).name for o in origins] if len(config.data_dirs) > 1 else None
+    split: Split = group_split(data.labels, groups, seed=config.seed, strata=strata)
     classes = data.classes
     log.info("%d images in %d groups (%d joined as exact copies or crops of one scene, %d as near-duplicates); "
              "split train %d / val %d / test %d", len(data.labels), groups.max() + 1, same_key, near,
@@ -157,7 +190,6 @@ def train(config: TrainConfig) -> dict:
     if config.imagenet:
         log.info("ImageNet MobileNetV2 weights from %s", weights_path())
     model = build_classifier(len(classes), config.image_size, imagenet=config.imagenet, blocks=config.blocks)
-    origins = _origins(config, data)
     sample_weights = (source_balanced_weights(data.labels[split.train], origins[split.train], len(classes))
                       if config.balance_sources else None)
     train_ds = make_dataset(data, split.train, config.batch_size, augmentation(config.seed), config.seed,
@@ -195,6 +227,7 @@ def train(config: TrainConfig) -> dict:
         mine = test_origins == origin
         test_by_source[origin] = classification_metrics(data.labels[split.test][mine], predicted[mine], classes)
         log.info("test images from %s: accuracy %.4f on %d", origin, test_by_source[origin]["accuracy"], mine.sum())
+    write_test_predictions(out / "test_predictions.csv", data, split.test, origins, test_probs)
     export_litert(model, out / "model.tflite")
     atomic_write_json(out / "labels.json", classes)
     report = {
@@ -207,6 +240,7 @@ def train(config: TrainConfig) -> dict:
                        "named_by_tables": named, "tables": [f"{t}:{c}" for t, c in config.groups],
                        "joined_exact_or_same_scene": int(same_key), "joined_near_duplicate": int(near)},
         "split": {"seed": config.seed, "train": len(split.train), "val": len(split.val), "test": len(split.test),
+                  "per_source": strata is not None,
                   "test_per_class": dict(Counter(classes[i] for i in data.labels[split.test]))},
         "config": {"epochs": config.epochs, "fine_tune_epochs": config.fine_tune_epochs,
                    "batch_size": config.batch_size, "mapping": dict(config.mapping), "skip": list(config.skip),
@@ -224,6 +258,7 @@ def train(config: TrainConfig) -> dict:
     plot_curves(history, out / "curves.png", fine_tune_from=config.epochs if config.fine_tune_epochs else None)
     plot_confusion(test["confusion"], classes, out / "confusion.png", "test set")
     log.info("wrote %s", ", ".join(str(out / f) for f in ("model.keras", "model.tflite", "labels.json",
-                                                          "report.json", "curves.png", "confusion.png")))
+                                                          "report.json", "test_predictions.csv", "curves.png",
+                                                          "confusion.png")))
     return report
 
