@@ -123,7 +123,8 @@ def run_detect(options: DetectOptions) -> int:
     with ExitStack() as stack:
         stack.enter_context(closing(source))
         outputs = Outputs(options, stack, source.live, show)
-        progress = stack.enter_context(tqdm(total=source.total, unit="frame", disable=source.live or None,
+        quiet = not log.isEnabledFor(logging.INFO)  # -q: no progress bar either
+        progress = stack.enter_context(tqdm(total=source.total, unit="frame", disable=source.live or quiet or None,
                                             desc="Detecting"))
         frames = stack.enter_context(closing(prefetch(source)))
 

@@ -1,8 +1,13 @@
-"""What `maskwatch detect` reads: a camera, a stream URL, an image, a video or a folder, as RGB frames."""
+"""What `maskwatch detect` reads: a camera, a stream URL, an image, a video or a folder, as RGB frames.
+
+A stream's URL may carry a camera's user, password or API key: outside `cv2.VideoCapture` it is only ever
+shown `redact`ed, in log lines, failures and `Frame.source` (and so in JSON Lines, events and summaries).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -23,6 +28,7 @@ STREAM_PREFIXES = ("rtsp://", "http://", "https://")
 # A stalled stream must fail a read (and be reconnected) instead of blocking the run forever.
 STREAM_PARAMS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10_000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10_000]
 MAX_BACKOFF = 30.0
+MAX_CAMERA_INDEX = 2**31 - 1  # OpenCV takes a C int
 
 
 @dataclass
@@ -68,6 +74,19 @@ class Source:
         self.failures.append(message)
 
 
+def redact(url: str) -> str:
+    """A URL fit for logs, messages and pages: no user, password, query or fragment (cameras and webhooks
+    carry credentials and keys there)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:  # a bad port is reported by the caller; it holds no secret either way
+        port = None
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
+
+
 def _video_length(path: Path) -> int | None:
     """Frames in a video: 0 if OpenCV cannot open it (it will be a failure), None if the length is unknown."""
     capture = cv2.VideoCapture(str(path))
@@ -111,9 +130,9 @@ class FileSource(Source):
     def _video(self, path: Path, relative: Path) -> Iterator[Frame]:
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
-            self._fail(f"{path}: not a video OpenCV can open")
+            self._fail(f"{path}: {_unopened_reason(path)}")
             return
-        fps, index = _fps(capture), 0
+        fps, index, length = _fps(capture), 0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
             while True:
                 ok, bgr = capture.read()
@@ -126,6 +145,16 @@ class FileSource(Source):
             capture.release()
         if index == 0:
             self._fail(f"{path}: video has no readable frames")
+        elif index < length - max(2, length // 100):  # some containers miscount by a frame or two
+            self._fail(f"{path}: video ended after {index} of its {length} frames (cut short or damaged)")
+
+
+def _unopened_reason(path: Path) -> str:
+    try:
+        path.open("rb").close()
+    except OSError as error:
+        return error.strerror or str(error)
+    return "not a video OpenCV can open"
 
 
 def _is_image(path: Path) -> bool:
@@ -140,7 +169,8 @@ class LiveSource(Source):
     def __init__(self, target: int | str, reconnects: int = 5, backoff: float = 0.5) -> None:
         super().__init__()
         self.target, self.reconnects, self.backoff = target, reconnects, backoff
-        self.name = f"camera {target}" if isinstance(target, int) else target
+        self.name = f"camera {target}" if isinstance(target, int) else redact(target)
+        self.source = str(target) if isinstance(target, int) else self.name  # Frame.source
         self.relative = Path(f"camera{target}.mp4" if isinstance(target, int) else _stream_name(target))
         self._capture: cv2.VideoCapture | None = None
         self._length = 0
@@ -151,10 +181,13 @@ class LiveSource(Source):
     def open(self) -> bool:
         """(Re)connect; False if the device or server is not there."""
         self._release()
-        if isinstance(self.target, int):
-            capture = cv2.VideoCapture(self.target)
-        else:
-            capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, STREAM_PARAMS)
+        try:
+            if isinstance(self.target, int):
+                capture = cv2.VideoCapture(self.target)
+            else:
+                capture = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, STREAM_PARAMS)
+        except cv2.error:  # its message may hold the URL; that it did not open is what counts
+            return False
         if not capture.isOpened():
             capture.release()
             return False
@@ -172,7 +205,7 @@ class LiveSource(Source):
                 if ok:
                     fps = _fps(self._capture)
                     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    yield Frame(rgb, str(self.target), index, time.time(), self.relative, fps, True)
+                    yield Frame(rgb, self.source, index, time.time(), self.relative, fps, True)
                     index += 1
                 elif self._length > 0 or not self._reconnect(connected=True):
                     return  # a video file behind a URL has a length: its end is not a drop
@@ -265,8 +298,10 @@ def _stream_name(url: str) -> str:
 def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> Source:
     """Turn the SOURCE argument into frames: None or a digit is a camera, a URL a stream, @FILE a list of
     files, else a path."""
-    if spec is None or spec.isdigit():
+    if spec is None or (spec.isascii() and spec.isdigit()):
         index = int(spec or 0)
+        if index > MAX_CAMERA_INDEX:
+            raise SourceError(f"{spec}: too large for a camera index, and no such file or folder")
         source = LiveSource(index, reconnects, backoff)
         if not source.open():
             raise SourceError(f"cannot open camera {index} (no such device, or it is busy or not permitted)")
@@ -285,10 +320,18 @@ def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> 
         return FileSource(paths)
     path = Path(spec)
     if path.is_dir():
-        paths = list(iter_files(path, IMAGE_SUFFIXES | VIDEO_SUFFIXES))
-        if not paths:
+        try:
+            os.scandir(path).close()
+        except OSError as error:
+            raise SourceError(f"{spec}: cannot read this folder ({error.strerror})") from None
+        unreadable: list[str] = []  # subfolders: failures of the run, which goes on with the rest
+        paths = list(iter_files(path, IMAGE_SUFFIXES | VIDEO_SUFFIXES, unreadable.append))
+        if not paths and not unreadable:
             raise SourceError(f"{spec}: no images or videos in this folder")
-        return FileSource(paths, root=path)
+        source = FileSource(paths, root=path)
+        for message in unreadable:
+            source._fail(message)
+        return source
     if path.is_file():
         return FileSource([path])
     raise SourceError(f"{spec}: no such file or folder")

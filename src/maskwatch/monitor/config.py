@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from maskwatch.io.sources import STREAM_PREFIXES
+from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
@@ -118,13 +118,6 @@ class WatchConfig:
         parts.append(f"page and API on http://{self.http.host}:{self.http.port}/{names}"
                      f"{' (token required)' if self.http.token else ''}")
         return "; ".join(parts)
-
-
-def redact(url: str) -> str:
-    """A URL fit for logs: no user, password or query (webhook URLs often carry a key there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
 class _Reader:

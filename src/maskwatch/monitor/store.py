@@ -160,7 +160,7 @@ class EventStore:
             raise self._fail("not an SQLite database")
         if not header and self.readonly:
             raise self._fail("empty file")
-        mode = "ro" if self.readonly else "rw"
+        mode = "ro&immutable=1" if self.readonly and self._immutable() else "ro" if self.readonly else "rw"
         try:
             db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode={mode}", uri=True, timeout=30,
                                  isolation_level=None, check_same_thread=False)
@@ -172,6 +172,22 @@ class EventStore:
             db.close()
             raise
         return db
+
+    def _immutable(self) -> bool:
+        """Whether to read the file as it is, without SQLite's -wal and -shm files: a WAL database is read
+        through them, and in a folder we cannot write SQLite cannot create them (SQLITE_READONLY_DIRECTORY).
+        Without a -wal no one is writing and everything is in the file; a -wal without its -shm holds events
+        that cannot be read here, which is said rather than leaving them out."""
+        if os.access(self.path.parent, os.W_OK):
+            return False
+        wal, shm = Path(f"{self.path}-wal"), Path(f"{self.path}-shm")
+        if wal.exists() and shm.exists():  # a writer's, or a crash's: SQLite reads them even read-only
+            return False
+        if wal.exists() and wal.stat().st_size > 0:
+            raise EventStoreError(f"{self.path}: {wal.name} holds events not yet in the file, and in this read-only "
+                                  f"folder they cannot be read without {shm.name}: copy the store with {wal.name} "
+                                  "to a folder you can write")
+        return True
 
     def _check(self, db: sqlite3.Connection) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from importlib.resources import files
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.vision.crops import face_crop
+from maskwatch.vision.native_stderr import muted_stderr
 from maskwatch.vision.results import Face
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,19 @@ MAX_BATCH = 16  # more faces than this in one frame are classified in several ba
 
 
 DEFAULT_MODEL = "mask_classifier.tflite"
+_first_allocation = threading.Lock()
+_allocated = False  # in this process: LiteRT's XNNPACK line comes with the first allocation only
+
+
+def _allocate(interpreter) -> None:
+    """allocate_tensors. The first in a process makes LiteRT's C++ print "INFO: Created TensorFlow Lite
+    XNNPACK delegate for CPU." on stderr (no option or variable turns it off): it shows only with
+    maskwatch's own INFO lines, not under `-q`."""
+    global _allocated
+    with _first_allocation:
+        first, _allocated = not _allocated, True
+        with muted_stderr(first and not log.isEnabledFor(logging.INFO)):
+            interpreter.allocate_tensors()
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:
@@ -72,7 +87,7 @@ class MaskClassifier:
                 raise ValueError(f"{self.path}: not a LiteRT model ({error})") from error
             shape = interpreter.get_input_details()[0]["shape"]
             interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], [batch, *shape[1:]])
-            interpreter.allocate_tensors()
+            _allocate(interpreter)
             self._interpreters[batch] = interpreter
         return self._interpreters[batch]
 
