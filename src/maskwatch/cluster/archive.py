@@ -172,7 +172,8 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
     preset = options.preset or "accurate"
     settings = WorkerSettings(preset, options.model, options.face_threshold, options.scale, options.detector,
                               options.track, options.detect_every, options.snapshots, options.save)
-    failures = [f for record in finished.values() for f in record["failures"]]
+    # the folders that could not be listed, then what finished files of an earlier attempt reported
+    failures = source.failures + [f for record in finished.values() for f in record["failures"]]
     started = connect(address) if pending else False
     with ExitStack() as stack:
         if started:
