@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -136,10 +136,14 @@ class Subscriber:
 
 class WebhookReceiver:
     """An HTTP server on loopback that answers the first `fail_first` POSTs with 500, then 200, and keeps
-    every request it answered 200 to (headers and JSON body)."""
+    every request it answered 200 to (headers and JSON body). `answers`: (status, headers) for the first POSTs
+    instead (a redirect, say); `authorization`: the Authorization header a POST must carry, or it gets 401.
+    Every request, of any method, is in `requests` (method, path)."""
 
-    def __init__(self, fail_first: int = 0, port: int | None = None) -> None:
+    def __init__(self, fail_first: int = 0, port: int | None = None,
+                 answers: Sequence[tuple[int, dict[str, str]]] = (), authorization: str | None = None) -> None:
         self.received: list[tuple[dict, bytes]] = []
+        self.requests: list[tuple[str, str]] = []
         self.attempts = 0
         receiver = self
 
@@ -147,15 +151,28 @@ class WebhookReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def answer(self, status: int, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": "0"}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                receiver.requests.append(("GET", self.path))
+                self.answer(200, {})
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append(("POST", self.path))
                 receiver.attempts += 1
+                if receiver.attempts <= len(answers):
+                    return self.answer(*answers[receiver.attempts - 1])
+                if authorization is not None and self.headers.get("Authorization") != authorization:
+                    return self.answer(401, {"WWW-Authenticate": 'Basic realm="hook"'})
                 ok = receiver.attempts > fail_first
                 if ok:
                     receiver.received.append((dict(self.headers), body))
-                self.send_response(200 if ok else 500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.answer(200 if ok else 500, {})
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port or 0), Handler)
         self.port = self.server.server_address[1]

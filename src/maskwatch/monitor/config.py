@@ -30,7 +30,7 @@ KEYS = {
     "alert": {"state", "after_s", "cooldown_s", "camera_cooldown_s", "cameras"},
     "mqtt": {"host", "port", "username", "password", "password_env", "tls", "ca_file", "cert_file", "key_file",
              "topic_prefix", "keepalive_s"},
-    "webhook": {"url", "secret_env", "timeout_s"},
+    "webhook": {"url", "secret_env", "password_env", "timeout_s"},
 }
 
 
@@ -83,9 +83,10 @@ class MqttConfig:
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    url: str
+    url: str  # as configured: a user (and password) in it go as HTTP Basic auth (see delivery.basic_auth)
     secret: bytes | None = field(default=None, repr=False)  # never logged: see `__repr__`
     timeout_s: float = 5.0
+    password: str | None = field(default=None, repr=False)  # of the URL's user, from `password_env`
 
     def __repr__(self) -> str:
         return f"WebhookConfig(url={redact(self.url)!r}, signed={self.secret is not None})"
@@ -285,13 +286,18 @@ def _webhook(table: dict, index: int, problems: list[str]) -> WebhookConfig | No
     r = _Reader(table, f"webhook #{index + 1}: ", "webhook", problems)
     url = r.get("url", str, required=True)
     secret = r.secret("secret_env")
+    password = r.secret("password_env")
     timeout = r.number("timeout_s", 5.0, 0.1, high=120)
     if url is None:
         return None
     if problem := _url_problem(url, ("http", "https")):
         r.problem(problem)
         return None
-    return WebhookConfig(url, secret.encode() if secret else None, float(timeout))
+    if "password_env" in table and urlsplit(url).username is None:
+        r.problem(f"'password_env' is the password of the URL's user: write it as {urlsplit(url).scheme}://USER@...")
+    elif "password_env" in table and urlsplit(url).password is not None:
+        r.problem("give the password in 'url' or in 'password_env', not both")
+    return WebhookConfig(url, secret.encode() if secret else None, float(timeout), password)
 
 
 def parse(data: dict, path: Path) -> WatchConfig:

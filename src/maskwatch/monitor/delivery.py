@@ -2,15 +2,18 @@
 
 Each target reads the events after its cursor in id order, sends one, and moves its cursor only once the
 receiver acknowledged it (MQTT PUBACK, HTTP 2xx). A failure waits with backoff and sends the same event
-again, so nothing is skipped and order holds; a crash between the acknowledgement and the cursor update
+again, so nothing is skipped and order holds (a target that stays down is logged when it goes down, then
+every REMIND_EVERY_S with what waits and the last error); a crash between the acknowledgement and the cursor update
 sends that event twice, which receivers drop by its `id`. The cursor lives in the store, so a restart of
 `watch`, even after kill -9, goes on from where delivery stopped.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import ssl
@@ -19,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from maskwatch import __version__
 from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
@@ -30,6 +34,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.2  # how often a target looks for new events in the store
 FIRST_RETRY_S = 0.5
 MAX_RETRY_S = 30.0
+REMIND_EVERY_S = 300.0  # while a target stays down, how often the log says so again
 BATCH = 100
 SIGNATURE_HEADER = "X-Maskwatch-Signature"
 
@@ -50,6 +55,8 @@ class Delivery:
         self.failures = 0
         self.backlog = 0
         self.down_since: float | None = None
+        self.last_error: str | None = None
+        self._reminded_at = 0.0
         self._counted_at = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"maskwatch-{self.target}", daemon=True)
@@ -97,11 +104,7 @@ class Delivery:
                 try:
                     self.send(run, event)
                 except Exception as error:  # any failure of a receiver means: again later
-                    self.failures += 1
-                    if self.down_since is None:
-                        self.down_since = time.monotonic()
-                        log.warning("%s: cannot deliver event %d (%s); %d event(s) wait in the store, "
-                                    "retrying with backoff", self.describe(), event.id, error, self.backlog)
+                    self._failed(event, error)
                     self._stop.wait(retry)
                     retry = min(2 * retry, MAX_RETRY_S)
                     break
@@ -115,15 +118,43 @@ class Delivery:
                 if self._stop.is_set():
                     break
 
+    def _failed(self, event: Event, error: Exception) -> None:
+        """Count the failure; log it when the target goes down, then again every REMIND_EVERY_S while it stays
+        down, so that a backlog growing for days is not one line lost in the log."""
+        self.failures += 1
+        self.last_error, now = str(error), time.monotonic()
+        if self.down_since is None:
+            self.down_since = self._reminded_at = now
+            log.warning("%s: cannot deliver event %d (%s); %d event(s) wait in the store, retrying with backoff",
+                        self.describe(), event.id, error, self.backlog)
+        elif now - self._reminded_at >= REMIND_EVERY_S:
+            self._reminded_at = now
+            log.warning("%s: still cannot deliver, down for %.0f s (last error: %s); %d event(s) wait in the store",
+                        self.describe(), now - self.down_since, error, self.backlog)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer like any other (an HTTPError): following it would send the signature, the event id
+    and the credentials to wherever it points, as a GET without the body."""
+
+    def redirect_request(self, *args: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
 
 class WebhookDelivery(Delivery):
-    """HTTP POST of each event's JSON; signed with HMAC-SHA256 of the body when a secret is configured."""
+    """HTTP POST of each event's JSON to the configured URL and nowhere else (redirects are failures); signed
+    with HMAC-SHA256 of the body when a secret is configured; a user and password in the URL (or the password
+    from the environment) go as HTTP Basic auth."""
 
     def __init__(self, store_path: Path, config: WebhookConfig, index: int) -> None:
         self.config = config
         self.target = f"webhook:{hashlib.sha256(config.url.encode()).hexdigest()[:16]}"  # no secret in the store
         super().__init__(store_path)
         self._label = f"webhook #{index + 1} {redact(config.url)}"
+        self._endpoint, self._authorization = basic_auth(config.url, config.password)
 
     def describe(self) -> str:
         return self._label
@@ -134,14 +165,43 @@ class WebhookDelivery(Delivery):
                    "X-Maskwatch-Event-Id": str(event.id)}
         if self.config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
-        request = urllib.request.Request(self.config.url, body, headers, method="POST")
+        if self._authorization is not None:
+            headers["Authorization"] = self._authorization
+        request = urllib.request.Request(self._endpoint, body, headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout_s) as response:
+            with _OPENER.open(request, timeout=self.config.timeout_s) as response:
                 response.read(1024)
         except urllib.error.HTTPError as error:
-            raise DeliveryFailed(f"HTTP {error.code}") from None
+            with error:
+                if 300 <= error.code < 400:
+                    raise DeliveryFailed(self._redirected(error.code, error.headers.get("Location"))) from None
+                raise DeliveryFailed(f"HTTP {error.code}") from None
         except (urllib.error.URLError, OSError) as error:
             raise DeliveryFailed(str(getattr(error, "reason", error))) from None
+        except http.client.HTTPException as error:  # a reply that is not HTTP
+            raise DeliveryFailed(f"bad HTTP reply ({type(error).__name__})") from None
+
+    def _redirected(self, status: int, location: str | None) -> str:
+        """What the operator needs to fix the URL: the status and where it points (redacted)."""
+        if not location:
+            return f"HTTP {status}, a redirect without a Location; redirects are not followed"
+        try:
+            where = redact(urljoin(self._endpoint, location))
+        except ValueError:
+            where = "an address that is not a URL"
+        return f"HTTP {status}, a redirect to {where}; redirects are not followed: set the webhook's url to it"
+
+
+def basic_auth(url: str, password: str | None = None) -> tuple[str, str | None]:
+    """The URL without its user and password (urllib would take them for part of the host name), and the HTTP
+    Basic Authorization header they make, if the URL has a user; `password` (from the environment) replaces
+    one in the URL."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, None
+    credentials = f"{unquote(parts.username)}:{password if password is not None else unquote(parts.password or '')}"
+    endpoint = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return endpoint, "Basic " + base64.b64encode(credentials.encode()).decode()
 
 
 def sign(secret: bytes, body: bytes) -> str:
