@@ -23,7 +23,7 @@ import pytest
 
 import maskwatch.cli
 from maskwatch.monitor import events_cli
-from maskwatch.monitor.store import EventStore, EventStoreError
+from maskwatch.monitor.store import SCHEMA_VERSION, EventStore, EventStoreError
 from maskwatch.video.events import Event
 
 T0 = datetime.fromisoformat("2024-05-01T10:15:00+02:00")
@@ -241,11 +241,12 @@ def test_retention(tmp_path: Path, astronaut_face: np.ndarray) -> None:
         store.add(event("mask_off", person=2, at=recent, state="without_mask", face_image=staying))
     assert Path(gone.snapshot).exists()
     with EventStore.open_existing(tmp_path / "EVENTS.db", readonly=False) as store:
-        assert store.delete_older_than(now - timedelta(days=30)) == 3
+        assert store.delete_older_than(now - timedelta(days=30)) == (3, 1)  # events, snapshot files
         assert [(e.kind, e.person, e.snapshot) for e in store.events()] == [("mask_off", 2, kept_file)]
     assert not Path(gone.snapshot).exists() and Path(kept_file).exists()
     code, out, err = cli(str(tmp_path / "EVENTS.db"), "--retain-days", "0.5", "--json")
     assert code == 0 and out == "" and "deleted 1 event(s) older than 0.5 days" in err
+    assert "and 1 snapshot file(s) no kept event uses" in err
     assert not Path(kept_file).exists()
 
 
@@ -403,7 +404,7 @@ def test_a_store_of_schema_1_is_read_as_it_is_and_migrated_when_written(tmp_path
         store.add(event("alert", state="without_mask", duration_s=3.25))
         assert [(e.id, e.kind, e.duration_s) for e in store.events()] == [(1, "person_appeared", None),
                                                                          (2, "alert", 3.25)]
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_outbox_cursors(tmp_path: Path) -> None:

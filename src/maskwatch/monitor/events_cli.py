@@ -40,7 +40,7 @@ With --json the same as one object: people, people_by_last_state, compliant_at_l
 people_ever_non_compliant, per hour ("hours") and in "total".
 
 Snapshots of the faces are JPEGs in EVENTS.snapshots/ beside the file; --retain-days deletes them with
-their events.
+their events, and also the JPEGs there older than N days that no event uses (left by a crash).
 
 Times (--since, --until) are ISO 8601 dates or datetimes: 2024-05-01, 2024-05-01T14:30,
 2024-05-01T14:30+02:00; without an offset they are local time. --since is inclusive, --until not.
@@ -163,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
         if args.retain_days is not None:
             cutoff = datetime.now().astimezone() - timedelta(days=args.retain_days)
             deleted = store.delete_older_than(cutoff)
-            print(f"deleted {deleted} event(s) older than {args.retain_days:g} days (before "
-                  f"{cutoff.isoformat(timespec='seconds')}) and their unused snapshots", file=sys.stderr)
+            print(f"deleted {deleted.events} event(s) older than {args.retain_days:g} days (before "
+                  f"{cutoff.isoformat(timespec='seconds')}) and {deleted.snapshots} snapshot file(s) no kept "
+                  "event uses", file=sys.stderr)
         events = store.events_with_run(args.kind, args.source, args.since, args.until)
         if args.source is not None and not events and not store.sources(args.source):
             print(_no_such_source(args.source, store.sources()), file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Self
+from typing import NamedTuple, Self
 
 import cv2
 import numpy as np
@@ -28,11 +29,13 @@ from maskwatch.video.events import Event
 from maskwatch.vision.classes import Sightings, people_counts
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
-SCHEMA_VERSION = 2  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries)
+SCHEMA_VERSION = 3  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
+# writer of each run and whether it closed (runs left open by a dead writer get their person_left)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run INTEGER PRIMARY KEY AUTOINCREMENT, started TEXT NOT NULL,
+                                 writer_pid INTEGER, writer_start TEXT, closed TEXT);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run INTEGER NOT NULL,
@@ -56,12 +59,15 @@ CREATE INDEX IF NOT EXISTS events_epoch ON events (epoch);
 CREATE INDEX IF NOT EXISTS events_kind_source ON events (kind, source);
 CREATE INDEX IF NOT EXISTS events_source ON events (source);
 CREATE INDEX IF NOT EXISTS events_snapshot ON events (snapshot) WHERE snapshot IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_run ON events (run, source);
 """ + """
 CREATE TABLE IF NOT EXISTS deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL);
 """
 MIGRATIONS = {  # statements from user_version N to N + 1
     1: ["ALTER TABLE events ADD COLUMN duration_s REAL",
         "CREATE TABLE deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL)"],
+    2: ["ALTER TABLE runs ADD COLUMN writer_pid INTEGER", "ALTER TABLE runs ADD COLUMN writer_start TEXT",
+        "ALTER TABLE runs ADD COLUMN closed TEXT", "CREATE INDEX events_run ON events (run, source)"],
 }
 COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
            "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s")
@@ -110,6 +116,13 @@ def summarise(events: Sequence[tuple[int, Event]]) -> dict:
             "total": people_counts(people.values())}
 
 
+class Deleted(NamedTuple):
+    """What a deletion removed: event rows, and snapshot files really gone from the disk."""
+
+    events: int
+    snapshots: int
+
+
 class EventStore:
     """An SQLite file of events. `EventStore(path)` creates it if needed and writes under a new run number;
     `EventStore.open_existing(path)` reads one that must already be there."""
@@ -138,7 +151,12 @@ class EventStore:
         self.close()
 
     def close(self) -> None:
+        """Close the file; a run that wrote is marked closed: whoever it saw in view has had their person_left
+        (a run left open by a writer that died is what `close_abandoned` finishes)."""
         with self._lock:
+            if self._run is not None:
+                with suppress(sqlite3.Error):  # already closed, or the file failed: the run stays open
+                    self._db.execute("UPDATE runs SET closed = ? WHERE run = ?", (_now(), self._run))
             self._db.close()
 
     def _fail(self, reason: str) -> EventStoreError:
@@ -239,40 +257,80 @@ class EventStore:
         if self._run is None:
             with self._guard() as db:
                 started = datetime.now().astimezone().isoformat(timespec="seconds")
-                self._run = db.execute("INSERT INTO runs (started) VALUES (?)", (started,)).lastrowid
+                self._run = db.execute("INSERT INTO runs (started, writer_pid, writer_start) VALUES (?, ?, ?)",
+                                       (started, os.getpid(), process_identity(os.getpid()))).lastrowid
         return self._run
 
     def add(self, event: Event) -> Event:
-        """Write the snapshot, then the row, and commit: the event with its `id` and `snapshot` set."""
+        """Write the snapshot, then the row, and commit: the event with its `id` and `snapshot` set. If the row
+        cannot be written (a full disk), a snapshot written for it goes too: no face is kept without its row."""
         with self._lock:
             run = self.run
-            snapshot = self._snapshot(event, run) if self.snapshots and event.face_image is not None else None
+            snapshot, written = (self._snapshot(event, run) if self.snapshots and event.face_image is not None
+                                 else (None, False))
             row = (run, event.kind, int(event.person), event.source, int(event.frame), float(event.time),
                    event.wall_time, _epoch(datetime.fromisoformat(event.wall_time)), event.state,
                    *map(float, event.box), _maybe(float, event.confidence), event.previous_state,
                    _maybe(int, event.frames_seen), _maybe(float, event.masked_share), snapshot,
                    _maybe(float, event.duration_s))
-            with self._guard() as db:
-                cursor = db.execute(f"INSERT INTO events ({', '.join(COLUMNS[1:])}) "
-                                    f"VALUES ({', '.join('?' * len(row))})", row)
-        return replace(event, id=cursor.lastrowid, snapshot=self._absolute(snapshot))
+            try:
+                with self._guard() as db:
+                    event_id = _insert(db, row)
+            except BaseException:
+                if written:  # a new file, which no committed row uses (a reused one belongs to an earlier row)
+                    self._faces.pop((event.source, event.person), None)
+                    self._file(snapshot).unlink(missing_ok=True)
+                raise
+        return replace(event, id=event_id, snapshot=self._absolute(snapshot))
+
+    def close_abandoned(self, source: str) -> list[Event]:
+        """person_left for the persons of `source` left in view by runs whose writer died without closing
+        (kill -9, a crash, a power cut), dated at each one's last event; the events recorded. A run is marked
+        closed once no one of it is left open. Runs whose writer still runs are left alone: an orphaned
+        worker of a killed `watch` may be recording its own person_left. Only open runs are looked at, each
+        through the index on (run, source), so this stays cheap on a store of a year."""
+        with self._guard() as db:
+            runs = db.execute("SELECT run, writer_pid, writer_start FROM runs WHERE closed IS NULL "
+                              "AND writer_pid IS NOT NULL").fetchall()
+        recorded = []
+        for run, pid, start in runs:
+            if run == self._run or process_identity(pid) == start:
+                continue
+            with self._guard() as db, _transaction(db):  # inside: no one else closes the same persons meanwhile
+                rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM events WHERE id IN (SELECT MAX(id) FROM events "
+                                  "WHERE run = ? AND source = ? GROUP BY person "
+                                  "HAVING SUM(kind = 'person_left') = 0) ORDER BY id", (run, source)).fetchall()
+                for row in rows:  # the last event, as the person's leaving: no evidence, counts or share of its own
+                    left = (row[1], "person_left", *row[3:14], None, None, None, None, row[18], None)
+                    recorded.append(self._event((_insert(db, left), *left)))
+                still_open = db.execute("SELECT 1 FROM events WHERE run = ? GROUP BY source, person "
+                                        "HAVING SUM(kind = 'person_left') = 0 LIMIT 1", (run,)).fetchone()
+                if still_open is None:
+                    db.execute("UPDATE runs SET closed = ? WHERE run = ?", (_now(), run))
+        return recorded
 
     def _absolute(self, snapshot: str | None) -> str | None:
-        return None if snapshot is None else str(self.folder / snapshot)
+        return None if snapshot is None else str(self._file(snapshot))
 
-    def _snapshot(self, event: Event, run: int) -> str:
-        """The stored path of the person's clearest face: the last one written while the producer still holds
-        the same array (it replaces it only with a clearer face), else a new file."""
+    def _file(self, snapshot: str) -> Path:
+        """A stored snapshot's file: by its name, in this store's own snapshot folder. Stored paths are
+        `EVENTS.snapshots/NAME.jpg` of the name the store had when it wrote them, and a store copied or
+        renamed with its folder (`copy.db`, `copy.snapshots/`) must find, and delete, its own files."""
+        return self.snapshot_dir / Path(snapshot.replace("\\", "/")).name
+
+    def _snapshot(self, event: Event, run: int) -> tuple[str, bool]:
+        """The stored path of the person's clearest face, and whether it is a new file: the last one written
+        while the producer still holds the same array (it replaces it only with a clearer face), else a new one."""
         key = (event.source, event.person)
         last = self._faces.get(key)
-        if last is not None and last[0]() is event.face_image and (self.folder / last[1]).exists():
-            snapshot = last[1]
+        if last is not None and last[0]() is event.face_image and self._file(last[1]).exists():
+            snapshot, written = last[1], False
         else:
-            snapshot = self._write_snapshot(event.face_image, f"run{run}-p{event.person}-f{event.frame}")
+            snapshot, written = self._write_snapshot(event.face_image, f"run{run}-p{event.person}-f{event.frame}"), True
             self._faces[key] = (weakref.ref(event.face_image), snapshot)
         if event.kind == "person_left":
             self._faces.pop(key, None)
-        return snapshot
+        return snapshot, written
 
     def _write_snapshot(self, image: np.ndarray, stem: str) -> str:
         try:
@@ -323,8 +381,12 @@ class EventStore:
         columns = [c if c != "duration_s" or self._version > 1 else "NULL" for c in COLUMNS]
         with self._guard() as db:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM events{where} {tail}", params).fetchall()
-        return [(row[1], Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], duration_s=row[19],
-                               snapshot=self._absolute(row[18]), id=row[0])) for row in rows]
+        return [(row[1], self._event(row)) for row in rows]
+
+    def _event(self, row: Sequence) -> Event:
+        """An event of a row of COLUMNS."""
+        return Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], duration_s=row[19],
+                     snapshot=self._absolute(row[18]), id=row[0])
 
     def latest(self, limit: int, source: str | None = None) -> list[tuple[int, Event]]:
         """The newest `limit` events, newest first (of one source if given, matched as `_source_clause` does)."""
@@ -389,30 +451,71 @@ class EventStore:
         state when last seen), how many were ever non-compliant, and compliant_at_last_sighting."""
         return summarise(self.events_with_run(kind, source, since, until))
 
-    def delete_older_than(self, cutoff: datetime) -> int:
-        """Retention: delete events before `cutoff` and the snapshots no kept event uses; the number deleted."""
-        return self._delete("epoch < ?", [_epoch(cutoff)])
+    def delete_older_than(self, cutoff: datetime) -> Deleted:
+        """Retention: delete events before `cutoff`, the snapshots no kept event uses, and the snapshot files
+        older than `cutoff` that no event uses (strays of a crash between a snapshot and its row)."""
+        deleted = self._delete("epoch < ?", [_epoch(cutoff)])
+        return deleted._replace(snapshots=deleted.snapshots + self._delete_strays(_epoch(cutoff)))
 
-    def delete_unfinished(self, runs: Sequence[int], finished: Sequence[str]) -> int:
+    def delete_unfinished(self, runs: Sequence[int], finished: Sequence[str]) -> Deleted:
         """The events that runs `runs` recorded for sources not in `finished` (a resumed run does them again)."""
         if not runs:
-            return 0
+            return Deleted(0, 0)
         return self._delete(f"run IN ({', '.join('?' * len(runs))}) AND source NOT IN "
                             f"({', '.join('?' * len(finished))})", [*runs, *finished])
 
-    def _delete(self, where: str, params: Sequence[object]) -> int:
-        """Delete events, then the snapshots no kept event uses; the number deleted."""
+    def _delete(self, where: str, params: Sequence[object]) -> Deleted:
+        """Delete events, then the snapshots no kept event uses."""
         with self._guard() as db, _transaction(db):
             old = [row[0] for row in db.execute(f"SELECT DISTINCT snapshot FROM events WHERE {where} "
                                                 "AND snapshot IS NOT NULL", params)]
             deleted = db.execute(f"DELETE FROM events WHERE {where}", params).rowcount
             unused = [s for s in old if db.execute("SELECT 1 FROM events WHERE snapshot = ?", (s,)).fetchone() is None]
-        snapshot_dir = self.snapshot_dir.resolve()
-        for snapshot in unused:  # after the commit: a crash leaves a stray file, never a row without its file
-            file = (self.folder / snapshot).resolve()
-            if file.parent == snapshot_dir:  # never follow a stored path out of the snapshot folder
-                file.unlink(missing_ok=True)
+        # after the commit: a crash leaves a stray file (which retention deletes later), never a row without its file
+        return Deleted(deleted, sum(_unlink_snapshot(self._file(snapshot)) for snapshot in unused))
+
+    def _delete_strays(self, before: float) -> int:
+        """Delete the snapshot files last written before epoch `before` that no event uses."""
+        if not self.snapshot_dir.is_dir():
+            return 0
+        with self._guard() as db:
+            used = {self._file(row[0]).name for row in
+                    db.execute("SELECT DISTINCT snapshot FROM events WHERE snapshot IS NOT NULL")}
+        deleted = 0
+        for file in self.snapshot_dir.glob("*.jpg"):  # a new file is recent: no race with a writer's next row
+            with suppress(FileNotFoundError):
+                if file.name not in used and file.lstat().st_mtime < before:
+                    deleted += _unlink_snapshot(file)
         return deleted
+
+
+def _unlink_snapshot(file: Path) -> bool:
+    """Delete a snapshot (a JPEG file, never what a damaged path names); whether a file went."""
+    try:
+        if file.suffix != ".jpg" or not stat.S_ISREG(file.lstat().st_mode):
+            return False
+        file.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _insert(db: sqlite3.Connection, row: Sequence) -> int:
+    """Insert an event's row (COLUMNS but the id); its id."""
+    return db.execute(f"INSERT INTO events ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * len(row))})",
+                      row).lastrowid
+
+
+def process_identity(pid: int) -> str | None:
+    """Who process `pid` is while it runs: this boot's id and its start time (from /proc), so that a pid used
+    again by another process, or after a reboot, is not taken for the writer; None if it is not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    state, *fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces and ")"
+    return None if state in ("Z", "X") else f"{boot}/{fields[18]}"  # field 22 of proc(5): starttime
 
 
 def _reason(error: sqlite3.Error) -> str:

@@ -91,8 +91,9 @@ def _retain(config: WatchConfig, days: float | None) -> None:
     cutoff = datetime.now().astimezone() - timedelta(days=days)
     with EventStore.open_existing(config.store, readonly=False) as store:
         deleted = store.delete_older_than(cutoff)
-    if deleted:
-        log.info("retention: deleted %d event(s) older than %g days, and their snapshots", deleted, days)
+    if any(deleted):
+        log.info("retention: deleted %d event(s) older than %g days and %d snapshot file(s) no kept event uses",
+                 deleted.events, days, deleted.snapshots)
 
 
 def _housekeeping(config: WatchConfig, days: float | None, supervisor: Supervisor, mqtt: list[MqttDelivery],
