@@ -1,5 +1,6 @@
-"""The README against the code, so that it cannot drift: the keys of a `--json` record and of an event are those
-the code writes, in the same order, and the headline scene numbers are what `evaluate` prints."""
+"""The docs against the code, so that they cannot drift: the keys of a `--json` record and of an event are those
+the code writes, in the same order; the headline scene numbers are what `evaluate` prints; docs/config.md is the
+config reference the code generates, with the defaults `parse` gives."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 
 from maskwatch.io.sinks import frame_record
 from maskwatch.io.sources import Frame
+from maskwatch.monitor.config import KEYS, REFERENCE, REQUIRED, parse, reference_markdown
 from maskwatch.monitor.store import event_record
 from maskwatch.video.events import Event
 from maskwatch.vision.results import Face
+from maskwatch.web.auth import TOKEN_ENV
 from tests.conftest import SHARED, needs_shared
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -59,3 +62,28 @@ def test_readme_held_out_scene_numbers_are_what_evaluate_prints() -> None:
     unknown, large = 100 * scores["unknown_rate"], 100 * scores["unknown_rate_48px_and_up"]
     unknown = f"{unknown:.1f}% of the faces found here ({large:.1f}%"
     assert unknown in " ".join(text.split())
+
+
+def test_config_reference_page_is_generated_from_the_code() -> None:
+    page = (README.parent / "docs" / "config.md").read_text(encoding="utf-8")
+    marker = "<!-- generated: do not edit below; regenerate with the command above -->\n\n"
+    assert page.split(marker, 1)[1] == reference_markdown()
+
+
+def test_a_config_without_a_key_gets_the_default_the_reference_shows(tmp_path: Path) -> None:
+    """Parse a config that names only the required keys, and read every optional key's value back."""
+    config = parse({"store": "events.db", "camera": [{"name": "cam", "source": "0"}], "alert": [{"state": "unknown"}],
+                    "mqtt": {}, "webhook": [{"url": "http://127.0.0.1:9/hook"}]}, tmp_path / "site.toml")
+    (rule, cameras), = config.alerts
+    parsed = {"": config, "http": config.http, "camera": config.cameras[0], "alert": rule, "mqtt": config.mqtt,
+              "webhook": config.webhooks[0]}
+    aliases = {("alert", "cameras"): cameras, ("http", "token_env"): TOKEN_ENV,
+               ("mqtt", "password_env"): None, ("webhook", "password_env"): None, ("webhook", "secret_env"): None}
+    for table, keys in REFERENCE.items():
+        for key in keys:
+            if key.default is REQUIRED:
+                continue
+            value = aliases.get((table, key.name), getattr(parsed[table], key.name, "missing"))
+            expected = tuple(key.default) if isinstance(key.default, list) else key.default
+            assert value == expected, f"{table or 'top level'}.{key.name}: parsed {value!r}, documented {expected!r}"
+    assert set(KEYS) == set(REFERENCE)

@@ -23,15 +23,100 @@ from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
 from maskwatch.web.auth import TOKEN_ENV, host_name, is_loopback
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
-KEYS = {
-    "": {"store", "retain_days", "snapshots", "blur_snapshots", "model", "http", "camera", "alert", "mqtt", "webhook"},
-    "http": {"host", "port", "token_env", "allowed_hosts"},
-    "camera": {"name", "source", "loop", "preset", "detect_every"},
-    "alert": {"state", "after_s", "cooldown_s", "camera_cooldown_s", "cameras"},
-    "mqtt": {"host", "port", "username", "password", "password_env", "tls", "ca_file", "cert_file", "key_file",
-             "topic_prefix", "keepalive_s"},
-    "webhook": {"url", "secret_env", "password_env", "timeout_s"},
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the config, as docs/config.md lists it (a test checks the defaults against `parse`)."""
+
+    name: str
+    kind: str
+    default: object  # REQUIRED, or the value a config without the key gets (None: unset)
+    meaning: str
+
+
+REQUIRED = "required"
+REFERENCE: dict[str, tuple[Key, ...]] = {
+    "": (
+        Key("store", "path", REQUIRED, "the SQLite event store and outbox; snapshots go to STORE.snapshots/ beside it"),
+        Key("retain_days", "number", None, "delete events and snapshots older than this, at start and every hour"),
+        Key("snapshots", "bool", True, "keep the clearest face of each person with their events"),
+        Key("blur_snapshots", "bool", False, "keep snapshots blurred to a few blocks (no face left to recognise)"),
+        Key("model", "path or \"incorrect\"", None, "a .tflite classifier with labels.json beside it, or "
+            "\"incorrect\": the opt-in three-class model (default: each camera's preset's model)"),
+    ),
+    "http": (
+        Key("host", "string", "127.0.0.1", "the address of the page, the API and /metrics; beyond loopback "
+            "(127.0.0.0/8, ::1) every request but /healthz needs the token"),
+        Key("port", "integer", 8080, "its port"),
+        Key("token_env", "string", "MASKWATCH_TOKEN", "the environment variable holding the token "
+            "(Authorization: Bearer TOKEN)"),
+        Key("allowed_hosts", "list of strings", [], "more names the page may be reached by (the Host header): on "
+            "loopback, localhost, 127.0.0.1, ::1 and the bound address always are; beyond it, any name unless "
+            "this lists some"),
+    ),
+    "camera": (
+        Key("name", "string", REQUIRED, "1-64 letters, digits, '.', '_' or '-': part of MQTT topics and URLs"),
+        Key("source", "string or integer", REQUIRED, "a camera index, an rtsp:// or http(s):// URL, or a video file"),
+        Key("loop", "bool", False, "replay a file forever at its own frame rate (demos, tests)"),
+        Key("preset", "string", "fast", "fast or accurate (detector input, threshold, classifier)"),
+        Key("detect_every", "integer 1-30", None, "run the face detector on every Nth frame (default: the preset's)"),
+    ),
+    "alert": (
+        Key("state", "string or list", REQUIRED, "with_mask, without_mask, mask_weared_incorrect, unknown, or "
+            "non_compliant (without_mask or mask_weared_incorrect)"),
+        Key("after_s", "number", 3.0, "seconds a person must be in that state before the alert"),
+        Key("cooldown_s", "number", 60.0, "seconds before the same person alerts again while still so"),
+        Key("camera_cooldown_s", "number", 0.0, "seconds between alerts of one camera (0: each person their own)"),
+        Key("cameras", "list of strings", None, "only these cameras (default: all)"),
+    ),
+    "mqtt": (
+        Key("host", "string", "127.0.0.1", "the broker"),
+        Key("port", "integer", 1883, "its port"),
+        Key("username", "string", None, "user name for the broker"),
+        Key("password", "string", None, "its password, written in the config"),
+        Key("password_env", "string", None, "or the environment variable holding it"),
+        Key("tls", "bool", False, "connect with TLS (on by itself when ca_file is given)"),
+        Key("ca_file", "path", None, "CA certificate that signed the broker's"),
+        Key("cert_file", "path", None, "client certificate (with key_file)"),
+        Key("key_file", "path", None, "its private key"),
+        Key("topic_prefix", "string", "maskwatch", "topics are PREFIX/CAMERA/events and PREFIX/CAMERA/status"),
+        Key("keepalive_s", "integer 5-3600", 30, "MQTT keepalive, and how long a publish waits for its PUBACK"),
+    ),
+    "webhook": (
+        Key("url", "string", REQUIRED, "http(s):// URL that each event is POSTed to; a USER:PASSWORD@ in it goes as "
+            "HTTP Basic auth; redirects are not followed"),
+        Key("secret_env", "string", None, "environment variable holding the HMAC-SHA256 key of "
+            "X-Maskwatch-Signature"),
+        Key("password_env", "string", None, "environment variable holding the password of the URL's USER@"),
+        Key("timeout_s", "number 0.1-120", 5.0, "seconds a POST may take before it counts as failed"),
+    ),
 }
+KEYS = {table: {key.name for key in keys} | ({"http", "camera", "alert", "mqtt", "webhook"} if not table else set())
+        for table, keys in REFERENCE.items()}
+TABLES = {"": "top level", "http": "[http]", "camera": "[[camera]] (one or more)", "alert": "[[alert]]",
+          "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
+
+
+def _toml(value: object) -> str:
+    if value is REQUIRED:
+        return "required"
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return "[]" if value == [] else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def reference_markdown() -> str:
+    """Every key with its type, default and meaning: the body of docs/config.md."""
+    parts = []
+    for table, keys in REFERENCE.items():
+        rows = "\n".join(f"| `{k.name}` | {k.kind} | {_toml(k.default)} | {k.meaning} |" for k in keys)
+        parts.append(f"### {TABLES[table]}\n\n| key | type | default | meaning |\n| --- | --- | --- | --- |\n{rows}\n")
+    return "\n".join(parts)
 
 
 class ConfigError(ValueError):

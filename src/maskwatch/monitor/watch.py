@@ -32,7 +32,7 @@ reconnected if its stream drops), persons and events recorded in one SQLite stor
 without a mask, every event delivered to MQTT and webhooks at least once and in order (it waits in the store
 while they are down, across restarts), Prometheus metrics at /metrics and a page of the site at /.
 
-config (see README for every key):
+config (docs/config.md lists every key with its type, default and meaning):
   store = "events.db"
   retain_days = 30                 # optional: delete older events and snapshots
   model = "incorrect"              # optional: the three-class model, which also tells a mask worn under
