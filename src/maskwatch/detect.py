@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from importlib.resources import files
@@ -15,6 +14,7 @@ from tqdm import tqdm
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.background import prefetch
+from maskwatch.io.rate import RateMeter
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
 from maskwatch.io.sources import open_source
 from maskwatch.video.analysis import Step, VideoAnalyzer
@@ -78,18 +78,16 @@ class Outputs:
 
             self.store = stack.enter_context(EventStore(options.events, options.snapshots, options.blur_snapshots))
             log.info("events to %s", options.events)
-        self._last, self._fps = time.perf_counter(), None
+        self._rate = RateMeter()  # the live overlay's fps
 
     def write(self, step: Step) -> bool:
         events = [self.store.add(event) if self.store else event for event in step.events]
         self.summary.add(step.frame, step.faces, events)
-        now = time.perf_counter()
-        self._fps = 1 / (now - self._last) if self._fps is None else 0.9 * self._fps + 0.1 / max(now - self._last, 1e-6)
-        self._last = now
+        self._rate.tick()
         if self.jsonl:
             self.jsonl.write(step.frame, step.faces, events)
         if self.saver or self.window:
-            annotated = draw(step.frame.image, step.faces, self._fps if self.live else None)
+            annotated = draw(step.frame.image, step.faces, self._rate.rate() if self.live else None)
             if self.saver:
                 self.saver.write(step.frame, annotated)
             if self.window and not self.window.show(annotated):

@@ -1,8 +1,10 @@
 """`maskwatch watch CONFIG --ray ADDRESS`: each camera as a Ray actor, on whichever node has room.
 
 The actor runs the same camera loop as a local worker process (`watch_camera`) in a thread, and keeps
-what it would send over the pipe; the parent drains it a few times a second and hands it to the same
-`Supervisor.handle`, so events reach the one store and outbox by the same path as from local workers. Ray
+what it would send over the pipe, its events too (the store is on the parent's machine); the parent
+drains it a few times a second and hands it to `Supervisor.handle`, which records the events in the one
+store and outbox. Before the actors start, the parent records the person_left of whoever a dead run
+left in view (`EventStore.close_abandoned`). Ray
 restarts an actor whose process or node dies (`max_restarts=-1`); the parent sees a new incarnation (pid
 and start time) and counts the restart. A camera holds a quarter of a CPU: `benchmarks/watch_cameras.py`
 measured 8 cameras of 640x480 at 15 fps on 2 cores.
@@ -17,7 +19,7 @@ import time
 
 from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.supervisor import Supervisor
-from maskwatch.monitor.worker import WorkerSettings, watch_camera
+from maskwatch.monitor.worker import WorkerSettings, close_abandoned, watch_camera
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ class RaySupervisor(Supervisor):
         from maskwatch.cluster.archive import connect
 
         self._started_ray = connect(self.address)
+        for camera in self.config.cameras:
+            close_abandoned(self.store, camera.name, self.status[camera.name].counts)
         remote = ray.remote(num_cpus=CPUS_PER_CAMERA, max_restarts=-1, max_concurrency=4)(CameraActor)
         for camera in self.config.cameras:
             self._actors[camera.name] = remote.remote(self.settings(camera))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
+from maskwatch.vision.classes import UNKNOWN
 from maskwatch.vision.results import Face
 
 # RGB, since frames are RGB; grey: a face that cannot be judged ("unknown") or is not labelled.
@@ -32,7 +34,7 @@ def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None) -> 
     scale, thickness = max(0.4, 0.6 * unit), max(1, round(2 * unit))
     text_thickness = max(1, round(unit))
     for face in faces:
-        state = face.state or face.label
+        state = drawn_state(face)
         colour = COLOURS.get(state, COLOURS["mask_weared_incorrect"])
         x1, y1, x2, y2 = np.clip(np.round(face.box), 0, [width - 1, height - 1] * 2).astype(int).tolist()
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
@@ -42,9 +44,20 @@ def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None) -> 
     return out
 
 
+def drawn_state(face: Face) -> str | None:
+    """The state a face is drawn in: its person's, else this frame's label (None: not labelled)."""
+    return face.state or face.label
+
+
+def drawn_counts(faces: Sequence[Face]) -> dict[str, int]:
+    """The faces `draw` shows, by the state they are drawn in (unknown when not labelled): counts of the
+    people in view that agree with the picture, tracked or not yet."""
+    return dict(Counter(drawn_state(face) or UNKNOWN for face in faces))
+
+
 def tag_text(face: Face) -> str:
     """"#3 with_mask 97%": the person, the state, and this frame's evidence for that state."""
-    state = face.state or face.label
+    state = drawn_state(face)
     evidence = face.score if state is None else face.probs.get(state, face.confidence if state == face.label
                                                              else None)
     person = "" if face.person is None else f"#{face.person}"

@@ -5,7 +5,6 @@ Counters add up over a camera's worker restarts and start again with `watch` (Pr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
@@ -56,9 +55,13 @@ class WatchCollector:
             for kind in EVENT_KINDS:
                 events.add_metric([s.name, kind], s.counts[f"events:{kind}"])
         yield from (in_view, seen, events)
-        yield per_camera(GaugeMetricFamily, "compliance_ratio", "with_mask / all judged (with_mask, without_mask, "
-                         "mask_weared_incorrect) of the people in view now; NaN when no one in view is judged",
-                         _compliance)
+        ratio = GaugeMetricFamily(f"{PREFIX}_compliance_ratio", "with_mask / all judged (with_mask, without_mask, "
+                                  "mask_weared_incorrect) of the people in view now; no sample for a camera where "
+                                  "no one in view is judged", labels=["camera"])
+        for s in statuses:  # a ratio of nobody is no value: NaN would break sums and averages over cameras
+            if (share := compliance(s.in_view)) is not None:
+                ratio.add_metric([s.name], share)
+        yield ratio
         backlog = GaugeMetricFamily(f"{PREFIX}_outbox_depth", "events recorded but not yet delivered",
                                     labels=["target"])
         delivered = CounterMetricFamily(f"{PREFIX}_events_delivered", "events delivered", labels=["target"])
@@ -68,11 +71,6 @@ class WatchCollector:
             delivered.add_metric([d.target], d.delivered)
             failed.add_metric([d.target], d.failures)
         yield from (backlog, delivered, failed)
-
-
-def _compliance(status: CameraStatus) -> float:
-    share = compliance(status.in_view)
-    return math.nan if share is None else share
 
 
 def registry(supervisor: Supervisor, deliveries: list[Delivery]) -> CollectorRegistry:

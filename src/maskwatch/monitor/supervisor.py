@@ -1,11 +1,11 @@
 """The camera workers of `maskwatch watch`: one process each, restarted with backoff when one dies.
 
 `Supervisor` is what every way of running cameras shares: each camera's `CameraStatus` for the page and
-the metrics, and the recording of the events workers send into the store (the outbox). `ProcessSupervisor`
-runs the workers as local processes, each with its own pipe to the parent (a shared queue has a lock that
-a killed worker could take with it, stalling the others); a thread reads every pipe and restarts dead
-workers after 1 s, doubling up to a minute, back to 1 s once a worker has run for a minute. The Ray
-variant is in `maskwatch.cluster.cameras`.
+the metrics, and the recording of events that workers send (Ray actors; local workers record their own
+in the store). `ProcessSupervisor` runs the workers as local processes, each with its own pipe to the
+parent for its status and view (a shared queue has a lock that a killed worker could take with it,
+stalling the others); a thread reads every pipe and restarts dead workers after 1 s, doubling up to a
+minute, back to 1 s once a worker has run for a minute. The Ray variant is in `maskwatch.cluster.cameras`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from maskwatch.monitor.config import CameraConfig, WatchConfig
-from maskwatch.monitor.store import EventStoreError
-from maskwatch.monitor.worker import WorkerSettings, run_camera
+from maskwatch.monitor.worker import WorkerSettings, record_events, run_camera
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +72,22 @@ class Supervisor:
         self.status = {c.name: CameraStatus(c.name) for c in config.cameras}
         self.store = EventStore(config.store, config.snapshots, config.blur_snapshots)
 
-    def settings(self, camera: CameraConfig) -> WorkerSettings:
+    def settings(self, camera: CameraConfig, records: bool = False) -> WorkerSettings:
+        """What a camera's worker needs; `records`: it records its events in the store itself."""
         return WorkerSettings(camera, self.config.rules_for(camera.name), self.config.snapshots, self.config.model,
-                              self.log_level)
+                              self.log_level, self.config.store if records else None, self.config.blur_snapshots)
 
     def handle(self, name: str, message: dict) -> None:
-        """One message of a camera's worker: its events (recorded now), its view or its status."""
+        """One message of a camera's worker: its events (recorded now), its view with the people it shows in
+        view, or its status."""
         status = self.status[name]
         status.updated = time.time()
         if message["kind"] == "events":
-            for event in message["events"]:
-                try:
-                    self.store.add(event)
-                except EventStoreError as error:  # the other cameras' events must still be recorded
-                    log.error("camera %s: could not record a %s event: %s", name, event.kind, error)
+            record_events(self.store, name, message["events"])
         elif message["kind"] == "view":
-            status.jpeg = message["jpeg"]
+            status.jpeg, status.in_view = message["jpeg"], message["in_view"]
         else:
-            status.state, status.fps, status.in_view = message["state"], message["fps"], message["in_view"]
+            status.state, status.fps = message["state"], message["fps"]
             status.counts.update(message["counts"])
 
     def start(self) -> None:
@@ -117,7 +114,8 @@ class ProcessSupervisor(Supervisor):
     def _spawn(self, worker: _Worker) -> None:
         camera = worker.camera
         receive, send = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=run_camera, args=(self.settings(camera), send, os.getpid()),
+        process = self._context.Process(target=run_camera, args=(self.settings(camera, records=True), send,
+                                                                 os.getpid()),
                                         name=f"maskwatch-{camera.name}", daemon=False)
         process.start()
         send.close()  # the child holds the writing end: reads end with EOF when it dies

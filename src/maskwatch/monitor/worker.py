@@ -1,9 +1,12 @@
 """One camera of `maskwatch watch`, in a process of its own: frames -> persons -> events -> the store.
 
-The worker sends the parent its events, which the parent commits to the SQLite store (the outbox) as they
-come: the same path for a local process and for a Ray actor on another machine. It also sends what the
-page and the metrics show: counters as increments, the people in view, and now and then an annotated
-JPEG. It stops on SIGTERM or when the parent is gone, sending the person_left of whoever is in view.
+A local worker commits its events to the SQLite store (the outbox) itself, under a run of its own, with
+their snapshots: nothing waits in a pipe, so a kill -9 of `watch` loses none (SQLite's WAL takes several
+writer processes). On starting it first records the person_left of whoever a dead run of its camera left
+in view (`EventStore.close_abandoned`). A Ray actor, on another machine, sends its events to the parent,
+which records them. Either sends the parent what the page and the metrics show: counters as increments,
+and twice a second an annotated JPEG with the people in view that it draws. It stops on SIGTERM or when
+the parent is gone, recording the person_left of whoever is in view.
 """
 
 from __future__ import annotations
@@ -21,19 +24,21 @@ from pathlib import Path
 
 import cv2
 
-from maskwatch.io.annotate import draw
+from maskwatch.io.annotate import draw, drawn_counts
 from maskwatch.io.latest import LatestFrame
+from maskwatch.io.rate import RateMeter
 from maskwatch.io.sources import LiveSource, PacedFile, Source
 from maskwatch.monitor.config import CameraConfig
+from maskwatch.monitor.store import EventStore, EventStoreError
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import Step, VideoAnalyzer
-from maskwatch.video.events import verdict
+from maskwatch.video.events import Event, verdict
 from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 1.0
-VIEW_EVERY_S = 0.5  # annotated JPEGs for the page's live view
+VIEW_EVERY_S = 0.5  # annotated JPEGs for the page's live view, with the people in view they show
 VIEW_WIDTH = 640
 NO_FRAMES_S = 3.0  # without a frame for this long the camera shows as "no frames"
 FOREVER = 10**9  # reconnect attempts: a site's camera is retried until it comes back
@@ -46,6 +51,8 @@ class WorkerSettings:
     snapshots: bool = True  # keep each person's clearest face for the events' snapshots
     model: Path | None = None
     log_level: int = logging.INFO
+    store: Path | None = None  # the event store the worker records in itself; None: it sends its events
+    blur_snapshots: bool = False
 
 
 def open_camera(camera: CameraConfig) -> Source:
@@ -55,20 +62,19 @@ def open_camera(camera: CameraConfig) -> Source:
 
 
 class _Report:
-    """What has happened since the last status message, and what is in view now."""
+    """What has happened since the last status message, and how fast frames go."""
 
     def __init__(self) -> None:
         self.counts: Counter = Counter()  # frames, dropped, reconnects, gap_s, events:<kind>, seen:<verdict>
         self._sent: dict[str, float] = {}  # the source's own totals as of the last message
-        self.in_view: Counter = Counter()
         self.states: dict[int, set[str | None]] = {}  # per person, for their verdict when they leave
-        self.fps = 0.0
+        self.rate = RateMeter()
         self.last_frame = time.monotonic()
 
-    def step(self, step: Step, dt: float) -> None:
+    def step(self, step: Step) -> None:
         self.counts["frames"] += 1
-        self.fps = 1 / dt if not self.fps else 0.9 * self.fps + 0.1 / max(dt, 1e-6)
-        self.in_view = Counter(face.state for face in step.faces if face.person is not None)
+        self.rate.tick()
+        self.last_frame = time.monotonic()
         for event in step.events:
             self.counts[f"events:{event.kind}"] += 1
             states = self.states.setdefault(event.person, set())
@@ -84,18 +90,38 @@ class _Report:
         self._sent = totals
         waiting = time.monotonic() - self.last_frame > NO_FRAMES_S
         message = {"kind": "status", "state": "no frames" if waiting else "running",
-                   "fps": 0.0 if waiting else round(self.fps, 2), "in_view": dict(self.in_view),
+                   "fps": 0.0 if waiting else round(self.rate.rate(), 2),
                    "counts": {k: v for k, v in self.counts.items() if v}}
         self.counts = Counter()
         return message
 
 
-def _jpeg(step: Step, fps: float) -> bytes:
+def _view(step: Step, fps: float) -> dict:
+    """The annotated JPEG of a frame, with the faces it draws by state: what the page says is in view is
+    what its picture shows, taken from the same frame."""
     image = draw(step.frame.image, step.faces, fps)
     h, w = image.shape[:2]
     if w > VIEW_WIDTH:
         image = cv2.resize(image, (VIEW_WIDTH, round(h * VIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
-    return cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes()
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes()
+    return {"kind": "view", "jpeg": jpeg, "in_view": drawn_counts(step.faces)}
+
+
+def record_events(store: EventStore, camera: str, events: list[Event]) -> None:
+    """Commit events to the store (the outbox); one that cannot be recorded is logged, and the next are tried."""
+    for event in events:
+        try:
+            store.add(event)
+        except EventStoreError as error:  # the other cameras' events must still be recorded
+            log.error("camera %s: could not record a %s event: %s", camera, event.kind, error)
+
+
+def close_abandoned(store: EventStore, camera: str, counts: Counter) -> None:
+    """Record (and count) the person_left of whoever runs of `camera` whose writer died left in view."""
+    left = store.close_abandoned(camera)
+    counts["events:person_left"] += len(left)
+    if left:
+        log.warning("camera %s: recorded the person_left of %d person(s) a dead run left in view", camera, len(left))
 
 
 def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: threading.Event,
@@ -103,27 +129,30 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     """The camera loop, whatever carries its messages (a pipe to the parent, or a Ray actor's buffer):
     until `stop` is set, the parent is gone, or the source ends; the source's failures."""
     camera = settings.camera
+    report = _Report()
+    store = None if settings.store is None else EventStore(settings.store, settings.snapshots, settings.blur_snapshots)
+    if store is not None:
+        close_abandoned(store, camera.name, report.counts)
     cv2.setNumThreads(1)
     detector = MaskDetector(camera.preset, settings.model, threads=1)
     analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules) if settings.rules else None)
-    report = _Report()
     grab = LatestFrame(open_camera(camera))
     log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,
              os.getpid())
-    next_status = next_view = last = time.monotonic()
+    next_status = next_view = time.monotonic()
 
     def record(steps: list[Step]) -> None:
-        nonlocal next_view, last
+        nonlocal next_view
         for step in steps:
-            if step.events:  # the parent records them in the store, which is the outbox
+            if step.events and store is not None:
+                record_events(store, camera.name, step.events)
+            elif step.events:  # the parent records them
                 send({"kind": "events", "events": step.events})
-            now = time.monotonic()
-            report.step(step, now - last)
-            last = report.last_frame = now
-            if now >= next_view:
-                next_view = now + VIEW_EVERY_S
-                send({"kind": "view", "jpeg": _jpeg(step, report.fps)})
+            report.step(step)
+            if report.last_frame >= next_view:
+                next_view = report.last_frame + VIEW_EVERY_S
+                send(_view(step, report.rate.rate()))
 
     try:
         while not stop.is_set() and parent_alive():
@@ -138,6 +167,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     finally:
         record(analyzer.finish())  # whoever is still in view leaves
         grab.close()
+        if store is not None:
+            store.close()  # the run is closed: no one of it is left in view
         if grab.error is not None:
             raise grab.error
     send(report.message(grab))
@@ -158,6 +189,9 @@ def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
         except OSError:  # the parent is gone
             stop.set()
 
-    failures = watch_camera(settings, send, stop, lambda: os.getppid() == parent)
+    try:
+        failures = watch_camera(settings, send, stop, lambda: os.getppid() == parent)
+    except EventStoreError as error:  # the parent restarts the worker, with backoff
+        raise SystemExit(f"{camera.name}: {error}") from None
     if failures:  # the parent restarts the worker, with backoff
         raise SystemExit(f"{camera.name}: {'; '.join(failures)}")
