@@ -10,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from maskwatch.io.net import TOKEN_ENV
 from maskwatch.io.sinks import frame_record
 from maskwatch.io.sources import Frame
 from maskwatch.monitor.config import KEYS, REFERENCE, REQUIRED, parse, reference_markdown
 from maskwatch.monitor.store import event_record
 from maskwatch.video.events import Event
 from maskwatch.vision.results import Face
-from maskwatch.web.auth import TOKEN_ENV
 from tests.conftest import SHARED, needs_shared
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -142,7 +142,7 @@ def test_the_config_in_watch_help_loads_with_its_optional_lines(tmp_path: Path, 
     from maskwatch.vision.classes import NON_COMPLIANT
 
     monkeypatch.setenv("MASKWATCH_WEBHOOK_SECRET", "s3cret")
-    example = DESCRIPTION.split("config (see README for every key):\n", 1)[1]
+    example = DESCRIPTION.split("lists every key with its type, default and meaning):\n", 1)[1]
     config = load(write(tmp_path, example))
     assert config.model == Path("incorrect") and config.alerts[0][0].states == ("without_mask",)
     either = example.replace('state = "without_mask"', 'state = "non_compliant"')

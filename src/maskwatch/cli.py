@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from maskwatch import __version__
+from maskwatch.io.net import host_name
 from maskwatch.monitor import events_cli, watch
 from maskwatch.training import synth
 from maskwatch.vision.presets import PRESETS
-from maskwatch.web.auth import host_name
 
 INCORRECT_HELP = ("or `incorrect`: the shipped three-class model, which also tells a mask worn under the nose or on "
                   "the chin (opt-in: its weights are CC BY-NC-SA; see MODEL_CARD.md)")
@@ -316,6 +316,13 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def _site_server(*parts):
+    """`watch`'s page and API: the web wing, above `monitor`, joined to it here (imported only when it runs)."""
+    from maskwatch.web.dashboard import site_server
+
+    return site_server(*parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="maskwatch", description="Find faces and tell whether each wears a mask; train the classifier.",
@@ -336,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve,
-            "events": events_cli.run, "watch": watch.run, "synth": synth.run}
+            "events": events_cli.run, "watch": lambda args: watch.run(args, _site_server), "synth": synth.run}
 
 
 def _quiet_opencv() -> None:

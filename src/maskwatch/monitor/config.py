@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
-from maskwatch.web.auth import TOKEN_ENV, host_name, is_loopback
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
 

@@ -22,7 +22,9 @@ from maskwatch.monitor.config import ConfigError, WatchConfig, load
 from maskwatch.monitor.events_cli import parse_days
 
 if TYPE_CHECKING:
-    from maskwatch.monitor.delivery import MqttDelivery
+    import uvicorn
+
+    from maskwatch.monitor.delivery import Delivery, MqttDelivery
     from maskwatch.monitor.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -140,7 +142,12 @@ def _on_stop_signals(handler: Callable | int) -> None:
         signal.signal(sig, handler)
 
 
-def run(args: argparse.Namespace) -> int:
+SiteServer = Callable[["Supervisor", WatchConfig, list["Delivery"]], "uvicorn.Server"]
+
+
+def run(args: argparse.Namespace, site_server: SiteServer) -> int:
+    """Run the site; `site_server` makes the page, API and metrics server (the web wing, which sits above
+    this one: the CLI hands it in)."""
     config = load(args.config)
     if args.check:
         print(f"{config.path}: OK: {config.describe()}")
@@ -150,13 +157,8 @@ def run(args: argparse.Namespace) -> int:
 
         require_ray()
     _on_stop_signals(_stopped)
-    import uvicorn
-
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
-    from maskwatch.monitor.metrics import registry
     from maskwatch.monitor.store import EventStore
-    from maskwatch.web.dashboard import create_dashboard
-    from maskwatch.web.serve import UVICORN_OPTIONS
 
     days = args.retain_days if args.retain_days is not None else config.retain_days
     sock = _take_port(config)
@@ -174,9 +176,7 @@ def run(args: argparse.Namespace) -> int:
 
         supervisor = ProcessSupervisor(config, level)
     stop = threading.Event()
-    app = create_dashboard(supervisor, config.store, deliveries, registry(supervisor, deliveries), config.http.token,
-                           config.http.host, config.http.allowed_hosts)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **UVICORN_OPTIONS))
+    server = site_server(supervisor, config, deliveries)
     try:
         log.info("watching: %s", config.describe())
         for delivery in deliveries:

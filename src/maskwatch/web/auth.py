@@ -15,7 +15,6 @@ so any Host is answered unless names are configured. /healthz is open here too (
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import re
 from collections.abc import Iterable
 
@@ -24,23 +23,12 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from maskwatch.io.net import LOOPBACK_NAMES, host_name, is_loopback
+
 COOKIE = "maskwatch_token"
 OPEN_PATHS = ("/healthz",)
-TOKEN_ENV = "MASKWATCH_TOKEN"
-LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 LOOPBACK_HOSTS = frozenset({*LOOPBACK_NAMES, "127.0.0.1", "::1"})
 HOST_HEADER = re.compile(r"(\[[^\]]*\]|[^:\[\]]+)(:\d*)?")
-DNS_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether listening on `host` keeps the page and API on this machine."""
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _given(request: Request) -> str | None:
@@ -67,20 +55,6 @@ def require_token(app: FastAPI, token: str | None) -> None:
         if request.query_params.get("token"):
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
-
-
-def host_name(text: str) -> str:
-    """`text` as a Host header names it, without port: lower case, no trailing dot, IPv6 compressed and
-    without brackets; ValueError if it is neither a DNS name nor an IP address."""
-    name = text.strip().lower().removesuffix(".")
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    try:
-        return str(ipaddress.ip_address(name))
-    except ValueError:
-        if len(name) <= 253 and DNS_NAME.fullmatch(name):
-            return name
-    raise ValueError(f"{text!r} is not a host name or an IP address (give it without scheme, port or path)")
 
 
 def _header_host(value: str) -> str | None:

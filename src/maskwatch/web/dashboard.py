@@ -14,20 +14,23 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import uvicorn
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_asgi_app
 
+from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.events_cli import write_csv
+from maskwatch.monitor.metrics import registry as metrics_registry
 from maskwatch.monitor.store import EventStore, event_record, summarise
 from maskwatch.monitor.supervisor import Supervisor
 from maskwatch.video.events import Event
 from maskwatch.vision.classes import people_counts
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
-from maskwatch.web.serve import STATIC
+from maskwatch.web.serve import STATIC, UVICORN_OPTIONS
 
 SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -58,6 +61,13 @@ def _event_json(run: int, event: Event) -> dict:
     record = event_record(run, event)
     record["snapshot_url"] = f"/api/snapshots/{Path(event.snapshot).name}" if event.snapshot else None
     return record
+
+
+def site_server(supervisor: Supervisor, config: WatchConfig, deliveries: list[Delivery]) -> uvicorn.Server:
+    """The server of `watch`'s page, API and metrics, with the bounds on slow clients of `serve`."""
+    app = create_dashboard(supervisor, config.store, deliveries, metrics_registry(supervisor, deliveries),
+                           config.http.token, config.http.host, config.http.allowed_hosts)
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **UVICORN_OPTIONS))
 
 
 def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[Delivery],

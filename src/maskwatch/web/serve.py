@@ -38,8 +38,9 @@ from starlette.types import Message, Receive
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from maskwatch.io.images import TooManyPixels, UnreadableImage, decode_image
+from maskwatch.io.net import TOKEN_ENV, is_loopback
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.web.auth import TOKEN_ENV, allowed_hosts, is_loopback, require_host, require_token
+from maskwatch.web.auth import allowed_hosts, require_host, require_token
 
 log = logging.getLogger(__name__)
 
