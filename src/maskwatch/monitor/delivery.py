@@ -64,6 +64,11 @@ class Delivery:
     def describe(self) -> str:
         return self.target
 
+    @property
+    def label(self) -> str:
+        """The target's name in metrics and the API: never derived from a secret."""
+        return self.target
+
     def send(self, run: int, event: Event) -> None:
         raise NotImplementedError
 
@@ -155,9 +160,16 @@ class WebhookDelivery(Delivery):
         super().__init__(store_path)
         self._label = f"webhook #{index + 1} {redact(config.url)}"
         self._endpoint, self._authorization = basic_auth(config.url, config.password)
+        self.index = index
 
     def describe(self) -> str:
         return self._label
+
+    @property
+    def label(self) -> str:
+        """By its place in the config: the cursor's hash covers a password or key in the URL, and a weak
+        password could be guessed from it offline."""
+        return f"webhook:{self.index + 1}"
 
     def send(self, run: int, event: Event) -> None:
         body = json.dumps(event_record(run, event)).encode()

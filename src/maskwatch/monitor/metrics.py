@@ -67,9 +67,9 @@ class WatchCollector:
         delivered = CounterMetricFamily(f"{PREFIX}_events_delivered", "events delivered", labels=["target"])
         failed = CounterMetricFamily(f"{PREFIX}_delivery_failures", "failed delivery attempts", labels=["target"])
         for d in self.deliveries:
-            backlog.add_metric([d.target], d.backlog)
-            delivered.add_metric([d.target], d.delivered)
-            failed.add_metric([d.target], d.failures)
+            backlog.add_metric([d.label], d.backlog)
+            delivered.add_metric([d.label], d.delivered)
+            failed.add_metric([d.label], d.failures)
         yield from (backlog, delivered, failed)
 
 

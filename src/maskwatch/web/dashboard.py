@@ -112,7 +112,7 @@ def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[
     @app.get("/api/deliveries")
     async def delivery_status() -> list[dict]:
         """Each MQTT topic and webhook: events waiting in the outbox, delivered, failed attempts."""
-        return [{"target": d.target, "name": d.describe(), "backlog": d.backlog, "delivered": d.delivered,
+        return [{"target": d.label, "name": d.describe(), "backlog": d.backlog, "delivered": d.delivered,
                  "failures": d.failures, "down": d.down_since is not None} for d in deliveries]
 
     @app.get("/api/today")
