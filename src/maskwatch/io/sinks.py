@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 import cv2
 import numpy as np
@@ -23,7 +23,6 @@ from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
 from maskwatch.io.sources import Frame
 from maskwatch.io.video import VideoFileWriter
-from maskwatch.video.events import Event
 from maskwatch.vision.classes import INCORRECT, UNKNOWN, Sightings, compliance, people_counts
 from maskwatch.vision.results import Face
 
@@ -46,7 +45,18 @@ class _Closing:
         raise NotImplementedError
 
 
-def frame_record(frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> dict:
+class EventRecord(Protocol):
+    """What the sinks read of an event (`video.events.Event`): a protocol, as io sits below video."""
+
+    source: str
+    person: int
+    state: str
+    previous_state: str | None
+
+    def to_json(self) -> dict: ...
+
+
+def frame_record(frame: Frame, faces: Sequence[Face], events: Sequence[EventRecord] = ()) -> dict:
     """One line of `--json`: a frame or image, its faces and the events at it."""
     return {
         "source": frame.source,
@@ -68,7 +78,7 @@ class JsonLinesWriter(_Closing):
             tmp = self._stack.enter_context(atomic_path(target))
             self._file = self._stack.enter_context(tmp.open("w", encoding="utf-8"))
 
-    def write(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
+    def write(self, frame: Frame, faces: Sequence[Face], events: Sequence[EventRecord] = ()) -> None:
         self._file.write(json.dumps(frame_record(frame, faces, events)) + "\n")
         self._file.flush()
 
@@ -170,7 +180,7 @@ class Summary:
         self.people: dict[tuple[str, int], Sightings] = {}  # by (source, person), from their events in order
         self.started = time.monotonic()
 
-    def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
+    def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[EventRecord] = ()) -> None:
         if frame.is_video:
             self.frames += 1
         else:
