@@ -3,7 +3,9 @@ Prometheus metrics and the site page, until Ctrl-C or SIGTERM.
 
 Order of start-up: the config is checked, the port is taken, the store is opened (created or migrated)
 and retention applied, each delivery's cursor is fixed, and only then do the camera workers start, so
-no event can be recorded before a target knows it has to send it.
+no event can be recorded before a target knows it has to send it. Each worker records its own events in
+the store, the first of them the person_left of whoever a dead run of its camera left in view (a
+`kill -9` of watch or of the worker), so those are delivered too.
 """
 
 from __future__ import annotations
