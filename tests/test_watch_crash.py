@@ -81,12 +81,14 @@ def test_a_dead_writers_open_persons_are_closed_once_a_live_writers_never(tmp_pa
     finally:
         writer.kill()
         writer.wait(10)
-    with sqlite3.connect(db) as raw:  # a run whose pid is ours but whose start is not: a reused pid, dead
-        raw.execute("INSERT INTO runs (started, writer_pid, writer_start) VALUES ('2025-03-01', ?, 'other-boot/1')",
-                    (os.getpid(),))
-        raw.execute("INSERT INTO events (run, kind, person, source, frame, time, wall_time, epoch, state, x1, y1, x2, "
-                    "y2) SELECT MAX(run), 'alert', 4, 'cam', 9, 0.9, '2025-03-01T11:00:00.000+00:00', 0, "
-                    "'without_mask', 0, 0, 1, 1 FROM runs")
+    with sqlite3.connect(db) as raw:
+        for pid, start in ((None, None), (os.getpid(), "other-boot/1")):  # a run from before schema 3, which
+            # says nothing of its writer: left alone; and one whose pid is ours but not its start: a reused pid
+            raw.execute("INSERT INTO runs (started, writer_pid, writer_start) VALUES ('2025-03-01', ?, ?)",
+                        (pid, start))
+            raw.execute("INSERT INTO events (run, kind, person, source, frame, time, wall_time, epoch, state, x1, "
+                        "y1, x2, y2) SELECT MAX(run), 'alert', 4, 'cam', 9, 0.9, '2025-03-01T11:00:00.000+00:00', 0, "
+                        "'without_mask', 0, 0, 1, 1 FROM runs")
     with EventStore(db) as store:
         closed = store.close_abandoned("cam")
         assert store.close_abandoned("cam") == []
@@ -95,7 +97,8 @@ def test_a_dead_writers_open_persons_are_closed_once_a_live_writers_never(tmp_pa
         ("person_left", 4, "without_mask", (0, 0, 1, 1), "2025-03-01T11:00:00.000+00:00")]
     assert persons(db)[(run, "cam", 1)] == ["person_appeared", "person_left"]
     assert persons(db)[(1, "cam", 1)] == ["person_appeared"]
-    assert open_runs(db) == []
+    assert persons(db)[(run + 1, "cam", 4)] == ["alert"]
+    assert open_runs(db) == [run + 1]
 
 
 def test_kill_9_of_watch_again_and_again_every_person_leaves_once_and_all_is_delivered(tmp_path: Path) -> None:

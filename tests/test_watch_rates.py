@@ -14,6 +14,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from maskwatch.io.annotate import COLOURS
+from maskwatch.io.rate import RateMeter
 from maskwatch.monitor.config import load
 from maskwatch.monitor.metrics import registry
 from maskwatch.monitor.supervisor import ProcessSupervisor, Supervisor
@@ -144,3 +145,11 @@ def test_people_in_view_are_those_the_live_view_draws(tmp_path: Path) -> None:
     assert {"without_mask"} in drawn and set() in drawn  # the astronaut, bare-faced, comes and goes
     disagree = [(in_view, states) for (_, in_view), states in zip(views, drawn, strict=True) if set(in_view) != states]
     assert not disagree, f"{len(disagree)} of {len(views)} times the page's people in view were not what its view drew"
+
+
+def test_the_rate_meter_reads_frames_over_its_window_whatever_the_gaps() -> None:
+    meter = RateMeter(window_s=3.0)
+    for i in range(150):  # 15 fps on average, in pairs 1 ms apart: the gaps that sent an average of 1/dt to 500
+        meter.tick(i // 2 * 2 / 15 + (i % 2) * 0.001)
+    assert 14.5 <= meter.rate(10.0) <= 15.5
+    assert meter.rate(20.0) == 0.0  # a source that stopped reads 0 once the window has passed
