@@ -37,9 +37,9 @@ def samples(text: str, name: str) -> dict[str, float]:
 
 @pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not installed (./install.sh --dev installs it)")
 def test_a_15_fps_camera_reads_15_fps_on_metrics_the_page_and_mqtt(tmp_path: Path) -> None:
-    # 320x240 with the accurate preset, detecting every 3rd frame: a detection takes about one frame's time, so
-    # the next frame is often waiting and is taken at once (the near-zero gaps that made 15 fps read 40-390).
-    clip = door_clip(tmp_path / "door15.mp4", fps=15.0, size=(320, 240))
+    # 384x288 with the accurate preset, detecting every 8th frame: a detection takes longer than a frame's time
+    # (90 ms here), so the next frame waits and is taken at once: the near-zero gaps that made 15 fps read 30-840.
+    clip = door_clip(tmp_path / "door15.mp4", fps=15.0, size=(384, 288))
     assert cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FPS) == 15
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
@@ -47,30 +47,36 @@ def test_a_15_fps_camera_reads_15_fps_on_metrics_the_page_and_mqtt(tmp_path: Pat
     port = free_port()
     config = tmp_path / "site.toml"
     config.write_text(f'store = "events.db"\n[http]\nport = {port}\n[[camera]]\nname = "door"\nsource = "{clip.name}"'
-                      f'\nloop = true\npreset = "accurate"\ndetect_every = 3\n[mqtt]\nport = {broker.port}\n')
+                      f'\nloop = true\npreset = "accurate"\ndetect_every = 8\n[mqtt]\nport = {broker.port}\n')
     watch = Watch(config, port=port)
     try:
         watch.wait_running()
-        time.sleep(3)  # a full window of frames
-        metrics, page = [], []
+        time.sleep(3)  # a full window of frames, past the first detections (slower while the model warms up)
+        metrics, page, warm, before = [], [], len(subscriber.messages), watch.cameras()["door"]
         started = time.monotonic()
         while time.monotonic() - started < 11:  # two or three retained statuses, every 5 s
             metrics.append(samples(watch.get("/metrics").text, "maskwatch_frames_per_second")["door"])
             page.append(watch.cameras()["door"]["fps"])
             time.sleep(0.5)
-        statuses = [p["fps"] for t, p in list(subscriber.messages) if t == "maskwatch/door/status" and "fps" in p]
-        frames = watch.cameras()["door"]["frames"]
+        statuses = [p["fps"] for t, p in list(subscriber.messages)[warm:] if t == "maskwatch/door/status"]
+        after = watch.cameras()["door"]
         assert watch.stop() == 0
     finally:
         if watch.process.poll() is None:
             watch.stop()
         subscriber.close()
         broker.stop()
-    assert frames > 150
-    running = [fps for fps in statuses if fps > 0]  # the first status may come before the first frames
-    assert len(running) >= 2
-    for where, readings in (("/metrics", metrics), ("/api/cameras", page), ("MQTT status", running)):
-        assert all(13 <= fps <= 17 for fps in readings), (where, readings)
+    readings = {"/metrics": metrics, "/api/cameras": page, "MQTT status": statuses}
+    assert len(statuses) >= 2
+    for where, values in readings.items():  # never more than the camera gives, however busy the machine
+        assert all(fps <= 17 for fps in values), (where, values)
+    frames, skipped = after["frames"] - before["frames"], after["dropped"] - before["dropped"]
+    assert frames > 100
+    if skipped > 0.05 * frames:  # then fewer than 15 frames a second were processed, and rightly read so
+        pytest.skip(f"this machine is too busy to keep up with a 15 fps camera: {skipped} of "
+                    f"{frames + skipped} frames skipped")
+    for where, values in readings.items():
+        assert all(fps >= 13 for fps in values), (where, values)
 
 
 def test_compliance_ratio_has_no_sample_for_a_camera_with_nobody_judged_in_view(tmp_path: Path) -> None:
