@@ -73,8 +73,8 @@ class _Report:
 
     def step(self, step: Step) -> None:
         self.counts["frames"] += 1
-        self.rate.tick()
         self.last_frame = time.monotonic()
+        self.rate.tick(self.last_frame)
         for event in step.events:
             self.counts[f"events:{event.kind}"] += 1
             states = self.states.setdefault(event.person, set())
