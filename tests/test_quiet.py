@@ -3,6 +3,7 @@ are gone under -q, OpenCV's and FFmpeg's warnings unless -v. Real subprocesses, 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,11 @@ from tests.services import free_port
 
 
 def maskwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user starts it: without the log levels that an in-process `main()` of another test left in
+    this process's environment (a user's own OPENCV_LOG_LEVEL is theirs to keep)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL")}
     return subprocess.run([sys.executable, "-m", "maskwatch", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd)
+                          cwd=cwd, env=env)
 
 
 def test_quiet_detect_prints_no_litert_line() -> None:

@@ -128,8 +128,11 @@ class EventStore:
     `EventStore.open_existing(path)` reads one that must already be there."""
 
     def __init__(self, path: str | Path, snapshots: bool = True, blur_snapshots: bool = False, *,
-                 readonly: bool = False, create: bool = True) -> None:
+                 readonly: bool = False, create: bool = True, verify: bool = True) -> None:
+        """`verify=False` leaves out SQLite's integrity check (it reads the whole file), for a process whose
+        parent has just checked the same store: `watch`'s camera workers."""
         self.path = Path(path)
+        self.verify = verify
         self.snapshots, self.blur_snapshots, self.readonly = snapshots, blur_snapshots, readonly
         self.folder = self.path.parent  # stored snapshot paths are relative to it
         self.snapshot_dir = self.path.with_suffix(".snapshots")
@@ -224,7 +227,7 @@ class EventStore:
                 if fresh:
                     raise self._fail("an empty SQLite database")
                 return
-            if not fresh:
+            if not fresh and self.verify:
                 problem = db.execute("PRAGMA quick_check(1)").fetchone()[0]
                 if problem != "ok":  # never append to a damaged file
                     raise self._fail(f"corrupt: {' '.join(problem.replace('*** in database main ***', '').split())}")

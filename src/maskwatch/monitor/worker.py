@@ -130,7 +130,9 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     until `stop` is set, the parent is gone, or the source ends; the source's failures."""
     camera = settings.camera
     report = _Report()
-    store = None if settings.store is None else EventStore(settings.store, settings.snapshots, settings.blur_snapshots)
+    store = None  # watch checked the store at start: each worker's restart need not read all of it again
+    if settings.store is not None:
+        store = EventStore(settings.store, settings.snapshots, settings.blur_snapshots, verify=False)
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
     cv2.setNumThreads(1)
