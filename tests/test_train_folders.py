@@ -1,5 +1,6 @@
 """`maskwatch train` on several data folders (real faces beside other sets), split per folder, and the bad
-input of such folders: a groups manifest naming files that are not there, a folder missing a class."""
+input of such folders: a groups manifest naming files that are not there, a folder missing a class; and a
+three-class model scored on a two-class set (the merged two-class number of the three-class model)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,12 @@ def test_folders_that_hold_one_class_between_them_are_one_line(tiny_dataset, tmp
     assert main(["train", str(only), str(only), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "maskwatch train: error: the data folders hold only the class(es) ['with_mask']: at least 2 are needed")
+
+
+def test_a_three_class_model_scores_a_two_class_set_with_worn_wrong_counted_as_without(tiny_dataset, capsys):
+    """The two-class question asked of the three-class model (mask-classify has no worn-wrong folder)."""
+    assert main(["evaluate", str(tiny_dataset), "--model", "incorrect", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == 40 and report["per_class"]["mask_weared_incorrect"]["support"] == 0
+    merged = report["incorrect_as_without_mask"]
+    assert merged["n"] == 40 and merged["right"] >= sum(report["confusion"][i][i] for i in range(3))

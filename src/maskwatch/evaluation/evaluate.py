@@ -10,7 +10,7 @@ import numpy as np
 from maskwatch.evaluation.contact_sheet import mistakes, write_contact_sheet
 from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.training.metrics import classification_metrics
-from maskwatch.vision.classes import INCORRECT
+from maskwatch.vision.classes import INCORRECT, WITHOUT_MASK
 from maskwatch.vision.results import Face
 
 
@@ -32,9 +32,11 @@ def predict_fn(model_path: Path | None):
 
 def _score(samples, model_path: Path | None, errors: Path | None = None, batch_size: int = 64) -> dict:
     predict, labels, size = predict_fn(model_path)
-    data = load_samples(samples, labels, size)
+    data = load_samples(samples, labels, size, every_class=False)
     probs = np.concatenate([predict(data.images[i:i + batch_size]) for i in range(0, len(data.labels), batch_size)])
     metrics = classification_metrics(data.labels, probs.argmax(1), labels)
+    if INCORRECT in labels and WITHOUT_MASK in labels:
+        metrics["incorrect_as_without_mask"] = _merged_accuracy(data.labels, probs.argmax(1), labels)
     metrics["skipped"] = {"count": len(data.skipped), "first": data.skipped[:10]}
     metrics["model"] = str(model_path) if model_path else "default"
     if errors is not None:
@@ -45,6 +47,15 @@ def _score(samples, model_path: Path | None, errors: Path | None = None, batch_s
                              "listed": [{"name": m.name, "truth": m.truth, "predicted": m.predicted,
                                          "probability": round(m.probability, 4)} for m in found]}
     return metrics
+
+
+def _merged_accuracy(truth: np.ndarray, predicted: np.ndarray, labels: list[str]) -> dict:
+    """Accuracy with mask_weared_incorrect counted as without_mask, truth and prediction alike: the
+    two-class question (mask or not), so a three-class model compares with a two-class one on any set."""
+    merge = np.arange(len(labels))
+    merge[labels.index(INCORRECT)] = labels.index(WITHOUT_MASK)
+    right = int(np.sum(merge[truth] == merge[predicted]))
+    return {"accuracy": round(right / len(truth), 4) if len(truth) else 0.0, "n": len(truth), "right": right}
 
 
 def evaluate_folder(data_dir: Path, model_path: Path | None = None, errors: Path | None = None) -> dict:

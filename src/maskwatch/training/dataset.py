@@ -103,8 +103,10 @@ def _cut(image: np.ndarray, box: tuple[int, int, int, int] | None, size: int) ->
 
 
 def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = IMAGE_SIZE,
-                 progress: bool = True) -> LoadedData:
-    """Decode each file once and cut or resize every sample to size x size; unreadable files are skipped."""
+                 progress: bool = True, every_class: bool = True) -> LoadedData:
+    """Decode each file once and cut or resize every sample to size x size; unreadable files are skipped.
+    A class left without images is an error when training (`every_class`), not when scoring a model on a
+    set that lacks one of its classes (a three-class model on a two-class set)."""
     images = np.zeros((len(samples), size, size, 3), np.uint8)
     kept, keys, hashes, skipped = [], [], [], []
     index = {label: i for i, label in enumerate(classes)}
@@ -128,7 +130,7 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
         log.warning("skipped %d unreadable file(s), e.g. %s", len(skipped), "; ".join(skipped[:3]))
     labels = np.array([index[s.label] for s in kept], np.int64)
     missing = [c for i, c in enumerate(classes) if not np.any(labels == i)]
-    if missing:
+    if missing and every_class:
         raise DatasetError(f"no readable images left for class(es) {missing}")
     return LoadedData(images[: len(kept)], labels, list(classes), kept, keys, hashes, skipped)
 

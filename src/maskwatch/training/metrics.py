@@ -32,6 +32,10 @@ def format_metrics(metrics: dict) -> str:
     for label, m in metrics["per_class"].items():
         lines.append(f"{label:<24}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}{m['support']:>10}")
     lines.append("confusion (rows: truth, columns: predicted): " + str(metrics["confusion"]))
+    if "incorrect_as_without_mask" in metrics:
+        m = metrics["incorrect_as_without_mask"]
+        lines.append(f"mask_weared_incorrect counted as without_mask: accuracy {m['accuracy']:.4f} "
+                     f"({m['right']} of {m['n']})")
     if "errors" in metrics:
         e = metrics["errors"]
         lines.append(f"{e['mistakes']} mistakes, {e['shown']} drawn on {e['sheet']}")
