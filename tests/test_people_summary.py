@@ -83,11 +83,12 @@ def test_detect_and_events_summary_count_who_put_the_mask_on_as_compliant_at_las
 
 def _event(kind: str, person: int, state: str, previous: str | None = None, source: str = "door",
            when: datetime | None = None) -> Event:
-    wall_time = (when or datetime.now().astimezone()).isoformat(timespec="milliseconds")
+    wall_time = (when or STAMP).isoformat(timespec="milliseconds")
     return Event(kind, person, source, 0, 0.0, wall_time, state, (0, 0, 40, 40), None, previous_state=previous)
 
 
 # Three people at the door: 1 came bare and put the mask on, 2 wore one throughout, 3 never did.
+STAMP = datetime.now().astimezone()  # when VISITS happened: today() is asked as of then, whatever hour it is now
 VISITS = [_event("person_appeared", 1, "without_mask"), _event("mask_on", 1, "with_mask", "without_mask"),
           _event("person_left", 1, "with_mask"), _event("person_appeared", 2, "with_mask"),
           _event("person_left", 2, "with_mask"), _event("person_appeared", 3, "without_mask"),
@@ -129,7 +130,7 @@ def site(tmp_path: Path):
 
 def test_api_today_counts_by_last_state(site) -> None:
     _, db = site
-    result = today(db)
+    result = today(db, now=STAMP)
     assert result["today"] == {"people": 3, "people_by_last_state": {
         "with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 0, "unknown": 0},
         "people_ever_non_compliant": 2, "compliant_at_last_sighting": 0.6667}
