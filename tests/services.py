@@ -80,8 +80,11 @@ class Mosquitto:
         self.folder, self.port = folder, free_port()
         folder.mkdir(parents=True, exist_ok=True)
         self.config = folder / "mosquitto.conf"
+        # As root, mosquitto drops to user mosquitto, who cannot write in a test's folder: no saved sessions
+        # (a subscriber missed what came while it reconnected after a restart), no log. `user root` keeps it.
         self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                               f"persistence_location {folder}/\nlog_dest file {folder}/mosquitto.log\n")
+                               f"persistence_location {folder}/\nlog_dest file {folder}/mosquitto.log\n"
+                               + ("user root\n" if os.geteuid() == 0 else ""))
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
