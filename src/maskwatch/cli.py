@@ -110,8 +110,8 @@ def _add_train(sub) -> None:
                    help="a table (columns file, relative to the table, and COLUMN, default 'group') naming a group "
                    "per image; a group never straddles train / val / test, e.g. "
                    "--groups mask-incorrect/manifest.csv:ffhq_id keeps each person in one split; repeatable")
-    p.add_argument("--balance-sources", action="store_true", help="within each class, weigh each source (each DATA_DIR, "
-                   "each --scenes folder) alike, e.g. a few real scene faces against many synthetic ones")
+    p.add_argument("--balance-sources", action="store_true", help="within each class, weigh each source (each "
+                   "DATA_DIR, each --scenes folder) alike, e.g. a few real scene faces against many synthetic ones")
     p.add_argument("--seed", type=int, default=0, help="same seed, same split and same result")
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
