@@ -60,8 +60,7 @@ def test_readme_held_out_scene_numbers_are_what_evaluate_prints() -> None:
            f"{ignored['face_recall']:.3f} | {ignored['face_ap50']:.3f} |")
     assert row in text
     unknown, large = 100 * scores["unknown_rate"], 100 * scores["unknown_rate_48px_and_up"]
-    unknown = f"{unknown:.1f}% of the faces found here ({large:.1f}%"
-    assert unknown in " ".join(text.split())
+    assert f"{unknown:.1f}% of the faces found here ({large:.1f}%" in " ".join(text.split())
 
 
 def test_config_reference_page_is_generated_from_the_code() -> None:
