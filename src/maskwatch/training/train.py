@@ -32,6 +32,7 @@ from maskwatch.training.dataset import (
     scene_samples,
 )
 from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
+from maskwatch.training.interrupt import deferred_interrupt
 from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
 from maskwatch.training.weights import weights_path
@@ -201,16 +202,21 @@ def train(config: TrainConfig) -> dict:
     stages = ((config.epochs, freeze_base, 1e-3), (config.fine_tune_epochs, unfreeze_top, 1e-4))
     epoch = 0
     try:
-        for stage_epochs, prepare, learning_rate in stages:
-            if stage_epochs <= 0:
-                continue
-            prepare(model)
-            model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
-            fit = model.fit(train_ds, validation_data=val_ds, epochs=epoch + stage_epochs, initial_epoch=epoch,
-                            class_weight=weights, callbacks=[checkpoint], shuffle=False, verbose=1)
-            for key, values in fit.history.items():
-                history.setdefault(key, []).extend(float(v) for v in values)
-            epoch += stage_epochs
+        with deferred_interrupt() as interrupt:
+            for stage_epochs, prepare, learning_rate in stages:
+                if stage_epochs <= 0:
+                    continue
+                prepare(model)
+                model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy",
+                              metrics=["accuracy"])
+                interrupt.check()
+                fit = model.fit(train_ds, validation_data=val_ds, epochs=epoch + stage_epochs, initial_epoch=epoch,
+                                class_weight=weights, callbacks=[checkpoint, interrupt.callback()], shuffle=False,
+                                verbose=1)
+                for key, values in fit.history.items():
+                    history.setdefault(key, []).extend(float(v) for v in values)
+                epoch += stage_epochs
+                interrupt.check()
     except KeyboardInterrupt:
         log.warning("interrupted: the best model so far is kept at %s (epoch %d)", out / "model.keras",
                     checkpoint.best_epoch)
