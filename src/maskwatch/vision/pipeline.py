@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.vision.classifier import MaskClassifier
-from maskwatch.vision.detector import load_detector, own_threshold
+from maskwatch.vision.detector import DEFAULT_DETECTOR, load_detector, own_threshold
 from maskwatch.vision.judge import DEFAULT_RULE, UnknownRule
 from maskwatch.vision.presets import PRESETS, classifier_path
 from maskwatch.vision.results import Face
 
 
 class MaskDetector:
-    """Finds faces and classifies each; `detector` is "centerface" or the path of a CenterFace-format (from
-    `maskwatch train-detector`) or YuNet .onnx file."""
+    """Finds faces and classifies each; `detector` is "maskwatch" (the default), "centerface" or the path of a
+    CenterFace-format (from `maskwatch train-detector`) or YuNet .onnx file."""
 
     def __init__(self, preset: str = "accurate", model: str | Path | None = None, face_threshold: float | None = None,
-                 scale: float | None = None, detector: str = "centerface", threads: int | None = None,
+                 scale: float | None = None, detector: str = DEFAULT_DETECTOR, threads: int | None = None,
                  rule: UnknownRule = DEFAULT_RULE):
         settings = self.settings = PRESETS[preset]
         if face_threshold is None:  # a trained detector's own, else the preset's (chosen for CenterFace)
