@@ -34,6 +34,9 @@ MARGIN = 0.12  # of the face box, kept around it in a crop
 PATCH_W, PATCH_H = round(FACE_W * (1 + 2 * MARGIN)), round(FACE_H * (1 + 2 * MARGIN))
 MIN_CONFIDENCE = 0.9
 MIN_IOU = 0.5  # between the box the detector finds on a still frame and the box the crop was cut for
+# A face the detector finds only near its threshold comes and goes as it moves: the scripts test persons and
+# events, not the detector's edge, so their faces must be found clearly
+MIN_SCORE = 0.5
 MAX_CHECKED = 50  # files tried per folder at most
 SEARCH_SIDE, SEARCH_CANVAS = 256, 384  # faces are looked for in photos scaled to this long side, on this square
 LABELS = ("with_mask", "without_mask")
@@ -162,7 +165,7 @@ def _intended(x: int, y: int) -> Box:
 
 def _check(crop: Crop, detector, still: np.ndarray) -> Crop | None:
     """The crop with its detected face box, if on a still frame the detector finds exactly it, labels it as
-    its folder says with confidence >= MIN_CONFIDENCE, and judges it so too; else None."""
+    its folder says with confidence >= MIN_CONFIDENCE, and judges it so too, scoring MIN_SCORE or more; else None."""
     x, y = (SIZE[0] - PATCH_W) // 2, (SIZE[1] - PATCH_H) // 2
     frame = still.copy()
     paste(frame, crop, x, y)
@@ -171,7 +174,7 @@ def _check(crop: Crop, detector, still: np.ndarray) -> Crop | None:
         return None
     [face] = faces
     if (face.label != crop.label or face.state != crop.label or face.confidence < MIN_CONFIDENCE
-            or iou(face.box, _intended(x, y)) < MIN_IOU):
+            or face.score < MIN_SCORE or iou(face.box, _intended(x, y)) < MIN_IOU):
         return None
     x1, y1, x2, y2 = face.box
     return Crop(crop.file, crop.label, crop.image, crop.alpha, (x1 - x, y1 - y, x2 - x, y2 - y),

@@ -51,14 +51,16 @@ function fit() {
 const overlap = (a, b) => Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1)) *
   Math.max(0, Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1));
 
-// A place for each label inside the picture: above or below its box, left- or right-aligned, clamped to the
-// edges, choosing the first that overlaps no label placed before and covers the fewest faces.
+// A place for each label inside the picture: above or below its box (then a line further, then two), aligned
+// with its left or right edge, centred, or beside it; clamped to the edges. The nearest place that overlaps
+// no label placed before and covers the fewest faces wins.
 function placeTags(items, width, height) {
   const placed = [], boxes = items.map((item) => item.box);
   const order = items.map((_, i) => i).sort((a, b) => boxes[a].y1 - boxes[b].y1 || boxes[a].x1 - boxes[b].x1);
   for (const i of order) {
     const { box, w, h } = items[i];
-    const xs = [box.x1, box.x2 - w], ys = [box.y1 - h, box.y2, box.y1 - 2 * h, box.y2 + h];
+    const xs = [box.x1, box.x2 - w, (box.x1 + box.x2 - w) / 2, box.x1 - w, box.x2];
+    const ys = [box.y1 - h, box.y2, box.y1 - 2 * h, box.y2 + h, box.y1 - 3 * h, box.y2 + 2 * h];
     let best = null;
     ys.forEach((y, yi) => xs.forEach((x, xi) => {
       const left = Math.min(Math.max(0, x), width - w), top = Math.min(Math.max(0, y), height - h);
