@@ -48,6 +48,8 @@ def test_several_folders_train_together_and_write_the_test_predictions(tiny_data
     assert len(rows) == report["split"]["test"]
     assert {r["source"] for r in rows} == {str(tiny_dataset), str(worn_right_only)}
     assert all(abs(float(r["p_with_mask"]) + float(r["p_without_mask"]) - 1) < 1e-3 for r in rows)
+    with (out / "val_predictions.csv").open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == report["split"]["val"]
 
 
 def test_a_manifest_naming_a_missing_file_is_one_line(tiny_dataset, tmp_path, capsys):

@@ -123,10 +123,11 @@ def _origins(config: TrainConfig, data: LoadedData) -> np.ndarray:
     return np.array([folder(s.path) if s.box is None else str(s.path.parent.parent) for s in data.samples])
 
 
-def write_test_predictions(path: Path, data: LoadedData, indices: np.ndarray, origins: np.ndarray,
-                           probs: np.ndarray) -> None:
-    """Every test item with its source, truth and probabilities, so a part of the test split (the real
-    faces of one folder, say) can be scored at any threshold without training again."""
+def write_predictions(path: Path, data: LoadedData, indices: np.ndarray, origins: np.ndarray,
+                      probs: np.ndarray) -> None:
+    """Every item of a split with its source, truth and probabilities, so a part of it (the real faces of
+    one folder, say) can be scored at any threshold without training again: a threshold is chosen on the
+    validation items and scored on the test items."""
     classes = data.classes
     lines = io.StringIO()
     writer = csv.writer(lines)
@@ -233,7 +234,9 @@ def train(config: TrainConfig) -> dict:
         mine = test_origins == origin
         test_by_source[origin] = classification_metrics(data.labels[split.test][mine], predicted[mine], classes)
         log.info("test images from %s: accuracy %.4f on %d", origin, test_by_source[origin]["accuracy"], mine.sum())
-    write_test_predictions(out / "test_predictions.csv", data, split.test, origins, test_probs)
+    write_predictions(out / "test_predictions.csv", data, split.test, origins, test_probs)
+    val_probs = model.predict(make_dataset(data, split.val, config.batch_size), verbose=0)
+    write_predictions(out / "val_predictions.csv", data, split.val, origins, val_probs)
     export_litert(model, out / "model.tflite")
     atomic_write_json(out / "labels.json", classes)
     report = {
@@ -264,7 +267,8 @@ def train(config: TrainConfig) -> dict:
     plot_curves(history, out / "curves.png", fine_tune_from=config.epochs if config.fine_tune_epochs else None)
     plot_confusion(test["confusion"], classes, out / "confusion.png", "test set")
     log.info("wrote %s", ", ".join(str(out / f) for f in ("model.keras", "model.tflite", "labels.json",
-                                                          "report.json", "test_predictions.csv", "curves.png",
+                                                          "report.json", "test_predictions.csv",
+                                                          "val_predictions.csv", "curves.png",
                                                           "confusion.png")))
     return report
 
