@@ -6,6 +6,7 @@ against the frame-by-frame notes.
 
     .venv/bin/python benchmarks/real_clips.py                 # defaults (files run `accurate`)
     .venv/bin/python benchmarks/real_clips.py --preset fast   # as a camera would run
+    .venv/bin/python benchmarks/real_clips.py --detector runs/detector/face_detector_int8.onnx
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ def main() -> None:
     parser.add_argument("--clips", type=Path, default=Path("../shared/clips"))
     parser.add_argument("--preset", choices=("fast", "accurate"))
     parser.add_argument("--only", action="append", default=[], help="only this clip (repeatable)")
+    parser.add_argument("--detector", help="centerface, or a CenterFace-format .onnx (default: detect's default)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     extra = ["--preset", args.preset] if args.preset else []
+    extra += ["--detector", args.detector] if args.detector else []
     report = {}
     for name, expected in EXPECTED.items():
         if args.only and name not in args.only:

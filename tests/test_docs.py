@@ -55,12 +55,12 @@ def test_readme_held_out_scene_numbers_are_what_evaluate_prints() -> None:
     scores = json.loads(result.stdout)
     ignored = scores["incorrect_ignored"]
     text = README.read_text(encoding="utf-8")
-    row = (f"| ignored | CenterFace int8 (now) | **{ignored['map50']:.3f}** | "
+    row = (f"| ignored | maskwatch int8 (now) | **{ignored['map50']:.3f}** | "
            f"{ignored['per_class']['with_mask']['ap50']:.3f} | {ignored['per_class']['without_mask']['ap50']:.3f} | "
            f"{ignored['face_recall']:.3f} | {ignored['face_ap50']:.3f} |")
     assert row in text
     unknown, large = 100 * scores["unknown_rate"], 100 * scores["unknown_rate_48px_and_up"]
-    assert f"{unknown:.1f}% of the faces found here ({large:.1f}%" in " ".join(text.split())
+    assert f"`unknown` for {unknown:.1f}% of the faces found here ({large:.1f}% of those" in " ".join(text.split())
 
 
 def test_config_reference_page_is_generated_from_the_code() -> None:
