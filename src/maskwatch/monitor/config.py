@@ -20,6 +20,8 @@ from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
+from maskwatch.vision.detector import DEFAULT_DETECTOR
+from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
@@ -61,6 +63,13 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("loop", "bool", False, "replay a file forever at its own frame rate (demos, tests)"),
         Key("preset", "string", "fast", "fast or accurate (detector input, threshold, classifier)"),
         Key("detect_every", "integer 1-30", None, "run the face detector on every Nth frame (default: the preset's)"),
+        Key("model", "path or \"incorrect\"", None, "this camera's classifier (default: the top-level model, "
+            "else the preset's)"),
+        Key("detector", "string or path", "maskwatch", "maskwatch (fine-tuned CenterFace), centerface, or a .onnx "
+            "file from train-detector"),
+        Key("face_threshold", "number 0.01-1", None, "least face score (default: the detector's own, else the "
+            "preset's)"),
+        Key("min_face_px", "number", 16.0, "faces smaller than this (long side, px) are `unknown`, not judged"),
     ),
     "alert": (
         Key("state", "string or list", REQUIRED, "with_mask, without_mask, mask_weared_incorrect, unknown, or "
@@ -134,6 +143,10 @@ class CameraConfig:
     loop: bool = False  # replay a file forever, at its own frame rate, as if it were a camera
     preset: str = "fast"
     detect_every: int | None = None  # None: the preset's
+    model: Path | None = None  # None: the site's model, else the preset's
+    detector: str = DEFAULT_DETECTOR
+    face_threshold: float | None = None  # None: the detector's own, else the preset's
+    min_face_px: float = DEFAULT_RULE.min_side
 
     @property
     def is_file(self) -> bool:
@@ -310,10 +323,13 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
     if preset not in PRESETS:
         r.problem(f"'preset' must be one of {', '.join(PRESETS)}, got {preset!r}")
     every = r.number("detect_every", None, low=1, integer=True, high=30)
+    vision = {"model": _model(table, r, base), "detector": _detector(r, base),
+              "face_threshold": r.number("face_threshold", None, low=0.01, high=1.0),
+              "min_face_px": float(r.number("min_face_px", DEFAULT_RULE.min_side, low=1.0, high=10000.0))}
     if source is None or name is None:
         return None
     source = str(source)
-    camera = CameraConfig(name, source, loop, preset, every)
+    camera = CameraConfig(name, source, loop, preset, every, **vision)
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
         if problem := _url_problem(source, ("rtsp", "http", "https")):
             r.problem(f"'source': {problem}")
@@ -322,10 +338,29 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
         path = base / Path(source).expanduser()
         if not path.is_file():
             r.problem(f"'source': no such file {path} (give a camera index, an rtsp:// or http(s):// URL, or a video)")
-        camera = CameraConfig(name, str(path), loop, preset, every)
+        camera = CameraConfig(name, str(path), loop, preset, every, **vision)
     if loop and not camera.is_file:
         r.problem("'loop' replays a file; this source is a camera or a stream")
     return camera
+
+
+def _model(table: dict, r: _Reader, base: Path) -> Path | None:
+    """A classifier file, or the name of a shipped one (model = "incorrect": the three-class model)."""
+    return Path(INCORRECT_MODEL) if table.get("model") == INCORRECT_MODEL else r.path("model", base)
+
+
+def _detector(r: _Reader, base: Path) -> str:
+    """"maskwatch", "centerface", or a detector file (relative to the config) that must be a CenterFace-format
+    or YuNet .onnx."""
+    name = r.get("detector", str, DEFAULT_DETECTOR)
+    if name.lower() in (DEFAULT_DETECTOR, "centerface"):
+        return name.lower()
+    path = base / Path(name).expanduser()
+    if path.suffix.lower() != ".onnx":
+        r.problem(f"'detector' must be {DEFAULT_DETECTOR}, centerface or a .onnx file, got {name!r}")
+    elif not path.is_file():
+        r.problem(f"'detector': no such file {path}")
+    return str(path)
 
 
 def _alert(table: dict, index: int, names: set[str], problems: list[str]) -> tuple[AlertRule, tuple | None] | None:
@@ -391,8 +426,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
     top = _Reader(data, "", "", problems)
     store = top.get("store", str, required=True)
     retain = top.number("retain_days", None, low=0.001)
-    # a classifier file, or the name of a shipped one (model = "incorrect": the three-class model)
-    model = Path(INCORRECT_MODEL) if data.get("model") == INCORRECT_MODEL else top.path("model", base)
+    model = _model(data, top, base)
     http = _Reader(data.get("http", {}), "http: ", "http", problems) if isinstance(data.get("http", {}), dict) else None
     if http is None:
         problems.append("'http' must be a table ([http])")

@@ -33,6 +33,7 @@ from maskwatch.monitor.store import EventStore, EventStoreError
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.video.events import Event, verdict
+from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
     cv2.setNumThreads(1)
-    detector = MaskDetector(camera.preset, settings.model, threads=1)
+    detector = MaskDetector(camera.preset, camera.model or settings.model, camera.face_threshold,
+                            detector=camera.detector, threads=1, rule=replace(DEFAULT_RULE, min_side=camera.min_face_px))
     analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules) if settings.rules else None)
     grab = LatestFrame(open_camera(camera))
