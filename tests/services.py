@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -194,7 +195,8 @@ class Watch:
     """`maskwatch watch CONFIG` as a subprocess in its own session, with its log in a file."""
 
     def __init__(self, config: Path, env: dict | None = None, port: int | None = None,
-                 extra: list[str] | None = None) -> None:
+                 extra: list[str] | None = None, tls: Path | None = None) -> None:
+        """`tls`: the certificate the site serves HTTPS with, which the test client then trusts."""
         self.config, self.log = config, config.with_suffix(".log")
         self.port = port
         with self.log.open("ab") as log:
@@ -202,8 +204,8 @@ class Watch:
                                              *(extra or [])],
                                             stdout=log, stderr=log, cwd=config.parent, start_new_session=True,
                                             env={**os.environ, **(env or {})})
-        self.base = f"http://127.0.0.1:{port}"
-        self.http = httpx.Client(base_url=self.base, timeout=10, headers=(
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.base, timeout=10, verify=trusting(tls), headers=(
             {"Authorization": f"Bearer {env['MASKWATCH_TOKEN']}"} if env and "MASKWATCH_TOKEN" in env else {}))
 
     def get(self, path: str) -> httpx.Response:
@@ -252,21 +254,21 @@ class Serve:
     """`maskwatch -v serve` as a subprocess in its own session on a loopback address, its log in a file."""
 
     def __init__(self, log: Path, host: str = "127.0.0.1", extra: list[str] | None = None,
-                 env: dict | None = None) -> None:
-        self.log, self.host, self.port = log, host, free_port()
+                 env: dict | None = None, tls: Path | None = None) -> None:
+        self.log, self.host, self.port, self.verify = log, host, free_port(), trusting(tls)
         with log.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "maskwatch", "-v", "serve", "--host", host,
                                              "--port", str(self.port), "--workers", "1", *(extra or [])],
                                             stdout=out, stderr=out, start_new_session=True,
                                             env={**os.environ, **(env or {})})
-        self.base = f"http://{host}:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
 
     def wait_ready(self, seconds: float = 120) -> Serve:
         def ready() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve exited with {self.process.returncode}: {self.text()[-2000:]}")
             try:
-                return httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200
+                return httpx.get(f"{self.base}/healthz", timeout=5, verify=self.verify).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -280,3 +282,17 @@ class Serve:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def trusting(cert: Path | None) -> ssl.SSLContext | bool:
+    """httpx's `verify` for a server with this certificate (None: the system's trust)."""
+    return ssl.create_default_context(cafile=str(cert)) if cert else True
+
+
+def self_signed(folder: Path, name: str = "localhost") -> tuple[Path, Path]:
+    """A certificate for `name` and 127.0.0.1 signed by its own key (openssl), valid a day: (cert, key)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key

@@ -289,6 +289,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--workers", type=_positive(int), help="images processed at once (default: one per core)")
     p.add_argument("--body-timeout", type=_positive(float), default=60.0, metavar="S",
                    help="an upload must arrive in full within S seconds, else 408 (default 60)")
+    p.add_argument("--cert-file", type=Path, metavar="PEM", help="serve HTTPS with this certificate (and --key-file); "
+                   "browsers allow the camera page only on localhost or over HTTPS")
+    p.add_argument("--key-file", type=Path, metavar="PEM", help="the certificate's private key (unencrypted PEM)")
 
 
 def run_serve(args) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
+from pathlib import Path
 
 TOKEN_ENV = "MASKWATCH_TOKEN"  # the environment variable of the token that serve and watch require beyond loopback
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
@@ -33,3 +35,18 @@ def host_name(text: str) -> str:
         if len(name) <= 253 and DNS_NAME.fullmatch(name):
             return name
     raise ValueError(f"{text!r} is not a host name or an IP address (give it without scheme, port or path)")
+
+
+def tls_problem(cert_file: Path, key_file: Path) -> str | None:
+    """Why this certificate and key cannot serve HTTPS (missing, unreadable, not PEM, not a pair), or None:
+    checked before the port is taken, so a bad pair is a one-line error, not a failure at the first client."""
+    for path in (cert_file, key_file):
+        if not path.is_file():
+            return f"no such file {path}"
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert_file, key_file)
+    except ssl.SSLError as error:
+        return f"{cert_file} and {key_file} are not a PEM certificate and its private key ({error.reason or error})"
+    except OSError as error:
+        return f"cannot read {error.filename}: {error.strerror}"
+    return None

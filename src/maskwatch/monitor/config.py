@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback
+from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
@@ -56,6 +56,8 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("allowed_hosts", "list of strings", [], "more names the page may be reached by (the Host header): on "
             "loopback, localhost, 127.0.0.1, ::1 and the bound address always are; beyond it, any name unless "
             "this lists some"),
+        Key("cert_file", "path", None, "PEM certificate: serve HTTPS instead of HTTP (with key_file)"),
+        Key("key_file", "path", None, "its private key (PEM, unencrypted)"),
     ),
     "camera": (
         Key("name", "string", REQUIRED, "1-64 letters, digits, '.', '_' or '-': part of MQTT topics and URLs"),
@@ -159,6 +161,13 @@ class HttpConfig:
     port: int = 8080
     token: str | None = field(default=None, repr=False)  # read from the environment variable `token_env`
     allowed_hosts: tuple[str, ...] = ()  # more names for the Host header than the bind's own (see web.auth)
+    cert_file: Path | None = None  # with key_file: HTTPS (uvicorn's own TLS)
+    key_file: Path | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.cert_file else 'http'}://{host}:{self.port}/"
 
     @property
     def local(self) -> bool:
@@ -214,7 +223,7 @@ class WatchConfig:
             parts.append(f"MQTT {self.mqtt.host}:{self.mqtt.port}{' (TLS)' if self.mqtt.tls else ''}")
         parts.append(f"{len(self.webhooks)} webhook(s)")
         names = f" (also as {', '.join(self.http.allowed_hosts)})" if self.http.allowed_hosts else ""
-        parts.append(f"page and API on http://{self.http.host}:{self.http.port}/{names}"
+        parts.append(f"page and API on {self.http.url}{names}"
                      f"{' (token required)' if self.http.token else ''}")
         return "; ".join(parts)
 
@@ -439,6 +448,11 @@ def parse(data: dict, path: Path) -> WatchConfig:
         http.problem(f"the page and the API listen on {host}, beyond this machine: set a token in the environment "
                      f"variable {token_env} (clients send it as 'Authorization: Bearer TOKEN')")
     allowed = _host_names(http.get("allowed_hosts", list, []), http)
+    tls = {key: http.path(key, base) for key in ("cert_file", "key_file")}
+    if (tls["cert_file"] is None) != (tls["key_file"] is None):
+        http.problem("'cert_file' and 'key_file' go together")
+    elif tls["cert_file"] and all(f.is_file() for f in tls.values()) and (problem := tls_problem(**tls)):
+        http.problem(problem)
     camera_tables = _tables(data, "camera", problems)
     if not camera_tables:
         problems.append("no camera: add a [[camera]] table with a name and a source")
@@ -460,8 +474,8 @@ def parse(data: dict, path: Path) -> WatchConfig:
     snapshots, blur = top.get("snapshots", bool, True), top.get("blur_snapshots", bool, False)
     if problems:
         raise ConfigError(path, problems)
-    return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token, allowed), alerts,
-                       mqtt, webhooks, retain, snapshots, blur, model)
+    return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token, allowed, **tls),
+                       alerts, mqtt, webhooks, retain, snapshots, blur, model)
 
 
 def load(path: str | Path) -> WatchConfig:

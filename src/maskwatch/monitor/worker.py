@@ -137,8 +137,9 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
     cv2.setNumThreads(1)
+    rule = replace(DEFAULT_RULE, min_side=camera.min_face_px)
     detector = MaskDetector(camera.preset, camera.model or settings.model, camera.face_threshold,
-                            detector=camera.detector, threads=1, rule=replace(DEFAULT_RULE, min_side=camera.min_face_px))
+                            detector=camera.detector, threads=1, rule=rule)
     analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules) if settings.rules else None)
     grab = LatestFrame(open_camera(camera))

@@ -67,7 +67,9 @@ def site_server(supervisor: Supervisor, config: WatchConfig, deliveries: list[De
     """The server of `watch`'s page, API and metrics, with the bounds on slow clients of `serve`."""
     app = create_dashboard(supervisor, config.store, deliveries, metrics_registry(supervisor, deliveries),
                            config.http.token, config.http.host, config.http.allowed_hosts)
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **UVICORN_OPTIONS))
+    tls = {"ssl_certfile": str(config.http.cert_file), "ssl_keyfile": str(config.http.key_file)} \
+        if config.http.cert_file else {}
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **UVICORN_OPTIONS, **tls))
 
 
 def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[Delivery],

@@ -38,7 +38,7 @@ from starlette.types import Message, Receive
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from maskwatch.io.images import TooManyPixels, UnreadableImage, decode_image
-from maskwatch.io.net import TOKEN_ENV, is_loopback
+from maskwatch.io.net import TOKEN_ENV, is_loopback, tls_problem
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
 
@@ -265,11 +265,17 @@ def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and not token:
         raise ValueError(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
                          f"{TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
+    if (args.cert_file is None) != (args.key_file is None):
+        raise ValueError("--cert-file and --key-file go together")
+    if args.cert_file and (problem := tls_problem(args.cert_file, args.key_file)):
+        raise ValueError(problem)
     factory = factory_for(args.preset, args.model)
     factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
     app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token,
                      host=args.host, extra_hosts=tuple(args.allowed_host), body_timeout_s=args.body_timeout)
-    log.info("open http://%s:%d/ in a browser; API docs at /docs", args.host, args.port)
+    tls = {"ssl_certfile": str(args.cert_file), "ssl_keyfile": str(args.key_file)} if args.cert_file else {}
+    scheme = "https" if tls else "http"
+    log.info("open %s://%s:%d/ in a browser; API docs at /docs", scheme, args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if log.isEnabledFor(logging.INFO) else "warning",
-                access_log=log.isEnabledFor(logging.DEBUG), **UVICORN_OPTIONS)
+                access_log=log.isEnabledFor(logging.DEBUG), **UVICORN_OPTIONS, **tls)
     return 0
