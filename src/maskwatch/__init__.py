@@ -1,15 +1,18 @@
 """maskwatch: find faces in cameras, videos, streams and photos, and tell whether each wears a mask.
 
-    from maskwatch import MaskDetector, read_image
+    from maskwatch import MaskDetector, read_image, track
     faces = MaskDetector()(read_image("street.jpg"))
+    for frame in track("entrance.mp4"):
+        print(frame.events)
 """
 
 __version__ = "0.1.0"
 
 # Loaded on first use, so that `import maskwatch` (and every CLI command) stays quick.
 _LAZY = {"MaskDetector": "maskwatch.vision.pipeline", "read_image": "maskwatch.io.images",
-         "VideoAnalyzer": "maskwatch.video.analysis", "EventStore": "maskwatch.monitor.store"}
-__all__ = ["EventStore", "MaskDetector", "VideoAnalyzer", "__version__", "read_image"]
+         "VideoAnalyzer": "maskwatch.video.analysis", "EventStore": "maskwatch.monitor.store",
+         "track": "maskwatch.video.track", "to_detections": "maskwatch.vision.results"}
+__all__ = ["EventStore", "MaskDetector", "VideoAnalyzer", "__version__", "read_image", "to_detections", "track"]
 
 
 def __getattr__(name: str):

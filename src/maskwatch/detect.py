@@ -6,7 +6,6 @@ import logging
 import sys
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 from tqdm import tqdm
@@ -23,7 +22,6 @@ from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS, detection_schedule
 
 log = logging.getLogger(__name__)
-SAMPLE_PREFIX = "sample:"
 
 
 @dataclass
@@ -51,17 +49,6 @@ def validate(options: DetectOptions) -> None:
         raise ValueError("--events needs persons, which --no-track turns off")
     if options.events and Path(options.events).is_dir():
         raise ValueError(f"--events {options.events}: is a folder; give a file such as events.db")
-
-
-def resolve_sample(spec: str | None) -> str | None:
-    """`sample:astronaut` is the photo of that name shipped with scikit-image: an input every install has."""
-    if spec is None or not spec.startswith(SAMPLE_PREFIX):
-        return spec
-    name = spec[len(SAMPLE_PREFIX):]
-    path = Path(str(files("skimage") / "data" / f"{name}.png"))
-    if not path.is_file():
-        raise FileNotFoundError(f"no scikit-image sample photo named {name!r} (try sample:astronaut)")
-    return str(path)
 
 
 class Outputs:
@@ -111,7 +98,7 @@ def report(options: DetectOptions, summary: Summary, failures: list[str]) -> int
 def run_detect(options: DetectOptions) -> int:
     """Run detection over the whole source; 0 if every input was read, 1 if some failed (and were skipped)."""
     validate(options)
-    source = open_source(resolve_sample(options.source))
+    source = open_source(options.source)
     preset = options.preset or ("fast" if source.live else "accurate")
     show = options.show if options.show is not None else source.live and display_available()
     detector = MaskDetector(preset, options.model, options.face_threshold, options.scale, options.detector)

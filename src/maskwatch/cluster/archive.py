@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from maskwatch.cluster import require_ray
 from maskwatch.cluster.manifest import Manifest
-from maskwatch.detect import DetectOptions, Outputs, report, resolve_sample, validate
+from maskwatch.detect import DetectOptions, Outputs, report, validate
 from maskwatch.io.sinks import AnnotatedSaver, Summary, frame_record
 from maskwatch.io.sources import FileSource, open_source
 from maskwatch.video.analysis import Step
@@ -160,7 +160,7 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
     validate(options)
     if options.show:
         raise ValueError("--show does not go with --ray: the frames are processed on other machines")
-    source = open_source(resolve_sample(options.source))
+    source = open_source(options.source)
     if not isinstance(source, FileSource):
         raise ValueError("--ray runs folders and files (SOURCE: a folder, a file or @LIST); cameras and streams "
                          "run on a cluster with `maskwatch watch --ray`")

@@ -295,9 +295,26 @@ def _stream_name(url: str) -> str:
     return (re.sub(r"[^\w.-]+", "_", name).strip("_.")[:100] or "stream") + ".mp4"
 
 
+SAMPLE_PREFIX = "sample:"
+
+
+def resolve_sample(spec: str) -> str:
+    """`sample:astronaut` is the photo of that name shipped with scikit-image: an input every install has."""
+    from importlib.resources import files
+
+    if not spec.startswith(SAMPLE_PREFIX):
+        return spec
+    name = spec[len(SAMPLE_PREFIX):]
+    path = Path(str(files("skimage") / "data" / f"{name}.png"))
+    if not path.is_file():
+        raise FileNotFoundError(f"no scikit-image sample photo named {name!r} (try sample:astronaut)")
+    return str(path)
+
+
 def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> Source:
     """Turn the SOURCE argument into frames: None or a digit is a camera, a URL a stream, @FILE a list of
-    files, else a path."""
+    files, sample:NAME a scikit-image photo, else a path."""
+    spec = None if spec is None else resolve_sample(spec)
     if spec is None or (spec.isascii() and spec.isdigit()):
         index = int(spec or 0)
         if index > MAX_CAMERA_INDEX:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from maskwatch.io.sinks import frame_record
 from maskwatch.io.sources import Frame
 from maskwatch.video.alerts import Alerts
 from maskwatch.video.events import Event
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import detect_every_for
-from maskwatch.vision.results import Face
+from maskwatch.vision.results import Face, to_detections
 
 
 @dataclass
@@ -30,6 +31,19 @@ class Step:
     frame: Frame
     faces: list[Face]
     events: list[Event]
+
+    @property
+    def persons(self) -> dict[int, Face]:
+        """The persons in view at this frame, by id, each with its face here (its box and state)."""
+        return {face.person: face for face in self.faces if face.person is not None}
+
+    def to_json(self) -> dict:
+        """The record `maskwatch detect --json` writes for this frame."""
+        return frame_record(self.frame, self.faces, self.events)
+
+    def to_detections(self):
+        """The faces as `supervision.Detections` (see `maskwatch.vision.results.to_detections`)."""
+        return to_detections(self.faces)
 
 
 class VideoAnalyzer:

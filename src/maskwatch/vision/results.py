@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import supervision as sv
 
 
 @dataclass(frozen=True)
@@ -42,3 +47,26 @@ class Face:
         """The long side of the box in pixels."""
         x1, y1, x2, y2 = self.box
         return max(x2 - x1, y2 - y1)
+
+
+def to_detections(faces: Sequence[Face]) -> sv.Detections:
+    """The faces as `supervision.Detections`, to draw or filter with supervision's tools: `xyxy`, `confidence`
+    (the face score), `class_id` (the index of the state in `maskwatch.vision.classes.STATES`, `unknown` = 0),
+    `tracker_id` (the person, -1 for none) and, in `data`, each face's `state`, `label` and `confidence` of
+    the label."""
+    import numpy as np
+    import supervision as sv
+
+    from maskwatch.vision.classes import STATES, UNKNOWN
+
+    if not faces:
+        return sv.Detections.empty()
+    states = [face.state or UNKNOWN for face in faces]
+    return sv.Detections(
+        xyxy=np.array([face.box for face in faces], np.float32),
+        confidence=np.array([face.score for face in faces], np.float32),
+        class_id=np.array([STATES.index(state) if state in STATES else 0 for state in states], int),
+        tracker_id=np.array([-1 if face.person is None else face.person for face in faces], int),
+        data={"state": np.array(states), "label": np.array([face.label or "" for face in faces]),
+              "label_confidence": np.array([np.nan if face.confidence is None else face.confidence for face in faces])},
+    )

@@ -1,0 +1,41 @@
+"""`maskwatch.track(source)`: persons and events from a video, stream, camera or folder, in your own code.
+
+    import maskwatch
+
+    for frame in maskwatch.track("entrance.mp4"):
+        for event in frame.events:              # person_appeared, mask_off, mask_on, person_left
+            print(event.kind, event.person, event.state)
+        detections = frame.to_detections()      # supervision.Detections, tracker_id = the person
+
+Each item is a `Step` (`video.analysis`): the frame (`.frame.image`, RGB), its faces with their person and
+state, the persons in view, the events at it, and `.to_json()`, the record `maskwatch detect --json` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+from maskwatch.io.background import prefetch
+from maskwatch.io.sources import open_source
+from maskwatch.video.analysis import Step, VideoAnalyzer
+from maskwatch.vision.detector import DEFAULT_DETECTOR
+from maskwatch.vision.pipeline import MaskDetector
+
+
+def track(source: str | int | Path | None = None, preset: str | None = None, model: str | Path | None = None,
+          detector: str = DEFAULT_DETECTOR, detect_every: int | None = None, snapshots: bool = False) -> Iterator[Step]:
+    """Frames of `source` (as `maskwatch detect` takes it: a file, folder, camera index, URL; None: camera
+    0) with their faces, persons and events, one `Step` per frame, in order. `preset` defaults to `fast` for
+    cameras and streams, `accurate` for files; `snapshots` keeps each person's clearest face on their
+    events (`event.face_image`). When the source ends, the last frame carries the person_left of everyone
+    still in view; stop early (break) and they are not closed."""
+    frames = open_source(None if source is None else str(source))
+    with closing(frames):
+        analyzer = VideoAnalyzer(MaskDetector(preset or ("fast" if frames.live else "accurate"), model,
+                                              detector=detector), detect_every, live=frames.live, snapshots=snapshots)
+        with closing(prefetch(frames)) as ahead:
+            for frame in ahead:
+                yield from analyzer.push(frame)
+        yield from analyzer.finish()
