@@ -77,6 +77,7 @@ def test_a_config_without_a_key_gets_the_default_the_reference_shows(tmp_path: P
     parsed = {"": config, "http": config.http, "camera": config.cameras[0], "alert": rule, "mqtt": config.mqtt,
               "webhook": config.webhooks[0]}
     aliases = {("alert", "cameras"): cameras, ("http", "token_env"): TOKEN_ENV,
+               ("camera", "zone"): config.cameras[0].zones,
                ("mqtt", "password_env"): None, ("webhook", "password_env"): None, ("webhook", "secret_env"): None}
     for table, keys in REFERENCE.items():
         for key in keys:
@@ -86,3 +87,17 @@ def test_a_config_without_a_key_gets_the_default_the_reference_shows(tmp_path: P
             expected = tuple(key.default) if isinstance(key.default, list) else key.default
             assert value == expected, f"{table or 'top level'}.{key.name}: parsed {value!r}, documented {expected!r}"
     assert set(KEYS) == set(REFERENCE)
+
+
+def test_the_readme_site_config_is_a_config_watch_accepts(tmp_path: Path, monkeypatch) -> None:
+    """The full site config of "Watch a site", as written, passes the checks of `watch --check`."""
+    from maskwatch.monitor.config import load
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("`maskwatch watch CONFIG.toml` runs a site's cameras")
+    block = re.search(r"```toml\n(.*?)```", text[start:], re.S).group(1)
+    monkeypatch.setenv("MASKWATCH_WEBHOOK_SECRET", "s3cret")
+    (tmp_path / "site.toml").write_text(block)
+    config = load(tmp_path / "site.toml")
+    camera = config.cameras[0]
+    assert [zone.name for zone in camera.zones] == ["door"] and config.alerts[0][0].zones == ("door",)

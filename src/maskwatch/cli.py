@@ -196,6 +196,12 @@ def _add_detect(sub) -> None:
     p.add_argument("--face-threshold", type=float, help="minimum face score (overrides the preset)")
     p.add_argument("--scale", type=float, help="detector input scale, e.g. 2 for tiny faces (overrides the preset)")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
+    p.add_argument("--zone", type=_zone, action="append", default=[], metavar="NAME=X,Y X,Y X,Y...",
+                   help="a named part of the picture, repeatable: 3 or more corners, as fractions of the frame "
+                   "(0-1) or pixels, e.g. door=0.3,0 0.7,0 0.7,1 0.3,1. Events name the zones the person's face "
+                   "(the centre of its box) is in; zones are drawn on saved and shown frames")
+    p.add_argument("--ignore-outside-zones", action="store_true",
+                   help="look only at faces inside a --zone: others are not classified, counted or recorded")
     p.add_argument("--no-track", dest="track", action="store_false",
                    help="treat every video frame as a single image: no persons, no events (default: faces are "
                    "tracked into persons, each with one state that changes only on consistent evidence)")
@@ -217,6 +223,16 @@ def _add_detect(sub) -> None:
                    "25 fps or more: a person who walks in is found at the next detection, see README)")
 
 
+def _zone(text: str):
+    """An argparse type: NAME=X,Y X,Y X,Y ..."""
+    from maskwatch.vision.zones import parse_zone
+
+    try:
+        return parse_zone(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--zone: ")) from None
+
+
 def run_detect(args) -> int:
     from maskwatch.detect import DetectOptions, run_detect
 
@@ -229,7 +245,7 @@ def run_detect(args) -> int:
         args.source, args.ray = args.ray, "local"
     options = DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset, args.model,
                             args.face_threshold, args.scale, args.detector, args.track, args.events, args.snapshots,
-                            args.blur_snapshots, args.detect_every)
+                            args.blur_snapshots, args.detect_every, tuple(args.zone), args.ignore_outside_zones)
     if args.ray:
         from maskwatch.cluster.archive import run_detect_ray
 

@@ -20,6 +20,7 @@ from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS, detection_schedule
+from maskwatch.vision.zones import Zone
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class DetectOptions:
     snapshots: bool = True
     blur_snapshots: bool = False
     detect_every: int | None = None  # None: the preset's
+    zones: tuple[Zone, ...] = ()  # events name them; drawn on the saved and shown frames
+    ignore_outside_zones: bool = False  # faces in no zone are not looked at
 
 
 def validate(options: DetectOptions) -> None:
@@ -49,6 +52,11 @@ def validate(options: DetectOptions) -> None:
         raise ValueError("--events needs persons, which --no-track turns off")
     if options.events and Path(options.events).is_dir():
         raise ValueError(f"--events {options.events}: is a folder; give a file such as events.db")
+    if options.ignore_outside_zones and not options.zones:
+        raise ValueError("--ignore-outside-zones needs at least one --zone")
+    names = [zone.name for zone in options.zones]
+    if len(set(names)) < len(names):
+        raise ValueError(f"--zone: each zone needs its own name, got {', '.join(names)}")
 
 
 class Outputs:
@@ -56,7 +64,7 @@ class Outputs:
     `write(step)` sends one finished frame to each; False once the window was closed."""
 
     def __init__(self, options: DetectOptions, stack: ExitStack, live: bool, show: bool, save: bool = True) -> None:
-        self.live, self.summary = live, Summary()
+        self.live, self.summary, self.zones = live, Summary(), options.zones
         self.window = stack.enter_context(Window()) if show else None
         self.saver = stack.enter_context(AnnotatedSaver(options.save)) if options.save and save else None
         self.jsonl = stack.enter_context(JsonLinesWriter(options.json)) if options.json else None
@@ -75,7 +83,7 @@ class Outputs:
         if self.jsonl:
             self.jsonl.write(step.frame, step.faces, events)
         if self.saver or self.window:
-            annotated = draw(step.frame.image, step.faces, self._rate.rate() if self.live else None)
+            annotated = draw(step.frame.image, step.faces, self._rate.rate() if self.live else None, self.zones)
             if self.saver:
                 self.saver.write(step.frame, annotated)
             if self.window and not self.window.show(annotated):
@@ -105,7 +113,8 @@ def run_detect(options: DetectOptions) -> int:
     log.info("preset %s; faces: %s; on video, faces detected on %s", preset, detector.detector,
              detection_schedule(options.detect_every, PRESETS[preset]))
     analyzer = VideoAnalyzer(detector, options.detect_every, options.track, source.live,
-                             snapshots=options.snapshots)
+                             snapshots=options.snapshots, zones=options.zones,
+                             ignore_outside_zones=options.ignore_outside_zones)
     with ExitStack() as stack:
         stack.enter_context(closing(source))
         outputs = Outputs(options, stack, source.live, show)

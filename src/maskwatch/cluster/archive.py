@@ -29,6 +29,7 @@ from maskwatch.detect import DetectOptions, Outputs, report, validate
 from maskwatch.io.sinks import AnnotatedSaver, Summary, frame_record
 from maskwatch.io.sources import FileSource, open_source
 from maskwatch.video.analysis import Step
+from maskwatch.vision.zones import Zone
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class WorkerSettings:
     detect_every: int | None
     snapshots: bool
     save: Path | None
+    zones: tuple[Zone, ...] = ()
+    ignore_outside_zones: bool = False
 
 
 @dataclass
@@ -78,7 +81,8 @@ class FileWorker:
         from maskwatch.video.analysis import VideoAnalyzer
 
         s = self.settings
-        analyzer = VideoAnalyzer(self.detector, s.detect_every, s.track, snapshots=s.snapshots)
+        analyzer = VideoAnalyzer(self.detector, s.detect_every, s.track, snapshots=s.snapshots, zones=s.zones,
+                                 ignore_outside_zones=s.ignore_outside_zones)
         source, steps = FileSource([Path(file)], relatives=[Path(relative)]), []
         with ExitStack() as stack:
             saver = stack.enter_context(AnnotatedSaver(s.save)) if s.save else None
@@ -86,7 +90,7 @@ class FileWorker:
             def keep(done: list[Step]) -> None:
                 for step in done:
                     if saver:
-                        saver.write(step.frame, draw(step.frame.image, step.faces))
+                        saver.write(step.frame, draw(step.frame.image, step.faces, zones=s.zones))
                     steps.append(replace(step, frame=replace(step.frame, image=NO_IMAGE)))
 
             for frame in source:
@@ -171,7 +175,8 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
     pending = [(str(path), str(relative)) for path, relative in source.items if str(path) not in finished]
     preset = options.preset or "accurate"
     settings = WorkerSettings(preset, options.model, options.face_threshold, options.scale, options.detector,
-                              options.track, options.detect_every, options.snapshots, options.save)
+                              options.track, options.detect_every, options.snapshots, options.save, options.zones,
+                              options.ignore_outside_zones)
     # the folders that could not be listed, then what finished files of an earlier attempt reported
     failures = source.failures + [f for record in finished.values() for f in record["failures"]]
     started = connect(address) if pending else False

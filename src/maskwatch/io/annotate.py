@@ -10,6 +10,7 @@ import numpy as np
 
 from maskwatch.vision.classes import UNKNOWN
 from maskwatch.vision.results import Face
+from maskwatch.vision.zones import Zone
 
 # RGB, since frames are RGB; grey: a face that cannot be judged ("unknown") or is not labelled.
 COLOURS: dict[str | None, tuple[int, int, int]] = {
@@ -21,10 +22,12 @@ COLOURS: dict[str | None, tuple[int, int, int]] = {
 }
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE = (255, 255, 255)
+ZONE_COLOUR = (0, 150, 255)  # zones in light blue, apart from the states' green, red, amber and grey
 
 
-def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None) -> np.ndarray:
-    """A copy of the RGB `image` with a coloured box and a tag per face, and the fps top left.
+def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None, zones: Sequence[Zone] = ()) -> np.ndarray:
+    """A copy of the RGB `image` with a coloured box and a tag per face, the fps top left, and each zone's
+    outline with its name.
 
     The tag says the state (the person's, in a video) and this frame's evidence for it: "#3 with_mask 97%";
     an unknown face says just "#3 unknown"."""
@@ -33,6 +36,11 @@ def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None) -> 
     unit = max(height, width) / 640  # 1 on a 640 px frame
     scale, thickness = max(0.4, 0.6 * unit), max(1, round(2 * unit))
     text_thickness = max(1, round(unit))
+    for zone in zones:
+        corners = np.round(zone.polygon(width, height)).astype(np.int32)
+        cv2.polylines(out, [corners], True, ZONE_COLOUR, thickness, cv2.LINE_AA)
+        x, y = corners.min(axis=0).tolist()
+        _tag(out, zone.name, max(0, x), max(0, y) + 1, ZONE_COLOUR, scale, text_thickness)
     for face in faces:
         state = drawn_state(face)
         colour = COLOURS.get(state, COLOURS["mask_weared_incorrect"])

@@ -23,6 +23,7 @@ from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
+from maskwatch.vision.zones import Zone, zone_problem
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
 
@@ -72,6 +73,14 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("face_threshold", "number 0.01-1", None, "least face score (default: the detector's own, else the "
             "preset's)"),
         Key("min_face_px", "number", 16.0, "faces smaller than this (long side, px) are `unknown`, not judged"),
+        Key("zone", "tables", [], "[[camera.zone]] tables below it: named parts of the picture (events name them)"),
+        Key("ignore_outside_zones", "bool", False, "look only at faces inside a zone: others are not classified, "
+            "counted or alerted on"),
+    ),
+    "camera.zone": (
+        Key("name", "string", REQUIRED, "1-64 letters, digits, '.', '_' or '-'"),
+        Key("points", "list of [x, y]", REQUIRED, "3 or more corners: fractions of the frame when every value is "
+            "0-1, else pixels; a face is in the zone when the centre of its box is"),
     ),
     "alert": (
         Key("state", "string or list", REQUIRED, "with_mask, without_mask, mask_weared_incorrect, unknown, or "
@@ -80,6 +89,8 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("cooldown_s", "number", 60.0, "seconds before the same person alerts again while still so"),
         Key("camera_cooldown_s", "number", 0.0, "seconds between alerts of one camera (0: each person their own)"),
         Key("cameras", "list of strings", None, "only these cameras (default: all)"),
+        Key("zones", "list of strings", None, "only while the person's face is in one of these zones (default: "
+            "anywhere)"),
     ),
     "mqtt": (
         Key("host", "string", "127.0.0.1", "the broker"),
@@ -105,8 +116,9 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
 }
 KEYS = {table: {key.name for key in keys} | ({"http", "camera", "alert", "mqtt", "webhook"} if not table else set())
         for table, keys in REFERENCE.items()}
-TABLES = {"": "top level", "http": "[http]", "camera": "[[camera]] (one or more)", "alert": "[[alert]]",
-          "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
+TABLES = {"": "top level", "http": "[http]", "camera": "[[camera]] (one or more)",
+          "camera.zone": "[[camera.zone]] (zero or more, each after the [[camera]] it belongs to)",
+          "alert": "[[alert]]", "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
 
 
 def _toml(value: object) -> str:
@@ -149,6 +161,8 @@ class CameraConfig:
     detector: str = DEFAULT_DETECTOR
     face_threshold: float | None = None  # None: the detector's own, else the preset's
     min_face_px: float = DEFAULT_RULE.min_side
+    zones: tuple[Zone, ...] = ()
+    ignore_outside_zones: bool = False
 
     @property
     def is_file(self) -> bool:
@@ -334,7 +348,10 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
     every = r.number("detect_every", None, low=1, integer=True, high=30)
     vision = {"model": _model(table, r, base), "detector": _detector(r, base),
               "face_threshold": r.number("face_threshold", None, low=0.01, high=1.0),
-              "min_face_px": float(r.number("min_face_px", DEFAULT_RULE.min_side, low=1.0, high=10000.0))}
+              "min_face_px": float(r.number("min_face_px", DEFAULT_RULE.min_side, low=1.0, high=10000.0)),
+              "zones": _zones(r), "ignore_outside_zones": r.get("ignore_outside_zones", bool, False)}
+    if vision["ignore_outside_zones"] and not vision["zones"]:
+        r.problem("'ignore_outside_zones' needs at least one [[camera.zone]]")
     if source is None or name is None:
         return None
     source = str(source)
@@ -351,6 +368,28 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
     if loop and not camera.is_file:
         r.problem("'loop' replays a file; this source is a camera or a stream")
     return camera
+
+
+def _zones(camera: _Reader) -> tuple[Zone, ...]:
+    """The [[camera.zone]] tables of a camera: each checked (a name, a polygon with some area), names unique."""
+    tables = camera.get("zone", (list, dict), [])
+    tables = [tables] if isinstance(tables, dict) else tables
+    zones: list[Zone] = []
+    for index, table in enumerate(tables):
+        if not isinstance(table, dict):
+            camera.problem("'zone' must be [[camera.zone]] tables")
+            return ()
+        r = _Reader(table, f"{camera.where}zone #{index + 1}: ", "camera.zone", camera.problems)
+        name, points = r.get("name", str, required=True), r.get("points", list, required=True)
+        if name is None or points is None:
+            continue
+        if problem := zone_problem(name, points):
+            r.problem(problem)
+        elif name in {zone.name for zone in zones}:
+            r.problem(f"duplicate zone name {name!r}")
+        else:
+            zones.append(Zone(name, tuple((float(x), float(y)) for x, y in points)))
+    return tuple(zones)
 
 
 def _model(table: dict, r: _Reader, base: Path) -> Path | None:
@@ -372,7 +411,8 @@ def _detector(r: _Reader, base: Path) -> str:
     return str(path)
 
 
-def _alert(table: dict, index: int, names: set[str], problems: list[str]) -> tuple[AlertRule, tuple | None] | None:
+def _alert(table: dict, index: int, cameras: list[CameraConfig],
+           problems: list[str]) -> tuple[AlertRule, tuple | None] | None:
     r = _Reader(table, f"alert #{index + 1}: ", "alert", problems)
     state = r.get("state", (str, list), required=True)
     named = [state] if isinstance(state, str) else state or []
@@ -383,14 +423,24 @@ def _alert(table: dict, index: int, names: set[str], problems: list[str]) -> tup
     after = r.number("after_s", 3.0)
     cooldown = r.number("cooldown_s", 60.0)
     camera_cooldown = r.number("camera_cooldown_s", 0.0)
-    cameras = r.get("cameras", list)
-    if cameras is not None:
-        unknown = [c for c in cameras if c not in names]
+    names = {camera.name for camera in cameras}
+    chosen = r.get("cameras", list)
+    if chosen is not None:
+        unknown = [c for c in chosen if c not in names]
         if unknown:
             r.problem(f"'cameras' names no configured camera: {', '.join(map(str, unknown))}")
+    zones = r.get("zones", list)
+    if zones is not None:
+        known = {zone.name for camera in cameras if chosen is None or camera.name in chosen for zone in camera.zones}
+        unknown = [z for z in zones if z not in known]
+        if unknown or not zones:
+            r.problem(f"'zones' names no zone of {'its' if chosen else 'any'} camera: {', '.join(map(str, unknown))}"
+                      if unknown else "'zones' is empty (leave it out to alert anywhere)")
     if state is None or bad or not states:
         return None
-    rule = AlertRule(tuple(dict.fromkeys(states)), float(after), float(cooldown), float(camera_cooldown))
+    rule = AlertRule(tuple(dict.fromkeys(states)), float(after), float(cooldown), float(camera_cooldown),
+                     tuple(zones) if zones else None)
+    cameras = chosen
     return rule, None if cameras is None else tuple(cameras)
 
 
@@ -462,7 +512,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
         if name in seen:
             problems.append(f"camera {name!r}: duplicate name (each camera needs its own)")
         seen.add(name)
-    alerts = [a for i, t in enumerate(_tables(data, "alert", problems)) if (a := _alert(t, i, seen, problems))]
+    alerts = [a for i, t in enumerate(_tables(data, "alert", problems)) if (a := _alert(t, i, cameras, problems))]
     mqtt_table = data.get("mqtt")
     mqtt = None
     if mqtt_table is not None:

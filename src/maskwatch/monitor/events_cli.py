@@ -55,7 +55,7 @@ examples:
 """
 
 CSV_COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "state", "x1", "y1", "x2",
-               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s")
+               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
@@ -128,6 +128,7 @@ def write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
     for run, event in events:
         record = {**event.to_json(), "run": run}
         record.update(zip(("x1", "y1", "x2", "y2"), record.pop("box"), strict=True))
+        record["zones"] = None if record["zones"] is None else " ".join(record["zones"])
         writer.writerow([_csv_cell(record[column]) for column in CSV_COLUMNS])
 
 

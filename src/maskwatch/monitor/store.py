@@ -9,6 +9,7 @@ was not acknowledged is sent again after an outage or a restart. Snapshots of fa
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
@@ -29,8 +30,8 @@ from maskwatch.video.events import Event
 from maskwatch.vision.classes import Sightings, people_counts
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
-SCHEMA_VERSION = 3  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
-# writer of each run and whether it closed (runs left open by a dead writer get their person_left)
+SCHEMA_VERSION = 4  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
+# writer of each run and whether it closed (runs left open by a dead writer get their person_left), 4 zones
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS events (
     frames_seen INTEGER,
     masked_share REAL,
     snapshot TEXT,
-    duration_s REAL
+    duration_s REAL,
+    zones TEXT
 );
 CREATE INDEX IF NOT EXISTS events_epoch ON events (epoch);
 CREATE INDEX IF NOT EXISTS events_kind_source ON events (kind, source);
@@ -68,9 +70,11 @@ MIGRATIONS = {  # statements from user_version N to N + 1
         "CREATE TABLE deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL)"],
     2: ["ALTER TABLE runs ADD COLUMN writer_pid INTEGER", "ALTER TABLE runs ADD COLUMN writer_start TEXT",
         "ALTER TABLE runs ADD COLUMN closed TEXT", "CREATE INDEX events_run ON events (run, source)"],
+    3: ["ALTER TABLE events ADD COLUMN zones TEXT"],
 }
 COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
-           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s")
+           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones")
+ADDED_IN = {"duration_s": 2, "zones": 4}  # the schema version that added a column (older stores read NULL)
 SNAPSHOT_BLOCKS = 8  # a blurred snapshot keeps this many blocks across: colours stay, no face does
 
 
@@ -275,7 +279,7 @@ class EventStore:
                    event.wall_time, _epoch(datetime.fromisoformat(event.wall_time)), event.state,
                    *map(float, event.box), _maybe(float, event.confidence), event.previous_state,
                    _maybe(int, event.frames_seen), _maybe(float, event.masked_share), snapshot,
-                   _maybe(float, event.duration_s))
+                   _maybe(float, event.duration_s), None if event.zones is None else json.dumps(event.zones))
             try:
                 with self._guard() as db:
                     event_id = _insert(db, row)
@@ -304,7 +308,7 @@ class EventStore:
                                   "WHERE run = ? AND source = ? GROUP BY person "
                                   "HAVING SUM(kind = 'person_left') = 0) ORDER BY id", (run, source)).fetchall()
                 for row in rows:  # the last event, as the person's leaving: no evidence, counts or share of its own
-                    left = (row[1], "person_left", *row[3:14], None, None, None, None, row[18], None)
+                    left = (row[1], "person_left", *row[3:14], None, None, None, None, row[18], None, row[20])
                     recorded.append(self._event((_insert(db, left), *left)))
                 still_open = db.execute("SELECT 1 FROM events WHERE run = ? GROUP BY source, person "
                                         "HAVING SUM(kind = 'person_left') = 0 LIMIT 1", (run,)).fetchone()
@@ -380,8 +384,8 @@ class EventStore:
         return self._select(where, params)
 
     def _select(self, where: str, params: Sequence[object], tail: str = "ORDER BY id") -> list[tuple[int, Event]]:
-        # a store of schema 1, opened read-only, has no duration_s column
-        columns = [c if c != "duration_s" or self._version > 1 else "NULL" for c in COLUMNS]
+        # an older store, opened read-only (so not migrated), lacks the columns added since
+        columns = [c if ADDED_IN.get(c, 0) <= self._version else "NULL" for c in COLUMNS]
         with self._guard() as db:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM events{where} {tail}", params).fetchall()
         return [(row[1], self._event(row)) for row in rows]
@@ -389,7 +393,8 @@ class EventStore:
     def _event(self, row: Sequence) -> Event:
         """An event of a row of COLUMNS."""
         return Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], duration_s=row[19],
-                     snapshot=self._absolute(row[18]), id=row[0])
+                     zones=None if row[20] is None else json.loads(row[20]), snapshot=self._absolute(row[18]),
+                     id=row[0])
 
     def latest(self, limit: int, source: str | None = None) -> list[tuple[int, Event]]:
         """The newest `limit` events, newest first (of one source if given, matched as `_source_clause` does)."""

@@ -97,10 +97,10 @@ class _Report:
         return message
 
 
-def _view(step: Step, fps: float) -> dict:
-    """The annotated JPEG of a frame, with the faces it draws by state: what the page says is in view is
-    what its picture shows, taken from the same frame."""
-    image = draw(step.frame.image, step.faces, fps)
+def _view(step: Step, fps: float, zones: tuple = ()) -> dict:
+    """The annotated JPEG of a frame (its zones drawn), with the faces it draws by state: what the page says
+    is in view is what its picture shows, taken from the same frame."""
+    image = draw(step.frame.image, step.faces, fps, zones)
     h, w = image.shape[:2]
     if w > VIEW_WIDTH:
         image = cv2.resize(image, (VIEW_WIDTH, round(h * VIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
@@ -141,7 +141,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     detector = MaskDetector(camera.preset, camera.model or settings.model, camera.face_threshold,
                             detector=camera.detector, threads=1, rule=rule)
     analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
-                             alerts=Alerts(settings.rules) if settings.rules else None)
+                             alerts=Alerts(settings.rules, camera.zones) if settings.rules else None,
+                             zones=camera.zones, ignore_outside_zones=camera.ignore_outside_zones)
     grab = LatestFrame(open_camera(camera))
     log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,
              os.getpid())
@@ -157,7 +158,7 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
             report.step(step)
             if report.last_frame >= next_view:
                 next_view = report.last_frame + VIEW_EVERY_S
-                send(_view(step, report.rate.rate()))
+                send(_view(step, report.rate.rate(), camera.zones))
 
     try:
         while not stop.is_set() and parent_alive():

@@ -9,11 +9,13 @@ streams, seconds into the video for files.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event
 from maskwatch.video.persons import PersonTracker
+from maskwatch.vision.zones import Zone, zones_of
 
 
 @dataclass(frozen=True)
@@ -22,16 +24,18 @@ class AlertRule:
     after_s: float = 3.0
     cooldown_s: float = 60.0  # per person
     camera_cooldown_s: float = 0.0  # per camera (source): 0 lets every person raise their own
+    zones: tuple[str, ...] | None = None  # only while the person's face is in one of these zones
 
     def describe(self) -> str:
-        return f"{' or '.join(self.states)} for {self.after_s:g} s"
+        where = f" in {' or '.join(self.zones)}" if self.zones else ""
+        return f"{' or '.join(self.states)} for {self.after_s:g} s{where}"
 
 
 class Alerts:
     """The alert events of each frame, for the persons that `PersonTracker` holds."""
 
-    def __init__(self, rules: list[AlertRule]) -> None:
-        self.rules = rules
+    def __init__(self, rules: list[AlertRule], zones: Sequence[Zone] = ()) -> None:
+        self.rules, self.zones = rules, tuple(zones)
         self._source: str | None = None
         self._person_last: dict[tuple[int, int], float] = {}  # (rule, person) -> time of the last alert
         self._camera_last: dict[int, float] = {}  # rule -> time of the last alert on this source
@@ -40,10 +44,13 @@ class Alerts:
         if frame.source != self._source:  # person ids start again with each source
             self._source, self._person_last, self._camera_last = frame.source, {}, {}
         events, now = [], frame.time
+        height, width = frame.image.shape[:2]
         for index, rule in enumerate(self.rules):
             for person in persons.in_view():
                 if person.state not in rule.states or person.last_frame != frame.index:
                     continue  # not in the state, or not in this frame (between detections it is carried)
+                if rule.zones and not set(rule.zones) & set(zones_of(person.box, self.zones, width, height)):
+                    continue
                 held = now - person.state_since
                 if (held < rule.after_s or now - self._person_last.get((index, person.id), -math.inf) < rule.cooldown_s
                         or now - self._camera_last.get(index, -math.inf) < rule.camera_cooldown_s):

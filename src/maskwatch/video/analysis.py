@@ -11,6 +11,7 @@ than detection does. Still images pass through as single images: no person, no e
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from maskwatch.io.sinks import frame_record
@@ -21,6 +22,7 @@ from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSet
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import detect_every_for
 from maskwatch.vision.results import Face, to_detections
+from maskwatch.vision.zones import Zone, zones_of
 
 
 @dataclass
@@ -55,9 +57,12 @@ class VideoAnalyzer:
 
     def __init__(self, detector: MaskDetector, detect_every: int | None = 1, track: bool = True, live: bool = False,
                  settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 8,
-                 alerts: Alerts | None = None):
+                 alerts: Alerts | None = None, zones: Sequence[Zone] = (), ignore_outside_zones: bool = False):
+        """`zones`: events name the zones the person's face is in; with `ignore_outside_zones`, a face in
+        none of them is not looked at at all (not classified, not a person)."""
         self.detector, self.detect_every, self.track, self.live = detector, detect_every, track, live
         self.classify_budget, self.alerts = classify_budget, alerts
+        self.zones, self.ignore_outside_zones = tuple(zones), ignore_outside_zones and bool(zones)
         self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
         self._held: Step | None = None
         self._every = detect_every or 1  # of the video being analysed (None: by its frame size, per video)
@@ -77,12 +82,12 @@ class VideoAnalyzer:
         held, self._held = self._held, None
         if held is None:
             return []
-        held.events += self.persons.finish()
+        held.events += self._zoned(self.persons.finish(), held.frame)
         return [held]
 
     def _step(self, frame: Frame) -> Step:
         if not (self.track and frame.is_video):
-            return Step(frame, self.detector(frame.image), [])
+            return Step(frame, self.detector.classify(frame.image, self._detect(frame)), [])
         events = []
         if frame.source != self.persons.source:
             self._every = self.detect_every or detect_every_for(self.detector.settings, *frame.image.shape[:2])
@@ -91,7 +96,7 @@ class VideoAnalyzer:
         # detect on every Nth frame, and on the next one wherever the picture lost every carried face (a cut)
         if self._since >= self._every or self.persons.lost_sight:
             self._since = 0
-            faces = self.persons.remembered(self.persons.detected(self.detector.detector.detect(frame.image), frame))
+            faces = self.persons.remembered(self.persons.detected(self._detect(frame), frame))
             due = self.persons.due(self.classify_budget, every_new=True)
         else:
             faces = self.persons.carried(frame)
@@ -104,4 +109,20 @@ class VideoAnalyzer:
         faces, happened = self.persons.observe(frame, faces, fresh)
         if self.alerts is not None:
             happened += self.alerts.check(frame, self.persons)
-        return Step(frame, faces, events + happened)
+        return Step(frame, faces, self._zoned(events + happened, frame))
+
+    def _detect(self, frame: Frame) -> list[Face]:
+        """The detector's faces, less those in no zone where faces outside them are ignored."""
+        faces = self.detector.detector.detect(frame.image)
+        if not self.ignore_outside_zones:
+            return faces
+        height, width = frame.image.shape[:2]
+        return [face for face in faces if zones_of(face.box, self.zones, width, height)]
+
+    def _zoned(self, events: list[Event], frame: Frame) -> list[Event]:
+        """The events, each naming the zones its box is in (where the camera has zones)."""
+        if self.zones:
+            height, width = frame.image.shape[:2]
+            for event in events:
+                event.zones = zones_of(event.box, self.zones, width, height)
+        return events

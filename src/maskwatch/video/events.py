@@ -34,6 +34,7 @@ class Event:
     frames_seen: int | None = None  # for person_left
     masked_share: float | None = None  # for person_left: share of judged frames with a mask
     duration_s: float | None = None  # for alert: seconds the person had been in `state`
+    zones: list[str] | None = None  # the camera's zones the person's face was in (None: the camera has none)
     snapshot: str | None = None  # path of a JPEG of the person's clearest face so far, once stored
     id: int | None = None  # increasing, given by the event store
     # The clearest face crop so far (RGB), for the sink that writes snapshots; never serialised.
