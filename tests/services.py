@@ -106,23 +106,29 @@ class Mosquitto:
 
 
 class Subscriber:
-    """A paho MQTT client that keeps every message of `maskwatch/#` with its topic, in arrival order."""
+    """A paho MQTT client that keeps every message of `topics` (default `maskwatch/#`) with its topic, in
+    arrival order: JSON payloads parsed, others (a camera's JPEG picture) as bytes."""
 
-    def __init__(self, port: int, client_id: str = "test-subscriber") -> None:
+    def __init__(self, port: int, client_id: str = "test-subscriber",
+                 topics: tuple[str, ...] = ("maskwatch/#",)) -> None:
         import paho.mqtt.client as mqtt
 
-        self.messages: list[tuple[str, dict]] = []
+        self.messages: list[tuple[str, dict | bytes]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        self.client.on_connect = lambda client, *_: client.subscribe("maskwatch/#", qos=1)
+        self.client.on_connect = lambda client, *_: client.subscribe([(topic, 1) for topic in topics])
         self.client.on_message = self._message
         self.client.reconnect_delay_set(0.2, 1)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
 
     def _message(self, client, userdata, message) -> None:
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            payload = message.payload
         with self.lock:
-            self.messages.append((message.topic, json.loads(message.payload)))
+            self.messages.append((message.topic, payload))
 
     def events(self) -> list[dict]:
         with self.lock:

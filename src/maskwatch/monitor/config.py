@@ -104,6 +104,9 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("key_file", "path", None, "its private key"),
         Key("topic_prefix", "string", "maskwatch", "topics are PREFIX/CAMERA/events and PREFIX/CAMERA/status"),
         Key("keepalive_s", "integer 5-3600", 30, "MQTT keepalive, and how long a publish waits for its PUBACK"),
+        Key("discovery", "bool", True, "announce each camera to Home Assistant (MQTT discovery): sensors, a "
+            "binary sensor and the live picture appear there without YAML"),
+        Key("discovery_prefix", "string", "homeassistant", "Home Assistant's discovery prefix"),
     ),
     "webhook": (
         Key("url", "string", REQUIRED, "http(s):// URL that each event is POSTed to; a USER:PASSWORD@ in it goes as "
@@ -200,6 +203,8 @@ class MqttConfig:
     key_file: Path | None = None
     topic_prefix: str = "maskwatch"
     keepalive_s: int = 30
+    discovery: bool = True  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"
 
 
 @dataclass(frozen=True)
@@ -451,14 +456,17 @@ def _mqtt(table: dict, base: Path, problems: list[str]) -> MqttConfig:
     if password and from_env:
         r.problem("give 'password' or 'password_env', not both")
     prefix = r.get("topic_prefix", str, "maskwatch")
-    if any(c in prefix for c in "+#") or not prefix.strip("/"):
-        r.problem(f"'topic_prefix' must be a topic without wildcards, got {prefix!r}")
+    discovery_prefix = r.get("discovery_prefix", str, "homeassistant")
+    for key, value in (("topic_prefix", prefix), ("discovery_prefix", discovery_prefix)):
+        if any(c in value for c in "+#") or not value.strip("/"):
+            r.problem(f"'{key}' must be a topic without wildcards, got {value!r}")
     files = {key: r.path(key, base) for key in ("ca_file", "cert_file", "key_file")}
     if (files["cert_file"] is None) != (files["key_file"] is None):
         r.problem("'cert_file' and 'key_file' go together")
     return MqttConfig(r.get("host", str, "127.0.0.1"), r.number("port", 1883, 1, True, 65535), r.get("username", str),
                       password or from_env, r.get("tls", bool, False) or files["ca_file"] is not None, **files,
-                      topic_prefix=prefix.strip("/"), keepalive_s=r.number("keepalive_s", 30, 5, True, 3600))
+                      topic_prefix=prefix.strip("/"), keepalive_s=r.number("keepalive_s", 30, 5, True, 3600),
+                      discovery=r.get("discovery", bool, True), discovery_prefix=discovery_prefix.strip("/"))
 
 
 def _webhook(table: dict, index: int, problems: list[str]) -> WebhookConfig | None:

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from maskwatch import __version__
 from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
+from maskwatch.monitor.home_assistant import discovery_messages
 from maskwatch.monitor.store import EventStore, EventStoreError, event_record
 from maskwatch.video.events import Event
 
@@ -223,9 +224,11 @@ def sign(secret: bytes, body: bytes) -> str:
 
 class MqttDelivery(Delivery):
     """The events of one camera on `<prefix>/<camera>/events` (QoS 1), and its retained status on
-    `<prefix>/<camera>/status`, which the broker sets to offline (the last will) if this process dies."""
+    `<prefix>/<camera>/status`, which the broker sets to offline (the last will) if this process dies; its
+    live picture on `<prefix>/<camera>/picture` (unless `picture` is False: a site that keeps no faces); and,
+    on every connection, the Home Assistant discovery configs of the camera (`home_assistant`)."""
 
-    def __init__(self, store_path: Path, config: MqttConfig, camera: str) -> None:
+    def __init__(self, store_path: Path, config: MqttConfig, camera: str, picture: bool = True) -> None:
         import paho.mqtt.client as mqtt
 
         self.target, self.source = f"mqtt:{camera}", camera
@@ -233,6 +236,7 @@ class MqttDelivery(Delivery):
         self.config, self.camera = config, camera
         self.events_topic = f"{config.topic_prefix}/{camera}/events"
         self.status_topic = f"{config.topic_prefix}/{camera}/status"
+        self.picture_topic = f"{config.topic_prefix}/{camera}/picture" if picture else None
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"maskwatch-{camera}-{id(self):x}")
         client.will_set(self.status_topic, json.dumps({"camera": camera, "state": "offline"}), qos=1, retain=True)
         if config.username is not None:
@@ -254,8 +258,18 @@ class MqttDelivery(Delivery):
         super().start()
 
     def _connected(self, client, userdata, flags, reason, properties) -> None:
-        if not reason.is_failure:
-            self.publish_status(self._status)
+        if reason.is_failure:
+            return
+        if self.config.discovery:
+            for topic, payload in discovery_messages(self.config.discovery_prefix, self.camera, self.status_topic,
+                                                     self.picture_topic):
+                client.publish(topic, payload, qos=1, retain=True)
+        self.publish_status(self._status)
+
+    def publish_picture(self, jpeg: bytes | None) -> None:
+        """The camera's latest annotated picture (retained: Home Assistant shows it at once)."""
+        if self.picture_topic and jpeg and self.client.is_connected():
+            self.client.publish(self.picture_topic, jpeg, qos=0, retain=True)
 
     def publish_status(self, status: dict) -> None:
         """Retained, so a subscriber that comes later sees it at once."""

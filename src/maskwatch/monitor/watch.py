@@ -69,6 +69,7 @@ EXAMPLES = """examples:
 """
 RETENTION_EVERY_S = 3600.0
 STATUS_EVERY_S = 5.0  # retained MQTT status of each camera
+TODAY_EVERY_S = 60.0  # the people of today in it, from the store
 DRAIN_S = 5.0  # on a clean stop, how long deliveries may go on sending what waits
 
 
@@ -100,13 +101,33 @@ def _retain(config: WatchConfig, days: float | None) -> None:
                  deleted.events, days, deleted.snapshots)
 
 
+def _people_today(config: WatchConfig) -> dict[str, dict]:
+    """Per camera, the people since midnight as `maskwatch events --summary` counts them."""
+    from maskwatch.monitor.store import EventStore
+
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    with EventStore.open_existing(config.store) as store:
+        return {camera.name: store.summary(source=camera.name, since=midnight)["total"] for camera in config.cameras}
+
+
 def _housekeeping(config: WatchConfig, days: float | None, supervisor: Supervisor, mqtt: list[MqttDelivery],
                   stop: threading.Event) -> None:
-    """Retained camera status on MQTT every few seconds; retention every hour."""
+    """Retained camera status (with the people of today, counted again every minute) and picture on MQTT every
+    few seconds; retention every hour."""
     next_retention = time.monotonic() + RETENTION_EVERY_S
+    next_today, today = time.monotonic(), {}
     while not stop.wait(STATUS_EVERY_S):
+        if mqtt and time.monotonic() >= next_today:
+            next_today = time.monotonic() + TODAY_EVERY_S
+            try:
+                today = _people_today(config)
+            except Exception:
+                log.exception("counting today's people failed; trying again in a minute")
         for delivery in mqtt:
-            delivery.publish_status(supervisor.status[delivery.camera].to_json())
+            status = supervisor.status[delivery.camera]
+            delivery.publish_status({**status.to_json(), **({"today": today[delivery.camera]}
+                                                            if delivery.camera in today else {})})
+            delivery.publish_picture(status.jpeg)
         if time.monotonic() >= next_retention:
             next_retention += RETENTION_EVERY_S
             try:
@@ -166,7 +187,8 @@ def run(args: argparse.Namespace, site_server: SiteServer) -> int:
     sock = _take_port(config)
     EventStore(config.store).close()  # created, or checked and migrated, before anyone else opens it
     _retain(config, days)
-    mqtt = [MqttDelivery(config.store, config.mqtt, c.name) for c in config.cameras] if config.mqtt else []
+    mqtt = [MqttDelivery(config.store, config.mqtt, c.name, picture=config.snapshots and not config.blur_snapshots)
+            for c in config.cameras] if config.mqtt else []
     deliveries = [*mqtt, *(WebhookDelivery(config.store, w, i) for i, w in enumerate(config.webhooks))]
     level = logging.getLogger("maskwatch").getEffectiveLevel()
     if args.ray:
