@@ -74,10 +74,14 @@ def test_a_config_without_a_key_gets_the_default_the_reference_shows(tmp_path: P
     config = parse({"store": "events.db", "camera": [{"name": "cam", "source": "0"}], "alert": [{"state": "unknown"}],
                     "mqtt": {}, "webhook": [{"url": "http://127.0.0.1:9/hook"}]}, tmp_path / "site.toml")
     (rule, cameras), = config.alerts
+    # clips are off without [clips]; the other keys of [clips] are read from a table that only turns them on
+    clips = parse({"store": "e.db", "camera": [{"name": "cam", "source": "0"}], "clips": {"enabled": True}},
+                  tmp_path / "site.toml").clips
     parsed = {"": config, "http": config.http, "camera": config.cameras[0], "alert": rule, "mqtt": config.mqtt,
-              "webhook": config.webhooks[0]}
+              "webhook": config.webhooks[0], "clips": clips}
     aliases = {("alert", "cameras"): cameras, ("http", "token_env"): TOKEN_ENV,
-               ("camera", "zone"): config.cameras[0].zones,
+               ("camera", "zone"): config.cameras[0].zones, ("clips", "enabled"): config.clips is not None,
+               ("clips", "on"): clips.kinds,
                ("mqtt", "password_env"): None, ("webhook", "password_env"): None, ("webhook", "secret_env"): None}
     for table, keys in REFERENCE.items():
         for key in keys:

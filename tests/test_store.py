@@ -142,7 +142,7 @@ def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> N
                      "time": "0.28", "wall_time": "2024-05-01T10:15:00.000+02:00", "state": "with_mask",
                      "x1": "10.5", "y1": "20.2", "x2": "110.0", "y2": "150.8", "confidence": "",
                      "previous_state": "", "frames_seen": "9", "masked_share": "1.0", "snapshot": "",
-                     "duration_s": "", "zones": ""}]
+                     "duration_s": "", "zones": "", "clip": ""}]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name != "events.csv"]  # no temporary file left
     _, out, _ = cli(str(db), "--csv", "-")
     assert len(list(csv.DictReader(io.StringIO(out)))) == 2

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
+from maskwatch.video.clips import CLIP_KINDS, ClipSettings
 from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.judge import DEFAULT_RULE
@@ -82,6 +83,15 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("points", "list of [x, y]", REQUIRED, "3 or more corners: fractions of the frame when every value is "
             "0-1, else pixels; a face is in the zone when the centre of its box is"),
     ),
+    "clips": (
+        Key("enabled", "bool", False, "write a video clip of each event of the kinds below (H.264 MP4, in "
+            "STORE.clips/ beside the store; needs snapshots; faces blurred with blur_snapshots)"),
+        Key("before_s", "number 0-60", 5.0, "seconds of video before the event"),
+        Key("after_s", "number 0-120", 5.0, "seconds after it"),
+        Key("on", "list of strings", ["alert"], "the kinds of event that get a clip: alert, mask_off, mask_on, "
+            "person_appeared"),
+        Key("boxes", "bool", True, "draw the faces' boxes, states and zones on the clip"),
+    ),
     "alert": (
         Key("state", "string or list", REQUIRED, "with_mask, without_mask, mask_weared_incorrect, unknown, or "
             "non_compliant (without_mask or mask_weared_incorrect)"),
@@ -117,11 +127,12 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("timeout_s", "number 0.1-120", 5.0, "seconds a POST may take before it counts as failed"),
     ),
 }
-KEYS = {table: {key.name for key in keys} | ({"http", "camera", "alert", "mqtt", "webhook"} if not table else set())
+KEYS = {table: {key.name for key in keys} | ({"http", "camera", "alert", "mqtt", "webhook", "clips"} if not table
+                                             else set())
         for table, keys in REFERENCE.items()}
 TABLES = {"": "top level", "http": "[http]", "camera": "[[camera]] (one or more)",
           "camera.zone": "[[camera.zone]] (zero or more, each after the [[camera]] it belongs to)",
-          "alert": "[[alert]]", "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
+          "clips": "[clips]", "alert": "[[alert]]", "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
 
 
 def _toml(value: object) -> str:
@@ -231,6 +242,7 @@ class WatchConfig:
     snapshots: bool = True
     blur_snapshots: bool = False
     model: Path | None = None
+    clips: ClipSettings | None = None  # None: no clips
 
     def rules_for(self, camera: str) -> list[AlertRule]:
         return [rule for rule, cameras in self.alerts if cameras is None or camera in cameras]
@@ -449,6 +461,22 @@ def _alert(table: dict, index: int, cameras: list[CameraConfig],
     return rule, None if cameras is None else tuple(cameras)
 
 
+def _clips(table: dict, snapshots: bool, blur: bool, problems: list[str]) -> ClipSettings | None:
+    r = _Reader(table, "clips: ", "clips", problems)
+    enabled = r.get("enabled", bool, False)
+    before, after = r.number("before_s", 5.0, 0.0, high=60.0), r.number("after_s", 5.0, 0.0, high=120.0)
+    kinds = r.get("on", list, ["alert"])
+    bad = [kind for kind in kinds if kind not in CLIP_KINDS]
+    if bad or not kinds:
+        r.problem(f"'on' must list some of {', '.join(CLIP_KINDS)}, got {kinds!r}")
+    if enabled and not snapshots:
+        r.problem("clips show faces, and this site keeps none (snapshots = false): set blur_snapshots = true "
+                  "instead to keep clips with every face blurred")
+    if not enabled:
+        return None
+    return ClipSettings(float(before), float(after), tuple(kinds), r.get("boxes", bool, True), blur)
+
+
 def _mqtt(table: dict, base: Path, problems: list[str]) -> MqttConfig:
     r = _Reader(table, "mqtt: ", "mqtt", problems)
     password = r.get("password", str)
@@ -530,10 +558,14 @@ def parse(data: dict, path: Path) -> WatchConfig:
             problems.append("'mqtt' must be a table ([mqtt])")
     webhooks = [w for i, t in enumerate(_tables(data, "webhook", problems)) if (w := _webhook(t, i, problems))]
     snapshots, blur = top.get("snapshots", bool, True), top.get("blur_snapshots", bool, False)
+    clips_table = data.get("clips", {})
+    clips = _clips(clips_table, snapshots, blur, problems) if isinstance(clips_table, dict) else None
+    if not isinstance(clips_table, dict):
+        problems.append("'clips' must be a table ([clips])")
     if problems:
         raise ConfigError(path, problems)
     return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token, allowed, **tls),
-                       alerts, mqtt, webhooks, retain, snapshots, blur, model)
+                       alerts, mqtt, webhooks, retain, snapshots, blur, model, clips)
 
 
 def load(path: str | Path) -> WatchConfig:

@@ -55,7 +55,8 @@ examples:
 """
 
 CSV_COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "state", "x1", "y1", "x2",
-               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones")
+               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones",
+               "clip")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 

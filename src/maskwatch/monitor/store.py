@@ -30,8 +30,9 @@ from maskwatch.video.events import Event
 from maskwatch.vision.classes import Sightings, people_counts
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
-SCHEMA_VERSION = 4  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
-# writer of each run and whether it closed (runs left open by a dead writer get their person_left), 4 zones
+SCHEMA_VERSION = 5  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
+# writer of each run and whether it closed (runs left open by a dead writer get their person_left), 4 zones,
+# 5 clips
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -55,7 +56,8 @@ CREATE TABLE IF NOT EXISTS events (
     masked_share REAL,
     snapshot TEXT,
     duration_s REAL,
-    zones TEXT
+    zones TEXT,
+    clip TEXT
 );
 CREATE INDEX IF NOT EXISTS events_epoch ON events (epoch);
 CREATE INDEX IF NOT EXISTS events_kind_source ON events (kind, source);
@@ -71,10 +73,12 @@ MIGRATIONS = {  # statements from user_version N to N + 1
     2: ["ALTER TABLE runs ADD COLUMN writer_pid INTEGER", "ALTER TABLE runs ADD COLUMN writer_start TEXT",
         "ALTER TABLE runs ADD COLUMN closed TEXT", "CREATE INDEX events_run ON events (run, source)"],
     3: ["ALTER TABLE events ADD COLUMN zones TEXT"],
+    4: ["ALTER TABLE events ADD COLUMN clip TEXT"],
 }
 COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
-           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones")
-ADDED_IN = {"duration_s": 2, "zones": 4}  # the schema version that added a column (older stores read NULL)
+           "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones",
+           "clip")
+ADDED_IN = {"duration_s": 2, "zones": 4, "clip": 5}  # the schema version that added a column (older stores read NULL)
 SNAPSHOT_BLOCKS = 8  # a blurred snapshot keeps this many blocks across: colours stay, no face does
 
 
@@ -140,6 +144,7 @@ class EventStore:
         self.snapshots, self.blur_snapshots, self.readonly = snapshots, blur_snapshots, readonly
         self.folder = self.path.parent  # stored snapshot paths are relative to it
         self.snapshot_dir = self.path.with_suffix(".snapshots")
+        self.clip_dir = self.path.with_suffix(".clips")  # written by the camera workers (video.clips)
         self._run: int | None = None
         self._faces: dict[tuple[str, int], tuple[weakref.ref, str]] = {}  # last snapshot per person
         self._lock = threading.RLock()  # one connection, usable from the thread that writes events
@@ -279,7 +284,8 @@ class EventStore:
                    event.wall_time, _epoch(datetime.fromisoformat(event.wall_time)), event.state,
                    *map(float, event.box), _maybe(float, event.confidence), event.previous_state,
                    _maybe(int, event.frames_seen), _maybe(float, event.masked_share), snapshot,
-                   _maybe(float, event.duration_s), None if event.zones is None else json.dumps(event.zones))
+                   _maybe(float, event.duration_s), None if event.zones is None else json.dumps(event.zones),
+                   event.clip)
             try:
                 with self._guard() as db:
                     event_id = _insert(db, row)
@@ -308,7 +314,7 @@ class EventStore:
                                   "WHERE run = ? AND source = ? GROUP BY person "
                                   "HAVING SUM(kind = 'person_left') = 0) ORDER BY id", (run, source)).fetchall()
                 for row in rows:  # the last event, as the person's leaving: no evidence, counts or share of its own
-                    left = (row[1], "person_left", *row[3:14], None, None, None, None, row[18], None, row[20])
+                    left = (row[1], "person_left", *row[3:14], None, None, None, None, row[18], None, row[20], None)
                     recorded.append(self._event((_insert(db, left), *left)))
                 still_open = db.execute("SELECT 1 FROM events WHERE run = ? GROUP BY source, person "
                                         "HAVING SUM(kind = 'person_left') = 0 LIMIT 1", (run,)).fetchone()
@@ -324,6 +330,10 @@ class EventStore:
         `EVENTS.snapshots/NAME.jpg` of the name the store had when it wrote them, and a store copied or
         renamed with its folder (`copy.db`, `copy.snapshots/`) must find, and delete, its own files."""
         return self.snapshot_dir / Path(snapshot.replace("\\", "/")).name
+
+    def clip_file(self, clip: str) -> Path:
+        """A stored clip's file: by its name, in this store's own clip folder (as `_file` for snapshots)."""
+        return self.clip_dir / Path(clip.replace("\\", "/")).name
 
     def _snapshot(self, event: Event, run: int) -> tuple[str, bool]:
         """The stored path of the person's clearest face, and whether it is a new file: the last one written
@@ -394,7 +404,7 @@ class EventStore:
         """An event of a row of COLUMNS."""
         return Event(*row[2:8], row[9], tuple(row[10:14]), *row[14:18], duration_s=row[19],
                      zones=None if row[20] is None else json.loads(row[20]), snapshot=self._absolute(row[18]),
-                     id=row[0])
+                     clip=None if row[21] is None else str(self.clip_file(row[21])), id=row[0])
 
     def latest(self, limit: int, source: str | None = None) -> list[tuple[int, Event]]:
         """The newest `limit` events, newest first (of one source if given, matched as `_source_clause` does)."""
@@ -460,8 +470,9 @@ class EventStore:
         return summarise(self.events_with_run(kind, source, since, until))
 
     def delete_older_than(self, cutoff: datetime) -> Deleted:
-        """Retention: delete events before `cutoff`, the snapshots no kept event uses, and the snapshot files
-        older than `cutoff` that no event uses (strays of a crash between a snapshot and its row)."""
+        """Retention: delete events before `cutoff`, the snapshots and clips no kept event uses, and the
+        snapshot and clip files older than `cutoff` that no event uses (strays of a crash between a file and
+        its row)."""
         deleted = self._delete("epoch < ?", [_epoch(cutoff)])
         return deleted._replace(snapshots=deleted.snapshots + self._delete_strays(_epoch(cutoff)))
 
@@ -477,30 +488,34 @@ class EventStore:
         with self._guard() as db, _transaction(db):
             old = [row[0] for row in db.execute(f"SELECT DISTINCT snapshot FROM events WHERE {where} "
                                                 "AND snapshot IS NOT NULL", params)]
+            clips = [row[0] for row in db.execute(f"SELECT clip FROM events WHERE {where} AND clip IS NOT NULL",
+                                                  params)] if self._version >= ADDED_IN["clip"] else []
             deleted = db.execute(f"DELETE FROM events WHERE {where}", params).rowcount
             unused = [s for s in old if db.execute("SELECT 1 FROM events WHERE snapshot = ?", (s,)).fetchone() is None]
         # after the commit: a crash leaves a stray file (which retention deletes later), never a row without its file
-        return Deleted(deleted, sum(_unlink_snapshot(self._file(snapshot)) for snapshot in unused))
+        files = [self._file(snapshot) for snapshot in unused] + [self.clip_file(clip) for clip in clips]
+        return Deleted(deleted, sum(_unlink_snapshot(file) for file in files))
 
     def _delete_strays(self, before: float) -> int:
-        """Delete the snapshot files last written before epoch `before` that no event uses."""
-        if not self.snapshot_dir.is_dir():
-            return 0
-        with self._guard() as db:
-            used = {self._file(row[0]).name for row in
-                    db.execute("SELECT DISTINCT snapshot FROM events WHERE snapshot IS NOT NULL")}
+        """Delete the snapshot and clip files last written before epoch `before` that no event uses."""
         deleted = 0
-        for file in self.snapshot_dir.glob("*.jpg"):  # a new file is recent: no race with a writer's next row
-            with suppress(FileNotFoundError):
-                if file.name not in used and file.lstat().st_mtime < before:
-                    deleted += _unlink_snapshot(file)
+        for folder, column, pattern in ((self.snapshot_dir, "snapshot", "*.jpg"), (self.clip_dir, "clip", "*.mp4")):
+            if not folder.is_dir() or ADDED_IN.get(column, 0) > self._version:
+                continue
+            with self._guard() as db:
+                used = {Path(row[0].replace("\\", "/")).name for row in
+                        db.execute(f"SELECT DISTINCT {column} FROM events WHERE {column} IS NOT NULL")}
+            for file in folder.glob(pattern):  # a new file is recent: no race with a writer's next row
+                with suppress(FileNotFoundError):
+                    if file.name not in used and file.lstat().st_mtime < before:
+                        deleted += _unlink_snapshot(file)
         return deleted
 
 
 def _unlink_snapshot(file: Path) -> bool:
-    """Delete a snapshot (a JPEG file, never what a damaged path names); whether a file went."""
+    """Delete a snapshot or clip (a JPEG or MP4 file, never what a damaged path names); whether a file went."""
     try:
-        if file.suffix != ".jpg" or not stat.S_ISREG(file.lstat().st_mode):
+        if file.suffix not in (".jpg", ".mp4") or not stat.S_ISREG(file.lstat().st_mode):
             return False
         file.unlink()
     except FileNotFoundError:

@@ -75,7 +75,8 @@ class Supervisor:
     def settings(self, camera: CameraConfig, records: bool = False) -> WorkerSettings:
         """What a camera's worker needs; `records`: it records its events in the store itself."""
         return WorkerSettings(camera, self.config.rules_for(camera.name), self.config.snapshots, self.config.model,
-                              self.log_level, self.config.store if records else None, self.config.blur_snapshots)
+                              self.log_level, self.config.store if records else None, self.config.blur_snapshots,
+                              self.config.clips if records else None)
 
     def handle(self, name: str, message: dict) -> None:
         """One message of a camera's worker: its events (recorded now), its view with the people it shows in

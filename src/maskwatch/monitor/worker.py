@@ -32,6 +32,7 @@ from maskwatch.monitor.config import CameraConfig
 from maskwatch.monitor.store import EventStore, EventStoreError
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import Step, VideoAnalyzer
+from maskwatch.video.clips import ClipRecorder, ClipSettings
 from maskwatch.video.events import Event, verdict
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.pipeline import MaskDetector
@@ -54,6 +55,7 @@ class WorkerSettings:
     log_level: int = logging.INFO
     store: Path | None = None  # the event store the worker records in itself; None: it sends its events
     blur_snapshots: bool = False
+    clips: ClipSettings | None = None  # written beside the store (so by a worker that records itself)
 
 
 def open_camera(camera: CameraConfig) -> Source:
@@ -143,6 +145,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules, camera.zones) if settings.rules else None,
                              zones=camera.zones, ignore_outside_zones=camera.ignore_outside_zones)
+    clips = ClipRecorder(settings.store.with_suffix(".clips"), settings.clips, camera.zones) \
+        if settings.clips and settings.store else None
     grab = LatestFrame(open_camera(camera))
     log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,
              os.getpid())
@@ -151,6 +155,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     def record(steps: list[Step]) -> None:
         nonlocal next_view
         for step in steps:
+            if clips is not None:
+                clips.push(step)  # first: it names the clips of the step's events
             if step.events and store is not None:
                 record_events(store, camera.name, step.events)
             elif step.events:  # the parent records them
@@ -172,6 +178,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
                 send(report.message(grab))
     finally:
         record(analyzer.finish())  # whoever is still in view leaves
+        if clips is not None:
+            clips.close()
         grab.close()
         if store is not None:
             store.close()  # the run is closed: no one of it is left in view

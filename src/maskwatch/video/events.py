@@ -36,6 +36,7 @@ class Event:
     duration_s: float | None = None  # for alert: seconds the person had been in `state`
     zones: list[str] | None = None  # the camera's zones the person's face was in (None: the camera has none)
     snapshot: str | None = None  # path of a JPEG of the person's clearest face so far, once stored
+    clip: str | None = None  # path of the event's video clip (written a few seconds after the event; `watch`)
     id: int | None = None  # increasing, given by the event store
     # The clearest face crop so far (RGB), for the sink that writes snapshots; never serialised.
     face_image: np.ndarray | None = field(default=None, repr=False, compare=False)

@@ -33,6 +33,7 @@ from maskwatch.web.auth import allowed_hosts, require_host, require_token
 from maskwatch.web.serve import STATIC, UVICORN_OPTIONS
 
 SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
+CLIP_NAME = re.compile(r"[\w.-]+\.mp4")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -60,6 +61,7 @@ def today(store_path: Path, now: datetime | None = None) -> dict:
 def _event_json(run: int, event: Event) -> dict:
     record = event_record(run, event)
     record["snapshot_url"] = f"/api/snapshots/{Path(event.snapshot).name}" if event.snapshot else None
+    record["clip_url"] = f"/api/clips/{Path(event.clip).name}" if event.clip else None
     return record
 
 
@@ -154,5 +156,14 @@ def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[
         if not SNAPSHOT_NAME.fullmatch(name) or not path.is_file():
             raise HTTPException(404, "no such snapshot")
         return FileResponse(path, media_type="image/jpeg", headers=NO_STORE)
+
+    @app.get("/api/clips/{name}", responses={200: {"content": {"video/mp4": {}}}})
+    async def clip(name: str) -> FileResponse:
+        """An event's video clip (names as in the events' `clip_url`); 404 until it is written, a few seconds
+        after its event."""
+        path = store_path.with_suffix(".clips") / name
+        if not CLIP_NAME.fullmatch(name) or not path.is_file():
+            raise HTTPException(404, "no such clip (yet: a clip is written a few seconds after its event)")
+        return FileResponse(path, media_type="video/mp4", headers=NO_STORE)
 
     return app

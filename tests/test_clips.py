@@ -1,0 +1,116 @@
+"""Event clips of `watch`: an alert names its clip at once, the clip (seconds before and after) is written as
+H.264 MP4 that decodes, its faces are blurred where the site blurs snapshots, retention deletes it with its
+event, the page's API serves it, and `--check` refuses clips on a site that keeps no faces."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import av
+import numpy as np
+
+import maskwatch.cli
+from maskwatch.monitor.config import load
+from maskwatch.monitor.store import EventStore
+from maskwatch.monitor.worker import WorkerSettings, watch_camera
+from tests.services import Watch, door_clip, free_port, wait_until
+
+SITE = """store = "events.db"
+{top}
+[[camera]]
+name = "door"
+source = "door.mp4"
+[[alert]]
+state = "without_mask"
+after_s = 1.0
+[clips]
+enabled = true
+before_s = 1.0
+after_s = 1.0
+"""
+
+
+def _watch(folder: Path, top: str = "") -> list:
+    """The door camera's worker once over its clip, with clips on; the stored events."""
+    folder.mkdir(exist_ok=True)
+    door_clip(folder / "door.mp4", seconds_in=4.0)
+    (folder / "site.toml").write_text(SITE.format(top=top))
+    config = load(folder / "site.toml")
+    settings = WorkerSettings(config.cameras[0], config.rules_for("door"), store=config.store,
+                              blur_snapshots=config.blur_snapshots, clips=config.clips)
+    watch_camera(settings, lambda message: None, threading.Event())
+    with EventStore(config.store) as store:
+        return store.events()
+
+
+def _frames(path: Path) -> tuple[str, list[np.ndarray], float]:
+    with av.open(str(path)) as video:
+        stream = video.streams.video[0]
+        frames = [frame.to_ndarray(format="rgb24") for frame in video.decode(stream)]
+        return stream.codec_context.name, frames, float(stream.duration * stream.time_base)
+
+
+def test_an_alert_gets_a_clip_of_the_seconds_around_it(tmp_path: Path) -> None:
+    events = _watch(tmp_path)
+    alert = next(e for e in events if e.kind == "alert")
+    assert [e.clip for e in events if e.kind != "alert"] == [None, None]  # only alerts, by default
+    clip = Path(alert.clip)
+    assert clip.parent == tmp_path / "events.clips" and clip.name == f"door-p1-f{alert.frame}-alert.mp4"
+    assert clip.is_file() and oct(clip.stat().st_mode & 0o777) == "0o600"
+    codec, frames, seconds = _frames(clip)
+    assert codec == "h264" and len(frames) >= 10 and 1.5 <= seconds <= 2.5  # 1 s before, 1 s after
+    # boxes drawn: the frame has the state's colour (without_mask: red) where the face is
+    red = (np.abs(frames[len(frames) // 2].astype(int) - (220, 38, 38)).sum(axis=2) < 90).sum()
+    assert red > 200
+
+
+def test_faces_in_clips_are_blurred_where_snapshots_are(tmp_path: Path) -> None:
+    plain = _frames(Path(next(e for e in _watch(tmp_path / "plain") if e.kind == "alert").clip))[1]
+    blurred = _frames(Path(next(e for e in _watch(tmp_path / "blurred", "blur_snapshots = true")
+                                if e.kind == "alert").clip))[1]
+    face = (slice(115, 175), slice(275, 320))  # inside the face box: the astronaut's face, 70 px wide
+
+    def detail(frame: np.ndarray) -> float:
+        return float(np.abs(np.diff(frame[face].astype(int), axis=1)).mean())
+
+    assert detail(blurred[len(blurred) // 2]) < 0.5 * detail(plain[len(plain) // 2])
+
+
+def test_retention_deletes_a_clip_with_its_event(tmp_path: Path) -> None:
+    events = _watch(tmp_path)
+    clip = Path(next(e for e in events if e.kind == "alert").clip)
+    with EventStore(tmp_path / "events.db") as store:
+        deleted = store.delete_older_than(datetime.now().astimezone() + timedelta(seconds=1))
+    assert deleted.events == len(events) and not clip.exists()
+
+
+def test_check_refuses_clips_where_no_face_is_kept(tmp_path: Path, capsys) -> None:
+    door_clip(tmp_path / "door.mp4")
+    (tmp_path / "site.toml").write_text(SITE.format(top="snapshots = false") + 'on = ["alert", "waved"]\n')
+    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "clips: clips show faces, and this site keeps none" in err and "clips: 'on' must list some of" in err
+
+
+def test_the_page_api_serves_the_clip_of_an_alert(tmp_path: Path) -> None:
+    door_clip(tmp_path / "door.mp4")
+    port = free_port()
+    (tmp_path / "site.toml").write_text(
+        f'store = "events.db"\n[http]\nport = {port}\n[[camera]]\nname = "door"\nsource = "door.mp4"\nloop = true\n'
+        '[[alert]]\nstate = "without_mask"\nafter_s = 0.5\n[clips]\nenabled = true\nbefore_s = 0.5\nafter_s = 0.5\n')
+    site = Watch(tmp_path / "site.toml", port=port)
+    try:
+        site.wait_running()
+
+        def served() -> dict | None:
+            alerts = [e for e in site.get("/api/events").json() if e["kind"] == "alert" and e["clip_url"]]
+            return alerts[0] if alerts and site.get(alerts[0]["clip_url"]).status_code == 200 else None
+
+        alert = wait_until(served, 60, "an alert's clip on the API")
+        answer = site.get(alert["clip_url"])
+        assert answer.headers["content-type"] == "video/mp4" and answer.content[4:8] == b"ftyp"
+        assert site.get("/api/clips/events.db").status_code == 404
+    finally:
+        site.stop()
