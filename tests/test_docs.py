@@ -79,7 +79,7 @@ def test_a_config_without_a_key_gets_the_default_the_reference_shows(tmp_path: P
                   tmp_path / "site.toml").clips
     parsed = {"": config, "http": config.http, "camera": config.cameras[0], "alert": rule, "mqtt": config.mqtt,
               "webhook": config.webhooks[0], "clips": clips}
-    aliases = {("alert", "cameras"): cameras, ("http", "token_env"): TOKEN_ENV,
+    aliases = {("alert", "cameras"): cameras, ("http", "token_env"): TOKEN_ENV, ("http", "users_env"): None,
                ("camera", "zone"): config.cameras[0].zones, ("clips", "enabled"): config.clips is not None,
                ("clips", "on"): clips.kinds,
                ("mqtt", "password_env"): None, ("webhook", "password_env"): None, ("webhook", "secret_env"): None}

@@ -55,6 +55,8 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("port", "integer", 8080, "its port"),
         Key("token_env", "string", "MASKWATCH_TOKEN", "the environment variable holding the token "
             "(Authorization: Bearer TOKEN)"),
+        Key("users_env", "string", None, "an environment variable holding tokens that name users, as "
+            "\"alice=TOKEN1,bob=TOKEN2\": each lets its user in, and the review page records who reviewed"),
         Key("allowed_hosts", "list of strings", [], "more names the page may be reached by (the Host header): on "
             "loopback, localhost, 127.0.0.1, ::1 and the bound address always are; beyond it, any name unless "
             "this lists some"),
@@ -188,6 +190,7 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     token: str | None = field(default=None, repr=False)  # read from the environment variable `token_env`
+    users: dict[str, str] = field(default_factory=dict, repr=False)  # user -> token, from `users_env`
     allowed_hosts: tuple[str, ...] = ()  # more names for the Host header than the bind's own (see web.auth)
     cert_file: Path | None = None  # with key_file: HTTPS (uvicorn's own TLS)
     key_file: Path | None = None
@@ -322,6 +325,22 @@ def _tables(data: dict, key: str, problems: list[str]) -> list[dict]:
         problems.append(f"{key!r} must be a table ([{key}]) or tables ([[{key}]])")
         return []
     return value
+
+
+def _users(http: _Reader) -> dict[str, str]:
+    """The named tokens of [http] users_env: NAME=TOKEN pairs separated by commas (the values never logged)."""
+    text = http.secret("users_env")
+    if text is None:
+        return {}
+    users: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, token = pair.partition("=")
+        if not sep or not CAMERA_NAME.fullmatch(name.strip()) or len(token.strip()) < 8:
+            http.problem("'users_env' must hold NAME=TOKEN pairs separated by commas, each token of 8 characters "
+                         "or more (the variable's value is not shown here)")
+            return {}
+        users[name.strip()] = token.strip()
+    return users
 
 
 def _host_names(values: list, http: _Reader) -> tuple[str, ...]:
@@ -530,7 +549,8 @@ def parse(data: dict, path: Path) -> WatchConfig:
     port = http.number("port", 8080, 1, True, 65535)
     token_env = http.get("token_env", str, TOKEN_ENV)
     token = os.environ.get(token_env) or None
-    if not is_loopback(host) and not token:
+    users = _users(http)
+    if not is_loopback(host) and not token and not users:
         http.problem(f"the page and the API listen on {host}, beyond this machine: set a token in the environment "
                      f"variable {token_env} (clients send it as 'Authorization: Bearer TOKEN')")
     allowed = _host_names(http.get("allowed_hosts", list, []), http)
@@ -564,7 +584,8 @@ def parse(data: dict, path: Path) -> WatchConfig:
         problems.append("'clips' must be a table ([clips])")
     if problems:
         raise ConfigError(path, problems)
-    return WatchConfig(path, base / Path(store).expanduser(), cameras, HttpConfig(host, port, token, allowed, **tls),
+    return WatchConfig(path, base / Path(store).expanduser(), cameras,
+                       HttpConfig(host, port, token, allowed_hosts=allowed, users=users, **tls),
                        alerts, mqtt, webhooks, retain, snapshots, blur, model, clips)
 
 

@@ -30,9 +30,9 @@ from maskwatch.video.events import Event
 from maskwatch.vision.classes import Sightings, people_counts
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
-SCHEMA_VERSION = 5  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
+SCHEMA_VERSION = 6  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
 # writer of each run and whether it closed (runs left open by a dead writer get their person_left), 4 zones,
-# 5 clips
+# 5 clips, 6 reviews (who marked an event reviewed, and when)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -66,6 +66,7 @@ CREATE INDEX IF NOT EXISTS events_snapshot ON events (snapshot) WHERE snapshot I
 CREATE INDEX IF NOT EXISTS events_run ON events (run, source);
 """ + """
 CREATE TABLE IF NOT EXISTS deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reviews (event INTEGER PRIMARY KEY, reviewed TEXT NOT NULL, reviewer TEXT);
 """
 MIGRATIONS = {  # statements from user_version N to N + 1
     1: ["ALTER TABLE events ADD COLUMN duration_s REAL",
@@ -74,7 +75,9 @@ MIGRATIONS = {  # statements from user_version N to N + 1
         "ALTER TABLE runs ADD COLUMN closed TEXT", "CREATE INDEX events_run ON events (run, source)"],
     3: ["ALTER TABLE events ADD COLUMN zones TEXT"],
     4: ["ALTER TABLE events ADD COLUMN clip TEXT"],
+    5: ["CREATE TABLE reviews (event INTEGER PRIMARY KEY, reviewed TEXT NOT NULL, reviewer TEXT)"],
 }
+REVIEWS_SINCE = 6
 COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
            "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones",
            "clip")
@@ -375,23 +378,64 @@ class EventStore:
                         since: datetime | None = None, until: datetime | None = None) -> list[tuple[int, Event]]:
         """(run, event) pairs that pass the filters, in id order; since <= wall_time < until; `source` as
         `_source_clause` matches it."""
-        clauses, params = [], []
-        if kind is not None:
-            kinds = [kind] if isinstance(kind, str) else list(kind)
-            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
-            params += kinds
-        if source is not None:
-            clause, values = _source_clause(source)
-            clauses.append(clause)
-            params += values
-        if since is not None:
-            clauses.append("epoch >= ?")
-            params.append(_epoch(since))
-        if until is not None:
-            clauses.append("epoch < ?")
-            params.append(_epoch(until))
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _filters(kind, source, since, until)
         return self._select(where, params)
+
+    def search(self, kind: str | Sequence[str] | None = None, source: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, zone: str | None = None,
+               state: str | None = None, reviewed: bool | None = None, limit: int = 50,
+               offset: int = 0) -> tuple[int, list[tuple[int, Event]]]:
+        """For review: how many events pass the filters (those of `events_with_run`, and a zone the event
+        names, its state, whether it was reviewed), and a page of them, newest first."""
+        where, params = _filters(kind, source, since, until)
+        more = []
+        if zone is not None:  # zones is a JSON list of names: the name in quotes, LIKE's wildcards escaped
+            more.append("zones LIKE ? ESCAPE '\\'")
+            params.append("%" + json.dumps(zone).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if state is not None:
+            more.append("state = ?")
+            params.append(state)
+        if reviewed is not None and self._version >= REVIEWS_SINCE:
+            more.append(f"id {'' if reviewed else 'NOT '}IN (SELECT event FROM reviews)")
+        elif reviewed:
+            more.append("0")
+        if more:
+            where = f"{where} AND {' AND '.join(more)}" if where else f" WHERE {' AND '.join(more)}"
+        with self._guard() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0]
+        return total, self._select(where, [*params, int(limit), int(offset)], "ORDER BY id DESC LIMIT ? OFFSET ?")
+
+    def event(self, event_id: int) -> tuple[int, Event] | None:
+        """(run, event) of one id."""
+        found = self._select(" WHERE id = ?", [int(event_id)])
+        return found[0] if found else None
+
+    def timeline(self, run: int, source: str, person: int) -> list[tuple[int, Event]]:
+        """Every event of one person of one run (ids are a run's and a source's), in order."""
+        return self._select(" WHERE run = ? AND source = ? AND person = ?", [run, source, person])
+
+    def reviews(self, ids: Sequence[int]) -> dict[int, dict]:
+        """Which of these events were marked reviewed: {id: {"reviewed": ISO time, "reviewer": name or None}}."""
+        if not ids or self._version < REVIEWS_SINCE:
+            return {}
+        with self._guard() as db:
+            rows = db.execute(f"SELECT event, reviewed, reviewer FROM reviews WHERE event IN "
+                              f"({', '.join('?' * len(ids))})", list(ids)).fetchall()
+        return {row[0]: {"reviewed": row[1], "reviewer": row[2]} for row in rows}
+
+    def review(self, event_id: int, reviewer: str | None, reviewed: bool = True) -> dict | None:
+        """Mark an event reviewed (now, by `reviewer`), or not; the review, None when unmarked. KeyError if
+        there is no such event."""
+        with self._guard() as db, _transaction(db):
+            if db.execute("SELECT 1 FROM events WHERE id = ?", (int(event_id),)).fetchone() is None:
+                raise KeyError(event_id)
+            if not reviewed:
+                db.execute("DELETE FROM reviews WHERE event = ?", (int(event_id),))
+                return None
+            review = {"reviewed": _now(), "reviewer": reviewer}
+            db.execute("INSERT OR REPLACE INTO reviews (event, reviewed, reviewer) VALUES (?, ?, ?)",
+                       (int(event_id), review["reviewed"], reviewer))
+            return review
 
     def _select(self, where: str, params: Sequence[object], tail: str = "ORDER BY id") -> list[tuple[int, Event]]:
         # an older store, opened read-only (so not migrated), lacks the columns added since
@@ -491,6 +535,8 @@ class EventStore:
             clips = [row[0] for row in db.execute(f"SELECT clip FROM events WHERE {where} AND clip IS NOT NULL",
                                                   params)] if self._version >= ADDED_IN["clip"] else []
             deleted = db.execute(f"DELETE FROM events WHERE {where}", params).rowcount
+            if self._version >= REVIEWS_SINCE:
+                db.execute("DELETE FROM reviews WHERE event NOT IN (SELECT id FROM events)")
             unused = [s for s in old if db.execute("SELECT 1 FROM events WHERE snapshot = ?", (s,)).fetchone() is None]
         # after the commit: a crash leaves a stray file (which retention deletes later), never a row without its file
         files = [self._file(snapshot) for snapshot in unused] + [self.clip_file(clip) for clip in clips]
@@ -553,6 +599,29 @@ def _source_clause(wanted: str) -> tuple[str, list[str | int]]:
     if "/" in wanted or "\\" in wanted:
         return "source = ?", [wanted]
     return "(source = ? OR substr(source, ?) IN (?, ?))", [wanted, -len(wanted) - 1, f"/{wanted}", f"\\{wanted}"]
+
+
+def _filters(kind: str | Sequence[str] | None, source: str | None, since: datetime | None,
+             until: datetime | None) -> tuple[str, list[object]]:
+    """A WHERE (or nothing) and its parameters for events of these kinds, of this source (as `_source_clause`
+    matches it), with since <= wall_time < until."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if kind is not None:
+        kinds = [kind] if isinstance(kind, str) else list(kind)
+        clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params += kinds
+    if source is not None:
+        clause, values = _source_clause(source)
+        clauses.append(clause)
+        params += values
+    if since is not None:
+        clauses.append("epoch >= ?")
+        params.append(_epoch(since))
+    if until is not None:
+        clauses.append("epoch < ?")
+        params.append(_epoch(until))
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def _source_where(wanted: str | None) -> tuple[str, list[str | int]]:

@@ -3,7 +3,9 @@ every bind a check of the Host header.
 
 Clients send `Authorization: Bearer TOKEN`. A browser opens `/?token=TOKEN` once and gets the token as a
 cookie (HttpOnly, SameSite=Strict), so the page's own requests and images carry it. /healthz stays open
-for load balancers; it tells nothing about people.
+for load balancers; it tells nothing about people. Besides the shared token, tokens may name users (`watch`'s
+`users_env`): such a token lets its user in anywhere, and says who marked an alert reviewed. On loopback
+no token is needed, but one that is given must be right.
 
 The Host check stops DNS rebinding: a web page the operator visits can point its own name at 127.0.0.1
 and read a loopback server (faces, events) that needs no token, but its requests carry its own name in
@@ -38,22 +40,43 @@ def _given(request: Request) -> str | None:
     return request.query_params.get("token") or request.cookies.get(COOKIE)
 
 
-def require_token(app: FastAPI, token: str | None) -> None:
-    """Refuse every request without the token (no-op when `token` is None: loopback only)."""
-    if token is None:
+def _user_of(given: str, tokens: dict[str, str | None]) -> tuple[bool, str | None]:
+    """Whether `given` is one of the tokens, and the user it names (None: the shared token). Every token is
+    compared, in constant time, so the time taken does not tell which one nearly matched."""
+    found, user = False, None
+    for token, name in tokens.items():
+        if hmac.compare_digest(given.encode(), token.encode()):
+            found, user = True, name
+    return found, user
+
+
+def require_token(app: FastAPI, token: str | None, users: dict[str, str] | None = None,
+                  required: bool | None = None) -> None:
+    """Refuse every request without a valid token when one is `required` (by default when `token` is set: a
+    bind beyond loopback); tokens of `users` (user -> token) are valid too, and name the request's user
+    (`request.state.user`). Where none is required a request may come without one, but a wrong one is
+    refused (no-op when there are no tokens at all)."""
+    required = token is not None if required is None else required
+    tokens: dict[str, str | None] = {value: name for name, value in (users or {}).items()}
+    if token is not None:
+        tokens[token] = None
+    if not tokens:
         return
 
     @app.middleware("http")
     async def check(request: Request, call_next: ASGIApp) -> JSONResponse:
+        request.state.user = None
         if request.url.path in OPEN_PATHS:
             return await call_next(request)
         given = _given(request)
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        found, user = _user_of(given, tokens) if given is not None else (False, None)
+        if (given is None and required) or (given is not None and not found):
             return JSONResponse({"error": "a token is required: send 'Authorization: Bearer TOKEN', or open "
                                  "/?token=TOKEN in a browser"}, 401, headers={"WWW-Authenticate": "Bearer"})
+        request.state.user = user
         response = await call_next(request)
-        if request.query_params.get("token"):
-            response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        if request.query_params.get("token") and found:
+            response.set_cookie(COOKIE, given, httponly=True, samesite="strict")
         return response
 
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_asgi_app
 
+from maskwatch.io.net import is_loopback
 from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.events_cli import write_csv
@@ -30,6 +31,7 @@ from maskwatch.monitor.supervisor import Supervisor
 from maskwatch.video.events import Event
 from maskwatch.vision.classes import people_counts
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
+from maskwatch.web.review import add_review
 from maskwatch.web.serve import STATIC, UVICORN_OPTIONS
 
 SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
@@ -68,7 +70,8 @@ def _event_json(run: int, event: Event) -> dict:
 def site_server(supervisor: Supervisor, config: WatchConfig, deliveries: list[Delivery]) -> uvicorn.Server:
     """The server of `watch`'s page, API and metrics, with the bounds on slow clients of `serve`."""
     app = create_dashboard(supervisor, config.store, deliveries, metrics_registry(supervisor, deliveries),
-                           config.http.token, config.http.host, config.http.allowed_hosts)
+                           config.http.token, config.http.host, config.http.allowed_hosts, config.http.users,
+                           tuple(dict.fromkeys(zone.name for camera in config.cameras for zone in camera.zones)))
     tls = {"ssl_certfile": str(config.http.cert_file), "ssl_keyfile": str(config.http.key_file)} \
         if config.http.cert_file else {}
     return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, **UVICORN_OPTIONS, **tls))
@@ -76,15 +79,17 @@ def site_server(supervisor: Supervisor, config: WatchConfig, deliveries: list[De
 
 def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[Delivery],
                      registry: CollectorRegistry, token: str | None = None, host: str = "127.0.0.1",
-                     extra_hosts: tuple[str, ...] = ()) -> FastAPI:
+                     extra_hosts: tuple[str, ...] = (), users: dict[str, str] | None = None,
+                     zones: tuple[str, ...] = ()) -> FastAPI:
     """The site's page and API; `host` is the address served on, which with `extra_hosts` gives the names a
     request's Host header may carry (see auth)."""
     app = FastAPIOffline(title="maskwatch watch", summary="Cameras, people, events and metrics of a site.")
-    require_token(app, token)
+    require_token(app, token, users, required=token is not None or not is_loopback(host))
     require_host(app, allowed_hosts(host, extra_hosts))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/metrics/", make_asgi_app(registry))
     snapshot_dir = store_path.with_suffix(".snapshots")
+    add_review(app, store_path, _event_json, STATIC, lambda: list(supervisor.status), lambda: list(zones))
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
