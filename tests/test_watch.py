@@ -146,6 +146,7 @@ def test_page_api_and_metrics_need_the_token(site: Site) -> None:
     for path in ("/metrics", "/metrics/"):  # both, without make_asgi_app's redirect
         response = site.watch.get(path)
         assert response.status_code == 200 and 'maskwatch_frames_total{camera="door"}' in response.text
+        assert 'maskwatch_frames_still_total{camera="door"}' in response.text
     docs = site.watch.get("/docs").text
     assert "/static-offline-docs/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
     assert site.watch.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200

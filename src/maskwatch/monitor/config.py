@@ -79,6 +79,8 @@ REFERENCE: dict[str, tuple[Key, ...]] = {
         Key("zone", "tables", [], "[[camera.zone]] tables below it: named parts of the picture (events name them)"),
         Key("ignore_outside_zones", "bool", False, "look only at faces inside a zone: others are not classified, "
             "counted or alerted on"),
+        Key("motion_gate", "bool", True, "look at a frame only when something moved or a face is being followed "
+            "(and at least every 2 s): an empty camera costs almost nothing"),
     ),
     "camera.zone": (
         Key("name", "string", REQUIRED, "1-64 letters, digits, '.', '_' or '-'"),
@@ -179,6 +181,7 @@ class CameraConfig:
     min_face_px: float = DEFAULT_RULE.min_side
     zones: tuple[Zone, ...] = ()
     ignore_outside_zones: bool = False
+    motion_gate: bool = True
 
     @property
     def is_file(self) -> bool:
@@ -385,7 +388,8 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
     vision = {"model": _model(table, r, base), "detector": _detector(r, base),
               "face_threshold": r.number("face_threshold", None, low=0.01, high=1.0),
               "min_face_px": float(r.number("min_face_px", DEFAULT_RULE.min_side, low=1.0, high=10000.0)),
-              "zones": _zones(r), "ignore_outside_zones": r.get("ignore_outside_zones", bool, False)}
+              "zones": _zones(r), "ignore_outside_zones": r.get("ignore_outside_zones", bool, False),
+              "motion_gate": r.get("motion_gate", bool, True)}
     if vision["ignore_outside_zones"] and not vision["zones"]:
         r.problem("'ignore_outside_zones' needs at least one [[camera.zone]]")
     if source is None or name is None:

@@ -36,9 +36,10 @@ class WatchCollector:
         yield per_camera(GaugeMetricFamily, "frames_per_second", "frames processed per second, recently",
                          lambda s: s.fps)
         for key, doc in (("frames", "frames processed"), ("dropped", "frames skipped because the worker was busy"),
+                         ("still", "frames not looked at: nothing moved and nobody was in view (motion gating)"),
                          ("reconnects", "times the stream came back after dropping"),
                          ("restarts", "times the camera's worker was restarted after it died")):
-            name = "frames_dropped" if key == "dropped" else "worker_restarts" if key == "restarts" else key
+            name = {"dropped": "frames_dropped", "still": "frames_still", "restarts": "worker_restarts"}.get(key, key)
             yield per_camera(CounterMetricFamily, name, doc, lambda s, key=key: s.counts[key])
         yield per_camera(CounterMetricFamily, "stream_gap_seconds", "seconds without frames before reconnects",
                          lambda s: s.counts["gap_s"])

@@ -40,7 +40,8 @@ class CameraStatus:
     pid: int | None = None
     node: str | None = None  # the Ray node it runs on (--ray)
     fps: float = 0.0
-    counts: Counter = field(default_factory=Counter)  # frames, dropped, reconnects, gap_s, restarts, events:*, seen:*
+    counts: Counter = field(default_factory=Counter)  # frames, still, dropped, reconnects, gap_s, restarts, events:*,
+    # seen:*
     in_view: dict[str, int] = field(default_factory=dict)
     last_exit: str | None = None
     updated: float = field(default_factory=time.time)
@@ -48,7 +49,7 @@ class CameraStatus:
 
     def to_json(self) -> dict:
         return {"name": self.name, "state": self.state, "pid": self.pid, "node": self.node, "fps": self.fps,
-                "frames": self.counts["frames"], "dropped": self.counts["dropped"],
+                "frames": self.counts["frames"], "still": self.counts["still"], "dropped": self.counts["dropped"],
                 "reconnects": self.counts["reconnects"], "gap_s": round(self.counts["gap_s"], 1),
                 "restarts": self.counts["restarts"], "in_view": self.in_view, "last_exit": self.last_exit,
                 "updated": self.updated}

@@ -76,6 +76,7 @@ class _Report:
 
     def step(self, step: Step) -> None:
         self.counts["frames"] += 1
+        self.counts["still"] += step.still
         self.last_frame = time.monotonic()
         self.rate.tick(self.last_frame)
         for event in step.events:
@@ -144,7 +145,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
                             detector=camera.detector, threads=1, rule=rule)
     analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
                              alerts=Alerts(settings.rules, camera.zones) if settings.rules else None,
-                             zones=camera.zones, ignore_outside_zones=camera.ignore_outside_zones)
+                             zones=camera.zones, ignore_outside_zones=camera.ignore_outside_zones,
+                             motion_gate=camera.motion_gate)
     clips = ClipRecorder(settings.store.with_suffix(".clips"), settings.clips, camera.zones) \
         if settings.clips and settings.store else None
     grab = LatestFrame(open_camera(camera))

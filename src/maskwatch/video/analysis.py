@@ -11,6 +11,7 @@ than detection does. Still images pass through as single images: no person, no e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,21 +19,26 @@ from maskwatch.io.sinks import frame_record
 from maskwatch.io.sources import Frame
 from maskwatch.video.alerts import Alerts
 from maskwatch.video.events import Event
+from maskwatch.video.motion import MotionGate
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import detect_every_for
 from maskwatch.vision.results import Face, to_detections
 from maskwatch.vision.zones import Zone, zones_of
 
+IDLE_DETECT_S = 2.0  # with motion gating, a still picture is still looked at this often (a seated person)
+
 
 @dataclass
 class Step:
     """One frame's result: its faces, and the events that happened at it (including, on the last frame
-    of a video, those of everyone still in view when it ended)."""
+    of a video, those of everyone still in view when it ended); `still`: nothing moved and no one was in
+    view, so the frame was not looked at (motion gating)."""
 
     frame: Frame
     faces: list[Face]
     events: list[Event]
+    still: bool = False
 
     @property
     def persons(self) -> dict[int, Face]:
@@ -57,12 +63,16 @@ class VideoAnalyzer:
 
     def __init__(self, detector: MaskDetector, detect_every: int | None = 1, track: bool = True, live: bool = False,
                  settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 8,
-                 alerts: Alerts | None = None, zones: Sequence[Zone] = (), ignore_outside_zones: bool = False):
+                 alerts: Alerts | None = None, zones: Sequence[Zone] = (), ignore_outside_zones: bool = False,
+                 motion_gate: bool = False):
         """`zones`: events name the zones the person's face is in; with `ignore_outside_zones`, a face in
-        none of them is not looked at at all (not classified, not a person)."""
+        none of them is not looked at at all (not classified, not a person). `motion_gate`: on video, a frame
+        where nothing moved and no face is being followed is not looked at (but one in IDLE_DETECT_S is)."""
         self.detector, self.detect_every, self.track, self.live = detector, detect_every, track, live
         self.classify_budget, self.alerts = classify_budget, alerts
         self.zones, self.ignore_outside_zones = tuple(zones), ignore_outside_zones and bool(zones)
+        self.gate = MotionGate() if motion_gate else None
+        self._detected_at = -math.inf  # frame time of the last detection
         self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
         self._held: Step | None = None
         self._every = detect_every or 1  # of the video being analysed (None: by its frame size, per video)
@@ -92,10 +102,18 @@ class VideoAnalyzer:
         if frame.source != self.persons.source:
             self._every = self.detect_every or detect_every_for(self.detector.settings, *frame.image.shape[:2])
             events += self.persons.start(frame, self._every, self.live)
-            self._since = self._every
-        # detect on every Nth frame, and on the next one wherever the picture lost every carried face (a cut)
-        if self._since >= self._every or self.persons.lost_sight:
+            self._since, self._detected_at = self._every, -math.inf
+            self.gate = MotionGate() if self.gate else None
+        moved = self.gate is None or self.gate.moved(frame.image)
+        if not moved and not self.persons.tracking and frame.time - self._detected_at < IDLE_DETECT_S:
+            self._since = self._every  # the next frame that moves is looked at with a detection
+            return Step(frame, [], events, still=True)
+        # detect on every Nth frame, on the next one wherever the picture lost every carried face (a cut), and
+        # (gated) at least every IDLE_DETECT_S: someone who came in while the picture was taken as still
+        idle = self.gate is not None and frame.time - self._detected_at >= IDLE_DETECT_S
+        if self._since >= self._every or self.persons.lost_sight or idle:
             self._since = 0
+            self._detected_at = frame.time
             faces = self.persons.remembered(self.persons.detected(self._detect(frame), frame))
             due = self.persons.due(self.classify_budget, every_new=True)
         else:

@@ -286,6 +286,12 @@ class PersonTracker:
         self._source = None
         return events
 
+    @property
+    def tracking(self) -> bool:
+        """Whether any face is being followed: a person's (until they have left), or one on the last frame
+        that may become a person (a first detection is not yet a track)."""
+        return bool(self._persons) or bool(self._previous)
+
     def in_view(self) -> list[Person]:
         """The persons with an id who are being tracked now."""
         return [p for p in self._persons.values() if p.id is not None]
