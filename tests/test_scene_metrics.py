@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from maskwatch.evaluation.scene_metrics import Prediction, average_precision, evaluate_scenes, iou
-from maskwatch.evaluation.voc import Box
+from maskwatch.io.voc import Box
 
 CLASSES = ("with_mask", "without_mask")
 A, B, C = (0, 0, 10, 10), (20, 0, 30, 10), (40, 0, 50, 10)  # three disjoint faces

@@ -225,8 +225,8 @@ def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int)
 
 
 def scene_frames(folder: Path, count: int) -> list[bytes]:
-    from maskwatch.evaluation.voc import holdout
     from maskwatch.io.images import IMAGE_SUFFIXES, iter_files
+    from maskwatch.io.voc import holdout
 
     paths = list(iter_files(folder, IMAGE_SUFFIXES))
     paths = [p for p in paths if holdout(p.name)] or paths

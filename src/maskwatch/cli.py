@@ -345,13 +345,14 @@ def run_train_detector(args) -> int:
             import tensorflow  # noqa: F401
         except ImportError as error:
             raise RuntimeError(f"training needs TensorFlow ({error}): pip install 'maskwatch[train]'") from None
+    from maskwatch.evaluation.scene_metrics import evaluate_scenes
     from maskwatch.training.detector_data import Augment
     from maskwatch.training.train_detector import DetectorTrainConfig, train_detector
 
     config = DetectorTrainConfig(args.scenes, args.out, args.epochs, args.batch_size, args.learning_rate,
                                  seed=args.seed, augment=Augment(crop=args.crop), quantize=args.quantize,
                                  max_steps=args.steps)
-    report = train_detector(config)
+    report = train_detector(config, evaluate_scenes)
     best = report["best_val_face_ap50"]
     print(f"best epoch {report['best_epoch']}" + ("" if best is None else f", validation face AP50 {best:.3f}")
           + f"; {report['training_seconds']:.0f} s; detector in {args.out}")

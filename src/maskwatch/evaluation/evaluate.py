@@ -75,7 +75,7 @@ def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: b
     """Classification metrics on the annotated face boxes of VOC scenes, cut as `detect` cuts faces
     (boxes named mask_weared_incorrect are left out, unless the model has that class): the classifier alone,
     with perfect face boxes."""
-    from maskwatch.evaluation.voc import holdout
+    from maskwatch.io.voc import holdout
     from maskwatch.training.dataset import scene_samples
     from maskwatch.vision.classifier import default_model_path, read_labels
 
@@ -93,8 +93,8 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
     from tqdm import tqdm
 
     from maskwatch.evaluation.scene_metrics import evaluate_scenes
-    from maskwatch.evaluation.voc import holdout, scan_scenes
     from maskwatch.io.images import UnreadableImage, read_image
+    from maskwatch.io.voc import holdout, scan_scenes
 
     scenes = [s for s in scan_scenes(voc_dir) if holdout(s.image.name) or not held_out]
     if not scenes:

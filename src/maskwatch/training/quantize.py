@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import version_converter
 
-from maskwatch.vision.detector import STRIDE, _resize
+from maskwatch.vision.detector import STRIDE, resize
 
 SCALE, MAX_SIDE, CALIBRATION_SCENES = 2.5, 2048, 60
 # Quantizing the first convolutions lost dim, small faces: with only the first one in float, the 8-bit
@@ -46,7 +46,7 @@ def kept_in_float(model: onnx.ModelProto) -> list[str]:
 
 
 def _blob(image: np.ndarray) -> np.ndarray:
-    resized, _, _ = _resize(image, min(SCALE, MAX_SIDE / max(image.shape[:2])))
+    resized, _, _ = resize(image, min(SCALE, MAX_SIDE / max(image.shape[:2])))
     h, w = resized.shape[:2]
     blob = np.zeros((1, 3, -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE), np.float32)
     blob[0, :, :h, :w] = resized.transpose(2, 0, 1)

