@@ -24,21 +24,12 @@ VISIT, GAP = 12, 40  # frames the face is in view, then out of view (longer than
 @pytest.fixture(scope="module")
 def visits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The astronaut's face comes into view and leaves again, 12 times: a person and events each time."""
-    return _visits_clip(tmp_path_factory.mktemp("visits") / "visits.mp4", 12)
-
-
-@pytest.fixture(scope="module")
-def many_visits(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """60 visits (about 30 s of `fast` here): a run still going when a test interrupts it after a few."""
-    return _visits_clip(tmp_path_factory.mktemp("visits") / "many_visits.mp4", 60)
-
-
-def _visits_clip(path: Path, count: int) -> Path:
+    path = tmp_path_factory.mktemp("visits") / "visits.mp4"
     size = (320, 240)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, size)
     photo = cv2.cvtColor(cv2.resize(data.astronaut(), size), cv2.COLOR_RGB2BGR)
     empty = np.full_like(photo, 90)
-    for _ in range(count):
+    for _ in range(12):
         for _ in range(VISIT):
             writer.write(photo)
         for _ in range(GAP):
@@ -116,9 +107,9 @@ def test_kill_9_keeps_every_recorded_event_and_the_next_run_appends(visits: Path
     assert len(after) == len(events) + 24 and {e["run"] for e in after[len(events):]} == {events[0]["run"] + 1}
 
 
-def test_ctrl_c_closes_the_persons_in_view_and_the_json_lines(many_visits: Path, tmp_path: Path) -> None:
+def test_ctrl_c_closes_the_persons_in_view_and_the_json_lines(visits: Path, tmp_path: Path) -> None:
     db, jsonl = tmp_path / "events.db", tmp_path / "f.jsonl"
-    process = start_detect(many_visits, db, jsonl)
+    process = start_detect(visits, db, jsonl)
     try:
         wait_for_rows(process, db, 3)  # the second person has appeared: they are in view now (or just left)
     finally:
