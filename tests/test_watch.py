@@ -309,3 +309,35 @@ def test_sigterm_while_starting_up_stops_in_order(tmp_path: Path) -> None:
     finally:
         if watch.process.poll() is None:
             watch.stop(signal.SIGKILL)
+
+
+def test_watch_in_process_gives_back_the_signal_handlers_it_found(tmp_path: Path) -> None:
+    """`maskwatch.cli.main(["watch", ...])` in one's own process: after it stops, Ctrl-C and SIGTERM do
+    what they did before (not ignored, as watch has them while it stops in order)."""
+    import httpx
+
+    import maskwatch.cli
+
+    door_clip(tmp_path / "door.mp4")
+    port = free_port()
+    (tmp_path / "site.toml").write_text(f'store = "events.db"\n[http]\nport = {port}\n'
+                                        '[[camera]]\nname = "door"\nsource = "door.mp4"\nloop = true\n')
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def up() -> bool:
+        try:
+            return any(c["frames"] > 0 for c in httpx.get(f"http://127.0.0.1:{port}/api/cameras", timeout=2).json())
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    ran = []
+
+    def stop_when_up() -> None:
+        try:
+            ran.append(wait_until(up, 120, "watch to run its camera"))
+        finally:  # stopped either way, so that the test cannot hang
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_when_up, daemon=True).start()
+    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml")]) == 0 and ran
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -179,6 +179,17 @@ def run(args: argparse.Namespace, site_server: SiteServer) -> int:
         from maskwatch.cluster import require_ray
 
         require_ray()
+    # restored at the end: a caller in the same process (a test, one's own script) keeps its Ctrl-C, and
+    # the processes it starts later do not inherit an ignored SIGINT
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _watch(config, args, site_server)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _watch(config: WatchConfig, args: argparse.Namespace, site_server: SiteServer) -> int:
     _on_stop_signals(_stopped)
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
     from maskwatch.monitor.store import EventStore
