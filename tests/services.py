@@ -42,6 +42,13 @@ def wait_until(check: Callable[[], object], seconds: float, what: str) -> object
     raise TimeoutError(f"gave up after {seconds:.0f} s waiting for {what}")
 
 
+def interruptible() -> None:
+    """Popen's preexec_fn for a child a test stops with SIGINT: Ctrl-C at its default, as a command run
+    from a terminal has it. A shell's background job (`pytest ... &` in a script) ignores SIGINT, and a
+    child inherits that: Python then installs no KeyboardInterrupt, and the child would run on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def door_clip(path: Path, fps: float = 10.0, seconds_in: float = 2.0, seconds_out: float = 1.5,
               size: tuple[int, int] = (640, 480)) -> Path:
     """A camera's view of a door: the astronaut's bare face for `seconds_in`, then nobody for `seconds_out`

@@ -17,6 +17,7 @@ import pytest
 from skimage import data
 
 from maskwatch.cli import main
+from tests.services import interruptible
 
 VISIT, GAP = 12, 40  # frames the face is in view, then out of view (longer than a person is kept when lost)
 
@@ -57,7 +58,7 @@ def count_rows(db: Path) -> int:
 def start_detect(video: Path, db: Path, jsonl: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "maskwatch", "-q", "detect", str(video), "--preset", "fast",
                              "--events", str(db), "--json", str(jsonl)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
 
 
 def wait_for_rows(process: subprocess.Popen, db: Path, rows: int, timeout: float = 120) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from maskwatch.cli import main
 from tests.conftest import SHARED, needs_shared
+from tests.services import interruptible
 
 OUTPUTS = ("model.keras", "model.tflite", "labels.json", "report.json", "curves.png", "confusion.png")
 
@@ -101,7 +102,8 @@ def test_ctrl_c_keeps_the_best_checkpoint_and_no_half_written_file(tiny_dataset,
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "maskwatch", "train", str(tiny_dataset), "--out", str(out),
                                 "--epochs", "1", "--fine-tune-epochs", "50", "--image-size", "96",
-                                "--batch-size", "8"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                "--batch-size", "8"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
     deadline = time.monotonic() + 240
     while not (out / "model.keras").exists() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
