@@ -31,7 +31,10 @@ def plot_curves(history: dict[str, Sequence[float]], path: Path, fine_tune_from:
             ax.axvline(fine_tune_from + 0.5, color="grey", linestyle=":", label="fine-tuning starts")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+        else:  # e.g. a validation metric of a run that had no validation scenes
+            ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="grey")
     _save(figure, path)
 
 
