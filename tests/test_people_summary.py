@@ -83,22 +83,25 @@ def test_detect_and_events_summary_count_who_put_the_mask_on_as_compliant_at_las
 
 def _event(kind: str, person: int, state: str, previous: str | None = None, source: str = "door",
            when: datetime | None = None) -> Event:
-    wall_time = (when or STAMP).isoformat(timespec="milliseconds")
+    wall_time = (when or datetime.now().astimezone()).isoformat(timespec="milliseconds")
     return Event(kind, person, source, 0, 0.0, wall_time, state, (0, 0, 40, 40), None, previous_state=previous)
 
 
-# Three people at the door: 1 came bare and put the mask on, 2 wore one throughout, 3 never did.
-STAMP = datetime.now().astimezone()  # when VISITS happened: today() is asked as of then, whatever hour it is now
-VISITS = [_event("person_appeared", 1, "without_mask"), _event("mask_on", 1, "with_mask", "without_mask"),
-          _event("person_left", 1, "with_mask"), _event("person_appeared", 2, "with_mask"),
-          _event("person_left", 2, "with_mask"), _event("person_appeared", 3, "without_mask"),
-          _event("person_left", 3, "without_mask")]
+def _visits(when: datetime) -> list[Event]:
+    """Three people at the door at `when`: 1 came bare and put the mask on, 2 wore one throughout, 3 never
+    did. Stamped when a test asks (not when the module is imported), so that "today" is still that day
+    when a run of the suite crosses midnight."""
+    return [_event(kind, person, state, previous, when=when) for kind, person, state, previous in (
+        ("person_appeared", 1, "without_mask", None), ("mask_on", 1, "with_mask", "without_mask"),
+        ("person_left", 1, "with_mask", None), ("person_appeared", 2, "with_mask", None),
+        ("person_left", 2, "with_mask", None), ("person_appeared", 3, "without_mask", None),
+        ("person_left", 3, "without_mask", None))]
 
 
 def test_a_resumed_run_merges_last_states_and_ever_non_compliant() -> None:
     frame = Frame(np.zeros((4, 4, 3), np.uint8), "door.mp4", 0, 0.0, Path("door.mp4"), 25.0, True)
     per_file = Summary()
-    for e in VISITS:
+    for e in _visits(datetime.now().astimezone()):
         per_file.add(frame, [], [e])
     resumed = Summary()
     resumed.merge(json.loads(json.dumps(per_file.counts())))  # through the manifest's JSON
@@ -114,23 +117,25 @@ def test_a_resumed_run_merges_last_states_and_ever_non_compliant() -> None:
 
 @pytest.fixture
 def site(tmp_path: Path):
-    """The site page of `watch` over a store holding VISITS, on a loopback port (no cameras started)."""
+    """The site page of `watch` over a store holding the visits (stamped now), on a loopback port (no cameras
+    started); the url, the store and the visits' time."""
     (tmp_path / "door.mp4").write_bytes(b"")
     config = tmp_path / "site.toml"
     config.write_text('store = "events.db"\n[[camera]]\nname = "door"\nsource = "door.mp4"\n')
     supervisor = Supervisor(load(config))
-    for e in VISITS:
+    when = datetime.now().astimezone()
+    for e in _visits(when):
         supervisor.store.add(e)
     try:
         with running(create_dashboard(supervisor, tmp_path / "events.db", [], CollectorRegistry())) as url:
-            yield url, tmp_path / "events.db"
+            yield url, tmp_path / "events.db", when
     finally:
         supervisor.store.close()
 
 
 def test_api_today_counts_by_last_state(site) -> None:
-    _, db = site
-    result = today(db, now=STAMP)
+    _, db, when = site
+    result = today(db, now=when)
     assert result["today"] == {"people": 3, "people_by_last_state": {
         "with_mask": 2, "without_mask": 1, "mask_weared_incorrect": 0, "unknown": 0},
         "people_ever_non_compliant": 2, "compliant_at_last_sighting": 0.6667}
@@ -141,7 +146,7 @@ def test_api_today_counts_by_last_state(site) -> None:
 
 @needs_chromium
 def test_site_page_tiles_and_chart_show_last_state_and_ever(site, tmp_path: Path) -> None:
-    url, _ = site
+    url, _, _ = site
     with chromium(f"{url}/", tmp_path) as page:
         wait_for(lambda: page.evaluate("document.getElementById('people-today')?.textContent === '3'"), 30,
                  "today's tiles")
