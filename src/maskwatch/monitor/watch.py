@@ -214,11 +214,17 @@ def _watch(config: WatchConfig, args: argparse.Namespace, site_server: SiteServe
     server = site_server(supervisor, config, deliveries)
     try:
         log.info("watching: %s", config.describe())
+        # While threads and worker processes start, a stop is noted rather than raised: an exception in the
+        # middle of spawning a worker would leave it half-started (a traceback from a truncated handover).
+        noted: list[int] = []
+        _on_stop_signals(lambda signum, frame: noted.append(signum))
         for delivery in deliveries:
             delivery.start()
             log.info("delivering to %s", delivery.describe())
         supervisor.start()
-        _on_stop_signals(_stopped)  # again: ray.init sets its own SIGTERM handler (it exits with code 15)
+        _on_stop_signals(_stopped)  # also after ray.init, which sets its own SIGTERM handler (exit code 15)
+        if noted:
+            _stopped(noted[0], None)
         threading.Thread(target=_housekeeping, args=(config, days, supervisor, mqtt, stop),
                          name="maskwatch-housekeeping", daemon=True).start()
         server.run(sockets=[sock])  # until Ctrl-C or SIGTERM
