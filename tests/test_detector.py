@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from skimage import data
 from maskwatch.evaluation.scene_metrics import iou as pairwise_iou
 from maskwatch.io.images import read_image
 from maskwatch.io.voc import scan_scenes
-from maskwatch.vision.detector import CenterFace, YuNet, load_detector
+from maskwatch.vision.detector import CenterFace, YuNet, load_detector, openvino_bf16
 from maskwatch.vision.presets import PRESETS
 
 MASK_DETECT = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mask-detect"
@@ -116,7 +117,8 @@ def test_the_8_bit_model_finds_the_faces_the_float_model_finds() -> None:
     settings: nearly the same boxes, and as many of the annotated faces."""
     from maskwatch.io.voc import holdout
 
-    int8, float32 = (CenterFace(threshold=0.3, scale=2.5, max_side=2048, int8=flag) for flag in (True, False))
+    int8, float32 = (CenterFace(threshold=0.3, scale=2.5, max_side=2048, int8=flag, runtime="onnxruntime")
+                     for flag in (True, False))
     found = {True: 0, False: 0}
     same = total_float = total = 0
     for scene in [s for s in scan_scenes(MASK_DETECT) if holdout(s.image.name)][:25]:
@@ -161,4 +163,74 @@ def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags,
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
     assert detector.int8_is_exact.__wrapped__() is expected
     monkeypatch.setattr(detector, "int8_is_exact", lambda: expected)
-    assert CenterFace().int8 is expected and CenterFace(int8=True).int8 is True
+    assert CenterFace(runtime="onnxruntime").int8 is expected and CenterFace(int8=True).int8 is True
+    assert CenterFace(runtime="openvino").int8 is False  # bfloat16 floats: faster than 8 bits, and exact enough
+
+
+needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO absent, or this CPU has no bfloat16")
+
+
+@needs_openvino
+def test_openvino_is_the_default_where_it_computes_in_bfloat16(astronaut: np.ndarray) -> None:
+    from maskwatch.vision.detector import TRAINED_FLOAT
+
+    detector = load_detector()
+    assert detector.runtime == "openvino" and Path(detector.path).name == TRAINED_FLOAT
+    assert "OpenVINO, bfloat16" in str(detector)
+    (face,) = detector.detect(astronaut)
+    (theirs,) = load_detector(runtime="onnxruntime", int8=False).detect(astronaut)
+    assert iou(face.box, theirs.box) > 0.95 and abs(face.score - theirs.score) < 0.05
+
+
+@needs_openvino
+@pytest.mark.skipif(not MASK_DETECT.is_dir(), reason=f"dataset absent: {MASK_DETECT}")
+def test_bfloat16_finds_the_faces_float32_finds() -> None:
+    """OpenVINO in bfloat16 against onnxruntime in float32, the same file, on held-out scenes at the `accurate`
+    settings: nearly the same boxes, and as many of the annotated faces."""
+    from maskwatch.io.voc import holdout
+
+    runtimes = ("openvino", "onnxruntime")
+    detectors = {r: load_detector(threshold=0.25, scale=2.5, max_side=2048, int8=False, runtime=r) for r in runtimes}
+    found = dict.fromkeys(runtimes, 0)
+    same = total_float = total = 0
+    for scene in [s for s in scan_scenes(MASK_DETECT) if holdout(s.image.name)][:25]:
+        image = read_image(scene.image)
+        boxes = {r: [f.box for f in d.detect(image)] for r, d in detectors.items()}
+        truth = [box.box for box in scene.boxes]
+        total += len(truth)
+        for r in runtimes:
+            found[r] += sum(any(iou(t, b) >= 0.5 for b in boxes[r]) for t in truth)
+        total_float += len(boxes["onnxruntime"])
+        same += sum(any(iou(b, q) >= 0.5 for q in boxes["openvino"]) for b in boxes["onnxruntime"])
+    assert same / total_float > 0.95
+    assert found["openvino"] >= found["onnxruntime"] - 0.01 * total
+
+
+@needs_openvino
+def test_threads_sharing_an_openvino_model_each_get_their_own_answer(astronaut: np.ndarray) -> None:
+    """serve's threads share the cached compiled model: concurrent calls must not mix their results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = load_detector(threads=1)
+    images = [astronaut, np.zeros_like(astronaut), astronaut[:, ::-1].copy(), np.full_like(astronaut, 90)] * 6
+    alone = [[f.box for f in detector.detect(image)] for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda image: [f.box for f in detector.detect(image)], images))
+    assert together == alone and len(alone[0]) == 1 and alone[1] == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="OpenVINO not installed")
+def test_openvino_telemetry_never_loads(tmp_path: Path) -> None:
+    """OpenVINO's package imports a Google Analytics client if it is installed; maskwatch keeps it out."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "openvino_telemetry"
+    fake.mkdir()
+    marker = tmp_path / "loaded"
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    code = ("import numpy as np; from maskwatch.vision.detector import load_detector, openvino_bf16; "
+            "openvino_bf16(); load_detector().detect(np.zeros((64, 64, 3), np.uint8)); import openvino")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+    assert not marker.exists()

