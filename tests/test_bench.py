@@ -11,7 +11,7 @@ from skimage import data
 from maskwatch.bench import STAGES, webcam_frames
 from maskwatch.cli import main
 from maskwatch.io.images import decode_image
-from maskwatch.vision.detector import CenterFace
+from maskwatch.vision.detector import CenterFace, openvino_bf16
 
 
 def test_webcam_clip_shows_one_then_two_then_three_faces():
@@ -23,7 +23,7 @@ def test_webcam_clip_shows_one_then_two_then_three_faces():
 def test_bench_reports_every_workload(tmp_path, capsys):
     for name in ("astronaut", "coffee"):
         cv2.imwrite(str(tmp_path / f"{name}.jpg"), cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2BGR))
-    assert main(["bench", "--frames", "6", "--scenes", str(tmp_path), "--json"]) == 0
+    assert main(["bench", "--frames", "6", "--scenes", str(tmp_path), "--repeat", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     webcam, scenes = report["webcam_640x480_fast"], report["scenes_accurate"]
     assert webcam["frames"] == 6 and webcam["faces_per_frame"] == 2.0
@@ -32,6 +32,13 @@ def test_bench_reports_every_workload(tmp_path, capsys):
         assert all(workload["ms"][stage] > 0 for stage in STAGES)
         assert workload["fps_sequential"] > 0 and workload["fps_overlapped"] > 0
     assert webcam["fps_overlapped_tracked"] > 0
-    keras_vs_litert = report["classifier_vs_keras"]
-    assert keras_vs_litert["faces"] == 12
-    assert keras_vs_litert["speedup"] > 1  # LiteRT on the same crops must beat Keras predict per frame
+    keras = report["classifier_vs_keras"]
+    assert keras["faces"] == 12
+    assert keras["speedup"] > 1  # maskwatch on the same crops must beat Keras predict per frame
+    assert report["runtimes"]["classifier"] == ("openvino" if openvino_bf16() else "litert")
+    assert len(report["video_1280x720_accurate"]["detect_every"]) == 8
+    if openvino_bf16():  # both runtimes timed on the same frames and crops
+        compared = report["openvino_vs_defaults"]
+        assert min(compared["detect_ms"].values()) > 0 and min(compared["classify_ms_per_face"].values()) > 0
+    else:
+        assert "openvino_vs_defaults" not in report

@@ -63,7 +63,8 @@ def read_labels(model_path: Path) -> list[str]:
 class MaskClassifier:
     """Runs a LiteRT classifier on batches of face crops."""
 
-    def __init__(self, model_path: str | Path | None = None, threads: int | None = None):
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = None, runtime: str | None = None):
+        """`runtime`: "litert" or "openvino" (bfloat16); by default OpenVINO where the CPU computes in bfloat16."""
         self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
             raise FileNotFoundError(f"model not found: {self.path}")
@@ -76,12 +77,15 @@ class MaskClassifier:
         if outputs != len(self.labels):
             raise ValueError(f"{self.path}: labels.json names {len(self.labels)} classes, but the model has "
                              f"{outputs} outputs (is it the labels.json of another model?)")
-        if openvino_bf16():  # faster than LiteRT there (vision/runtimes.py), any batch size in one compiled model
+        if runtime not in (None, "litert", "openvino"):
+            raise ValueError(f"runtime must be litert or openvino, got {runtime!r}")
+        self.runtime = runtime or ("openvino" if openvino_bf16() else "litert")
+        if self.runtime == "openvino":  # faster than LiteRT (vision/runtimes.py); any batch size in one compiled model
             model = read_openvino(self.path)
             model.reshape({model.inputs[0]: [-1, self.image_size, self.image_size, 3]})
             self._openvino = OpenVinoModel(model, self._threads)
         log.info("mask classifier %s (%s, %dpx) on %s", self.path, ", ".join(self.labels), self.image_size,
-                 "LiteRT" if self._openvino is None else "OpenVINO, bfloat16")
+                 "LiteRT" if self._openvino is None else "OpenVINO")
 
     def _interpreter(self, batch: int):
         """One interpreter per batch size: resizing one interpreter re-plans its memory on every change,
