@@ -12,7 +12,7 @@ from skimage import data
 from maskwatch.evaluation.scene_metrics import iou
 from maskwatch.io.sources import Frame
 from maskwatch.video.analysis import VideoAnalyzer
-from maskwatch.video.motion import MotionFollower
+from maskwatch.video.motion import MotionFollower, nanmedian
 from maskwatch.vision.pipeline import MaskDetector
 
 FACE = (180, 60, 270, 175)  # the astronaut's face in her photo
@@ -89,3 +89,12 @@ def test_a_face_that_walks_further_than_its_width_between_detections_becomes_one
     steps = [s for f in frames for s in analyzer.push(f)] + analyzer.finish()
     assert {face.person for step in steps[4:] for face in step.faces} == {1}
     assert [e.kind for step in steps for e in step.events] == ["person_appeared", "person_left"]
+
+
+def test_nanmedian_is_numpys() -> None:
+    rng = np.random.default_rng(0)
+    for shape in [(7, 16), (5, 16, 2), (3, 120), (1, 1)]:
+        values = rng.normal(size=shape)
+        values[rng.random(shape) < 0.4] = np.nan
+        values[0] = rng.normal(size=shape[1:])  # one row without NaNs
+        assert np.allclose(nanmedian(values), np.nanmedian(values, axis=1), equal_nan=True)

@@ -73,14 +73,24 @@ class MotionFollower:
 def _moved_boxes(boxes: np.ndarray, before: np.ndarray, after: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Boxes (B x 4) moved by the median shift of their good points (B x P x 2, before and after) and scaled
     by the median ratio of the distances between pairs of good points."""
-    shift = np.nanmedian(np.where(good[..., None], after - before, np.nan), axis=1)
+    shift = nanmedian(np.where(good[..., None], after - before, np.nan))
     apart_before = np.linalg.norm(before[:, :, None] - before[:, None], axis=-1)
     apart_after = np.linalg.norm(after[:, :, None] - after[:, None], axis=-1)
     pairs = good[:, :, None] & good[:, None] & np.triu(np.ones(apart_before.shape[1:], bool), 1)
     ratio = np.where(pairs, apart_after / np.maximum(apart_before, 1e-3), np.nan).reshape(len(boxes), -1)
-    scale = np.clip(np.nanmedian(ratio, axis=1), *SCALE_RANGE)[:, None]
+    scale = np.clip(nanmedian(ratio), *SCALE_RANGE)[:, None]
     centre, half = (boxes[:, :2] + boxes[:, 2:]) / 2 + shift, (boxes[:, 2:] - boxes[:, :2]) / 2 * scale
     return np.concatenate([centre - half, centre + half], axis=1)
+
+
+def nanmedian(values: np.ndarray) -> np.ndarray:
+    """`np.nanmedian(values, axis=1)`, without the masked arrays numpy uses for small inputs: 1.5 ms a frame
+    for a crowd's boxes, most of the cost of carrying them."""
+    ordered = np.sort(values, axis=1)  # NaNs sort last
+    count = np.expand_dims((~np.isnan(values)).sum(axis=1), 1)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0) // 2, axis=1)
+    high = np.take_along_axis(ordered, count // 2, axis=1)
+    return np.squeeze((low + high) / 2, axis=1)
 
 
 class MotionGate:
