@@ -163,7 +163,8 @@ def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags,
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
     assert detector.int8_is_exact.__wrapped__() is expected
     monkeypatch.setattr(detector, "int8_is_exact", lambda: expected)
-    assert CenterFace().int8 is expected and CenterFace(int8=True).int8 is True
+    assert CenterFace(runtime="onnxruntime").int8 is expected and CenterFace(int8=True).int8 is True
+    assert CenterFace(runtime="openvino").int8 is False  # there bfloat16 floats are as fast, and more accurate
 
 
 needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO absent, or this CPU has no bfloat16")
@@ -174,22 +175,22 @@ def test_openvino_is_the_default_where_it_computes_in_bfloat16(astronaut: np.nda
     from maskwatch.vision.detector import shipped_detector
 
     detector = load_detector()
-    assert detector.runtime == "openvino" and Path(detector.path) == shipped_detector()
+    assert detector.runtime == "openvino" and Path(detector.path) == shipped_detector(int8=False)
     assert "OpenVINO, bfloat16" in str(detector)
     (face,) = detector.detect(astronaut)
-    (theirs,) = load_detector(runtime="onnxruntime").detect(astronaut)
-    assert iou(face.box, theirs.box) > 0.9 and abs(face.score - theirs.score) < 0.05  # 8-bit kernels differ
+    (theirs,) = load_detector(runtime="onnxruntime", int8=False).detect(astronaut)
+    assert iou(face.box, theirs.box) > 0.95 and abs(face.score - theirs.score) < 0.05
 
 
 @needs_openvino
 @pytest.mark.skipif(not MASK_DETECT.is_dir(), reason=f"dataset absent: {MASK_DETECT}")
-def test_openvino_finds_the_faces_onnxruntime_finds() -> None:
-    """OpenVINO (8 bits, its float layers in bfloat16) against onnxruntime, the same file, on held-out scenes
-    at the `accurate` settings: nearly the same boxes, and as many of the annotated faces."""
+def test_bfloat16_finds_the_faces_float32_finds() -> None:
+    """OpenVINO in bfloat16 against onnxruntime in float32, the same file, on held-out scenes at the `accurate`
+    settings: nearly the same boxes, and as many of the annotated faces."""
     from maskwatch.io.voc import holdout
 
     runtimes = ("openvino", "onnxruntime")
-    detectors = {r: load_detector(threshold=0.25, scale=2.5, max_side=2048, runtime=r) for r in runtimes}
+    detectors = {r: load_detector(threshold=0.25, scale=2.5, max_side=2048, int8=False, runtime=r) for r in runtimes}
     found = dict.fromkeys(runtimes, 0)
     same = total_float = total = 0
     for scene in [s for s in scan_scenes(MASK_DETECT) if holdout(s.image.name)][:25]:
@@ -202,7 +203,7 @@ def test_openvino_finds_the_faces_onnxruntime_finds() -> None:
         total_float += len(boxes["onnxruntime"])
         same += sum(any(iou(b, q) >= 0.5 for q in boxes["openvino"]) for b in boxes["onnxruntime"])
     assert same / total_float > 0.95
-    assert found["openvino"] >= found["onnxruntime"] - 0.02 * total  # measured 70 against 71 of 75
+    assert found["openvino"] >= found["onnxruntime"] - 0.01 * total
 
 
 @needs_openvino
