@@ -137,19 +137,27 @@ Run = Callable[[np.ndarray], Sequence[np.ndarray]]  # an RGB uint8 HxWx3 image i
 
 
 def _session(height: int, width: int, threads: int, path: str | None, runtime: str) -> Run:
-    """The session for an input size. On OpenVINO, a size's first two uses run on a model compiled for any
-    size: compiling for one size costs 170-270 ms, about twice what a run of the any-size model costs at a
-    new size, so photos of many sizes and serve's uploads would spend more time compiling than detecting. A
-    size in repeated use (video) gets its own model, which runs up to a quarter faster."""
+    """The session for an input size. On OpenVINO, a model compiled for any size, until the same size comes
+    three times in a row (video, or a folder of one camera's photos): compiling for one size costs 170-270 ms,
+    about twice what the any-size model costs on a new size, so photos of many sizes and serve's uploads
+    would spend more time compiling than detecting; a size of its own runs up to a quarter faster."""
+    global _last_size, _same_size_runs
     if runtime == "openvino":
         key = (height, width, threads, path)
-        _size_uses[key] = uses = _size_uses.get(key, 0) + 1
-        if uses <= 2:
-            return _centerface_session(None, None, threads, path, runtime)
+        _same_size_runs = _same_size_runs + 1 if key == _last_size else 1
+        _last_size = key
+        if _same_size_runs < 3:
+            return _any_size_session(threads, path)
     return _centerface_session(height, width, threads, path, runtime)
 
 
-_size_uses: dict[tuple, int] = {}
+_last_size: tuple | None = None
+_same_size_runs = 0
+
+
+@lru_cache(maxsize=2)
+def _any_size_session(threads: int, path: str | None) -> Run:
+    return _centerface_session.__wrapped__(None, None, threads, path, "openvino")
 
 
 @lru_cache(maxsize=16)
