@@ -105,7 +105,10 @@ class MaskClassifier:
         if batch not in self._compiled:
             model = read_openvino(self.path)
             model.reshape({model.inputs[0]: [batch, self.image_size, self.image_size, 3]})
-            self._compiled[batch] = OpenVinoModel(model, self._threads)
+            # One thread, whatever `threads` says: OpenVINO's two-thread kernels round the fast model differently
+            # (up to 5e-4), and `detect --ray` and watch's workers, one thread each, must label as `detect` does.
+            # A thread costs little here (0.5-1 ms a face either way, batches of 3-8).
+            self._compiled[batch] = OpenVinoModel(model, 1)
         return self._compiled[batch]
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
