@@ -167,7 +167,8 @@ def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags,
     assert CenterFace(runtime="openvino").int8 is False  # there bfloat16 floats are as fast, and more accurate
 
 
-needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO absent, or this CPU has no bfloat16")
+needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO not asked for (MASKWATCH_OPENVINO=1), "
+                                    "absent, or this CPU has no bfloat16")
 
 
 @needs_openvino
@@ -248,6 +249,6 @@ def test_openvino_telemetry_never_loads(tmp_path: Path) -> None:
     (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     code = ("import numpy as np; from maskwatch.vision.detector import load_detector, openvino_bf16; "
             "openvino_bf16(); load_detector().detect(np.zeros((64, 64, 3), np.uint8)); import openvino")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]), "MASKWATCH_OPENVINO": "1"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
     assert not marker.exists()
