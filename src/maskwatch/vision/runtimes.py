@@ -26,9 +26,9 @@ OPT_IN = "MASKWATCH_OPENVINO"  # =1: use OpenVINO where the CPU computes in bflo
 @lru_cache(maxsize=1)
 def openvino_bf16() -> bool:
     """Whether OpenVINO is to be used: asked for (MASKWATCH_OPENVINO=1), installed, and this CPU computes in
-    bfloat16. Opt-in for now: twice, the full test suite (one process running TensorFlow, Ray, onnxruntime
-    and OpenVINO over hundreds of tests) crashed inside TensorFlow once OpenVINO had been loaded; not yet
-    understood, and not reproduced in any smaller set of tests."""
+    bfloat16. Opt-in for now: with it as the default, the full test suite (one process running TensorFlow,
+    Ray, onnxruntime and OpenVINO over hundreds of tests) died twice with a segmentation fault in a
+    TensorFlow test; not yet understood (docs/detector.md, "Where it runs")."""
     if os.environ.get(OPT_IN) != "1":
         return False
     sys.modules.setdefault("openvino_telemetry", None)  # its import fails: OpenVINO falls back to its stub
