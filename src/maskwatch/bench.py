@@ -23,7 +23,7 @@ from maskwatch.io.annotate import draw
 from maskwatch.io.images import decode_image
 from maskwatch.vision.classifier import MaskClassifier
 from maskwatch.vision.crops import face_crop
-from maskwatch.vision.detector import load_detector
+from maskwatch.vision.detector import load_detector, openvino_bf16
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS
 
@@ -133,8 +133,6 @@ def openvino_vs_defaults(detector: MaskDetector, encoded: Sequence[bytes]) -> di
     """Where OpenVINO runs in bfloat16: ms per frame of `detector`'s face detection there and on onnxruntime
     (8 bits where exact, as elsewhere), and ms per face of its classifier there and on LiteRT, on the same
     frames and crops (None elsewhere)."""
-    from maskwatch.vision.detector import openvino_bf16
-
     if not openvino_bf16():
         return None
     settings = detector.detector

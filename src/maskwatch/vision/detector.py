@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 
 from maskwatch.vision.results import Face
-from maskwatch.vision.runtimes import OpenVinoModel, openvino_bf16, read_openvino
+from maskwatch.vision.runtimes import OpenVinoModel, openvino_bf16, read_openvino, takes_uint8_images
 
 # CenterFace halves the resolution five times, then upsamples 2x three times and adds each result to the
 # skip connection of the same stride. A stride-2 conv rounds an odd size up, so for a side that is not a
@@ -127,9 +127,9 @@ def default_runtime() -> str:
 
 def prefer_int8(runtime: str | None = None) -> bool:
     """Whether the 8-bit detector is the better choice on `runtime` (default: this machine's): on onnxruntime,
-    where 8 bits keep their accuracy. Not on OpenVINO: there the float model in bfloat16 is about as fast and
-    more accurate (held-out face recall 0.937 against 0.929; the 8-bit one split a hallway clip's person in
-    two), README "Speed"."""
+    where 8 bits keep their accuracy. Not on OpenVINO: there the float model in bfloat16 is 10-12% slower
+    but more accurate (held-out face recall 0.937 against 0.929; the 8-bit one split a hallway clip's person
+    in two), docs/detector.md "Where it runs"."""
     return int8_is_exact() and (runtime or default_runtime()) == "onnxruntime"
 
 
@@ -181,14 +181,8 @@ def _build_session(height: int | None, width: int | None, threads: int, path: st
             else:
                 dim.dim_value = side // stride
     if runtime == "openvino":
-        graph = read_openvino(model.SerializeToString())
-        import openvino
-
-        steps = openvino.preprocess.PrePostProcessor(graph)  # the image as it is: uint8 HxWx3 (as onnxruntime's)
-        steps.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC"))
-        steps.input().model().set_layout(openvino.Layout("NCHW"))
-        steps.input().preprocess().convert_element_type(openvino.Type.f32)
-        run = OpenVinoModel(steps.build(), threads, _OUTPUTS)
+        steps = takes_uint8_images(read_openvino(model.SerializeToString()))
+        run = OpenVinoModel(steps, threads, _OUTPUTS)
         return lambda image: run(image[None])
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -218,7 +212,7 @@ def content_box(image: np.ndarray, darkest: int = 12) -> tuple[int, int, int, in
 
 
 class CenterFace:
-    """CenterFace on onnxruntime, or on OpenVINO in bfloat16 where that is faster (`openvino_bf16`).
+    """CenterFace on onnxruntime, or on OpenVINO in bfloat16 where asked for and faster (`openvino_bf16`).
 
     ``threshold`` applies to the face-centre heatmap, ``nms_iou`` merges overlapping boxes, ``scale`` resizes
     the image before detection (2.0 finds smaller faces, 0.5 runs ~4x faster) and ``max_side`` caps the

@@ -23,28 +23,47 @@ import numpy as np
 OPT_IN = "MASKWATCH_OPENVINO"  # =1: use OpenVINO where the CPU computes in bfloat16
 
 
+def _openvino():
+    """The `openvino` module, imported with its telemetry kept out (its import fails, and OpenVINO falls back
+    to its stub). Every import of OpenVINO in maskwatch goes through here, asked for or not."""
+    sys.modules.setdefault("openvino_telemetry", None)
+    import openvino
+
+    return openvino
+
+
 @lru_cache(maxsize=1)
-def openvino_bf16() -> bool:
-    """Whether OpenVINO is to be used: asked for (MASKWATCH_OPENVINO=1), installed, and this CPU computes in
-    bfloat16. Opt-in for now: with it as the default, the full test suite (one process running TensorFlow,
-    Ray, onnxruntime and OpenVINO over hundreds of tests) died twice with a segmentation fault in a
-    TensorFlow test; not yet understood (docs/detector.md, "Where it runs")."""
-    if os.environ.get(OPT_IN) != "1":
-        return False
-    sys.modules.setdefault("openvino_telemetry", None)  # its import fails: OpenVINO falls back to its stub
+def cpu_bf16() -> bool:
+    """Whether OpenVINO is installed and this CPU computes in bfloat16."""
     try:
-        import openvino
+        openvino = _openvino()
     except ImportError:
         return False
     return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
+def openvino_bf16() -> bool:
+    """Whether OpenVINO is to be used: asked for (MASKWATCH_OPENVINO=1), installed, and this CPU computes in
+    bfloat16. Opt-in for now: with it as the default, the full test suite (one process running TensorFlow,
+    Ray, onnxruntime and OpenVINO over hundreds of tests) died twice with a segmentation fault in a
+    TensorFlow test; not yet understood (docs/detector.md, "Where it runs")."""
+    return os.environ.get(OPT_IN) == "1" and cpu_bf16()
+
+
 def read_openvino(model: bytes | Path):
     """An `openvino.Model` from ONNX bytes or a model file (.onnx, .tflite)."""
-    openvino_bf16()  # the telemetry guard, before the first import
-    import openvino
+    return _openvino().Core().read_model(model if isinstance(model, bytes) else str(model))
 
-    return openvino.Core().read_model(model if isinstance(model, bytes) else str(model))
+
+def takes_uint8_images(model):
+    """The model with its input taken as images are held, uint8 NHWC, turned into the float NCHW it wants
+    inside the compiled model (no float copy of each frame in Python)."""
+    openvino = _openvino()
+    steps = openvino.preprocess.PrePostProcessor(model)
+    steps.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC"))
+    steps.input().model().set_layout(openvino.Layout("NCHW"))
+    steps.input().preprocess().convert_element_type(openvino.Type.f32)
+    return steps.build()
 
 
 class OpenVinoModel:
@@ -54,10 +73,8 @@ class OpenVinoModel:
     def __init__(self, model, threads: int, outputs: Sequence[str] | None = None) -> None:
         """`model`: an `openvino.Model` (`read_openvino`); `outputs`: the names of the outputs a call returns,
         in that order (default: all, in the model's order)."""
-        import openvino
-
-        precision = "bf16" if openvino_bf16() else "f32"
-        self._compiled = openvino.Core().compile_model(model, "CPU", {
+        precision = "bf16" if cpu_bf16() else "f32"
+        self._compiled = _openvino().Core().compile_model(model, "CPU", {
             "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"})
         self._outputs = ([self._compiled.output(name) for name in outputs] if outputs is not None
                          else list(self._compiled.outputs))
