@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from maskwatch.io.annotate import COLOURS
-from maskwatch.io.rate import RateMeter
+from maskwatch.io.rate import WINDOW_S, RateMeter
 from maskwatch.monitor.config import load
 from maskwatch.monitor.metrics import registry
 from maskwatch.monitor.supervisor import ProcessSupervisor, Supervisor
@@ -51,8 +51,10 @@ def test_a_15_fps_camera_reads_15_fps_on_metrics_the_page_and_mqtt(tmp_path: Pat
     watch = Watch(config, port=port)
     try:
         watch.wait_running()
-        time.sleep(3)  # a full window of frames, past the first detections (slower while the model warms up)
-        metrics, page, warm, before = [], [], len(subscriber.messages), watch.cameras()["door"]
+        time.sleep(3)  # past the first detections (slower while the model warms up)
+        before = watch.cameras()["door"]
+        time.sleep(WINDOW_S + 1)  # then every reading's window (and the worker's last status) is of frames after it
+        metrics, page, warm = [], [], len(subscriber.messages)
         started = time.monotonic()
         while time.monotonic() - started < 11:  # two or three retained statuses, every 5 s
             metrics.append(samples(watch.get("/metrics").text, "maskwatch_frames_per_second")["door"])

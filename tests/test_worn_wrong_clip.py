@@ -67,15 +67,17 @@ def test_a_person_worn_wrong_raises_mask_off_an_alert_and_is_counted(tmp_path: P
 
     try:
         watch.wait_running()
-        wait_until(lambda: any(e["kind"] == "person_left" for e in events()), 120, "the first pass of the person")
+        # the second pass: the first may start while the worker still loads its models (the file plays on)
+        wait_until(lambda: sum(e["kind"] == "person_left" for e in events()) >= 2, 180, "two passes of the person")
         today = watch.get("/api/today").json()
     finally:
         assert watch.stop() == 0
     recorded = events()
-    first = [(e["kind"], e["previous_state"], e["state"]) for e in recorded if e["person"] == recorded[0]["person"]]
-    assert first[0] == ("person_appeared", None, WITH_MASK), first
-    assert ("mask_off", WITH_MASK, INCORRECT) in first, first
-    assert INCORRECT in [state for kind, _, state in first if kind == "alert"], first
+    persons = list(dict.fromkeys(e["person"] for e in recorded))
+    second = [(e["kind"], e["previous_state"], e["state"]) for e in recorded if e["person"] == persons[1]]
+    assert second[0] == ("person_appeared", None, WITH_MASK), second
+    assert ("mask_off", WITH_MASK, INCORRECT) in second, second
+    assert INCORRECT in [state for kind, _, state in second if kind == "alert"], second
     summary = json.loads(_stored(db, "--summary", "--json"))
     assert summary["total"]["people_by_last_state"][INCORRECT] >= 1, summary
     assert summary["total"]["people_ever_non_compliant"] >= 1, summary
