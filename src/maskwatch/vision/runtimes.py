@@ -1,5 +1,5 @@
-"""Where the models run: with MASKWATCH_OPENVINO=1, on OpenVINO in bfloat16 where the CPU computes in it (AMX,
-AVX-512 BF16); otherwise the face detector on onnxruntime and the classifier on LiteRT.
+"""Where the models run: on OpenVINO in bfloat16 where the CPU computes in it (AMX, AVX-512 BF16) and OpenVINO is
+installed; otherwise (or with MASKWATCH_OPENVINO=0) the face detector on onnxruntime, the classifier on LiteRT.
 
 On such a CPU (2 cores, README "Speed"), bfloat16 runs the float detector 1.6x faster than 8 bits on
 onnxruntime, with a higher held-out face recall, and the classifier 2-2.6x faster than LiteRT on batches of
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-OPT_IN = "MASKWATCH_OPENVINO"  # =1: use OpenVINO where the CPU computes in bfloat16
+OPT_OUT = "MASKWATCH_OPENVINO"  # =0: onnxruntime and LiteRT even where OpenVINO would be faster
 
 
 def _openvino():
@@ -33,26 +33,34 @@ def _openvino():
 
 
 @lru_cache(maxsize=1)
+def _core():
+    """One OpenVINO Core for the whole process, never released. Its CPU plugin gives each thread that runs a
+    model an alternate signal stack, and frees them when it is unloaded (the last Core and model gone), taking
+    the stack back only from the thread that unloads it: unloaded elsewhere (the garbage collector in another
+    thread), the next Ctrl-C on the main thread ran on freed memory and killed the process (a segmentation
+    fault, in the test suite). Kept loaded, the stacks stay valid."""
+    return _openvino().Core()
+
+
+@lru_cache(maxsize=1)
 def cpu_bf16() -> bool:
     """Whether OpenVINO is installed and this CPU computes in bfloat16."""
     try:
-        openvino = _openvino()
+        core = _core()
     except ImportError:
         return False
-    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def openvino_bf16() -> bool:
-    """Whether OpenVINO is to be used: asked for (MASKWATCH_OPENVINO=1), installed, and this CPU computes in
-    bfloat16. Opt-in for now: with it as the default, the full test suite (one process running TensorFlow,
-    Ray, onnxruntime and OpenVINO over hundreds of tests) died twice with a segmentation fault in a
-    TensorFlow test; not yet understood (docs/detector.md, "Where it runs")."""
-    return os.environ.get(OPT_IN) == "1" and cpu_bf16()
+    """Whether OpenVINO is to be used: installed, this CPU computes in bfloat16, and not turned off
+    (MASKWATCH_OPENVINO=0)."""
+    return os.environ.get(OPT_OUT) != "0" and cpu_bf16()
 
 
 def read_openvino(model: bytes | Path):
     """An `openvino.Model` from ONNX bytes or a model file (.onnx, .tflite)."""
-    return _openvino().Core().read_model(model if isinstance(model, bytes) else str(model))
+    return _core().read_model(model if isinstance(model, bytes) else str(model))
 
 
 def takes_uint8_images(model):
@@ -74,7 +82,7 @@ class OpenVinoModel:
         """`model`: an `openvino.Model` (`read_openvino`); `outputs`: the names of the outputs a call returns,
         in that order (default: all, in the model's order)."""
         precision = "bf16" if cpu_bf16() else "f32"
-        self._compiled = _openvino().Core().compile_model(model, "CPU", {
+        self._compiled = _core().compile_model(model, "CPU", {
             "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"})
         self._outputs = ([self._compiled.output(name) for name in outputs] if outputs is not None
                          else list(self._compiled.outputs))
