@@ -67,7 +67,7 @@ def test_detection_every_third_frame_carries_the_person_between() -> None:
     detector = MaskDetector("fast")
     calls = []
     detect = detector.detector.detect
-    detector.detector.detect = lambda image: calls.append(1) or detect(image)
+    detector.detector.detect = lambda image, rows=None: calls.append(1) or detect(image, rows)
     steps = _run(VideoAnalyzer(detector, detect_every=3), _clip("a.mp4", 12))
     assert len(calls) == 4
     assert all(len(s.faces) == 1 for s in steps)
@@ -126,7 +126,7 @@ def _counting_detections(detector: MaskDetector) -> list[tuple[int, ...]]:
     """The frame shapes the detector is called on, in order."""
     calls: list[tuple[int, ...]] = []
     detect = detector.detector.detect
-    detector.detector.detect = lambda image: calls.append(image.shape) or detect(image)
+    detector.detector.detect = lambda image, rows=None: calls.append(image.shape) or detect(image, rows)
     return calls
 
 

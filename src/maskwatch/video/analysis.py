@@ -3,10 +3,12 @@
 Every `detect_every`-th frame goes through the face detector; on the frames between, each face's box is
 carried along with the picture under it (`video/motion.py`) and classified there, so states stay as
 current as on frames with detection. The tracker takes every frame's boxes, detected or carried. Where
-the picture loses every carried face at once (a cut), the next frame is detected. With more than
-`classify_budget` faces, a frame classifies that many (those classified longest ago; on a detection frame,
-every new face besides): a crowd of 35 small faces would otherwise cost more to classify on every frame
-than detection does. Still images pass through as single images: no person, no event.
+the picture loses every carried face at once (a cut), the next frame is detected. Most detections look
+only at the band of rows where faces were seen, every 4th at the whole frame (`video/band.py`). With
+more than `classify_budget` faces, a frame classifies that many (those classified longest ago; on a
+detection frame, every new face besides): a crowd of 35 small faces would otherwise cost more to
+classify on every frame than detection does. Still images pass through as single images: no person,
+no event.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from maskwatch.io.sinks import frame_record
 from maskwatch.io.sources import Frame
 from maskwatch.video.alerts import Alerts
+from maskwatch.video.band import FaceBand
 from maskwatch.video.events import Event
 from maskwatch.video.motion import MotionGate
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
@@ -77,6 +80,7 @@ class VideoAnalyzer:
         self._held: Step | None = None
         self._every = detect_every or 1  # of the video being analysed (None: by its frame size, per video)
         self._since = 0  # frames since the last detection
+        self.band = FaceBand()  # the rows detections look at, of the video being analysed
 
     def push(self, frame: Frame) -> list[Step]:
         done = []
@@ -104,6 +108,7 @@ class VideoAnalyzer:
             events += self.persons.start(frame, self._every, self.live)
             self._since, self._detected_at = self._every, -math.inf
             self.gate = MotionGate() if self.gate else None
+            self.band = FaceBand()
         moved = self.gate is None or self.gate.moved(frame.image)
         if not moved and not self.persons.tracking and frame.time - self._detected_at < IDLE_DETECT_S:
             self._since = self._every  # the next frame that moves is looked at with a detection
@@ -114,7 +119,12 @@ class VideoAnalyzer:
         if self._since >= self._every or self.persons.lost_sight or idle:
             self._since = 0
             self._detected_at = frame.time
-            faces = self.persons.remembered(self.persons.detected(self._detect(frame), frame))
+            # where faces were, unless detecting every frame or after a cut or a still spell: the whole frame
+            rows = self.band.rows(frame.image.shape[0], [p.box for p in self.persons.in_view()],
+                                  whole=self._every == 1 or self.persons.lost_sight or idle)
+            detected = self._detect(frame, rows)
+            self.band.saw(rows, [face.box for face in detected])
+            faces = self.persons.remembered(self.persons.detected(detected, frame))
             due = self.persons.due(self.classify_budget, every_new=True)
         else:
             faces = self.persons.carried(frame)
@@ -129,9 +139,10 @@ class VideoAnalyzer:
             happened += self.alerts.check(frame, self.persons)
         return Step(frame, faces, self._zoned(events + happened, frame))
 
-    def _detect(self, frame: Frame) -> list[Face]:
-        """The detector's faces, less those in no zone where faces outside them are ignored."""
-        faces = self.detector.detector.detect(frame.image)
+    def _detect(self, frame: Frame, rows: tuple[int, int] | None = None) -> list[Face]:
+        """The detector's faces (in the band `rows` only, if given), less those in no zone where faces outside
+        them are ignored."""
+        faces = self.detector.detector.detect(frame.image, rows)
         if not self.ignore_outside_zones:
             return faces
         height, width = frame.image.shape[:2]

