@@ -147,7 +147,7 @@ def test_a_first_ctrl_c_waits_for_a_safe_point_and_a_second_one_does_not():
     import os
     import signal
 
-    from maskwatch.training.interrupt import deferred_interrupt
+    from maskwatch.io.interrupt import deferred_interrupt
 
     before = signal.getsignal(signal.SIGINT)
     with deferred_interrupt() as interrupt:

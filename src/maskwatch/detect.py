@@ -13,6 +13,7 @@ from tqdm import tqdm
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.background import prefetch
+from maskwatch.io.interrupt import deferred_interrupt
 from maskwatch.io.rate import RateMeter
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
 from maskwatch.io.sources import open_source
@@ -127,11 +128,14 @@ def run_detect(options: DetectOptions) -> int:
             progress.update()
             return outputs.write(step)
 
-        try:
-            for frame in frames:
-                if not all(output(step) for step in analyzer.push(frame)):
-                    break
-        finally:  # also on Ctrl-C: the last frame and the events of whoever is still in view
-            for step in analyzer.finish():
-                output(step)
+        # Ctrl-C is taken between frames, so no frame is left half-written
+        with deferred_interrupt("frame") as interrupt:
+            try:
+                for frame in frames:
+                    if not all(output(step) for step in analyzer.push(frame)):
+                        break
+                    interrupt.check()
+            finally:  # also on Ctrl-C: the last frame and the events of whoever is still in view
+                for step in analyzer.finish():
+                    output(step)
     return report(options, outputs.summary, source.failures)

@@ -32,7 +32,7 @@ from maskwatch.training.dataset import (
     scene_samples,
 )
 from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
-from maskwatch.training.interrupt import deferred_interrupt
+from maskwatch.io.interrupt import deferred_interrupt
 from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
 from maskwatch.training.weights import weights_path

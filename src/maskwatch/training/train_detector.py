@@ -153,7 +153,7 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
     from tqdm import tqdm
 
     from maskwatch.training.centerface import LANDMARKS, build_keras, set_metadata, write_onnx
-    from maskwatch.training.interrupt import deferred_interrupt
+    from maskwatch.io.interrupt import deferred_interrupt
     from maskwatch.training.plots import plot_curves
     from maskwatch.vision.detector import THRESHOLD_KEY, _float_model
 
