@@ -25,16 +25,18 @@ from maskwatch.vision.pipeline import MaskDetector
 
 
 def track(source: str | int | Path | None = None, preset: str | None = None, model: str | Path | None = None,
-          detector: str = DEFAULT_DETECTOR, detect_every: int | None = None, snapshots: bool = False) -> Iterator[Step]:
+          detector: str = DEFAULT_DETECTOR, detect_every: int | None = None, snapshots: bool = False,
+          pipeline: MaskDetector | None = None) -> Iterator[Step]:
     """Frames of `source` (as `maskwatch detect` takes it: a file, folder, camera index, URL; None: camera
     0) with their faces, persons and events, one `Step` per frame, in order. `preset` defaults to `fast` for
     cameras and streams, `accurate` for files; `snapshots` keeps each person's clearest face on their
     events (`event.face_image`). When the source ends, the last frame carries the person_left of everyone
-    still in view; stop early (break) and they are not closed."""
+    still in view; stop early (break) and they are not closed. `pipeline`: a `MaskDetector` already loaded
+    (several videos, one loading), instead of `preset`, `model` and `detector`."""
     frames = open_source(None if source is None else str(source))
     with closing(frames):
-        analyzer = VideoAnalyzer(MaskDetector(preset or ("fast" if frames.live else "accurate"), model,
-                                              detector=detector), detect_every, live=frames.live, snapshots=snapshots)
+        pipeline = pipeline or MaskDetector(preset or ("fast" if frames.live else "accurate"), model, detector=detector)
+        analyzer = VideoAnalyzer(pipeline, detect_every, live=frames.live, snapshots=snapshots)
         with closing(prefetch(frames)) as ahead:
             for frame in ahead:
                 yield from analyzer.push(frame)
