@@ -1,10 +1,11 @@
 """Training samples for the face detector: annotated scenes, changed as cameras change faces, and the
 CenterNet targets CenterFace learns from.
 
-Cameras show faces of 10-40 px, blurred, dim and JPEG-compressed; the scenes are photos. Each sample is
-a random crop of a scene resized by a random factor (down to faces of a few pixels, up to the 2.5x of the
-`accurate` preset), maybe flipped, blurred, darkened and re-encoded. Faces too small or too cut to be
-fair to ask for are "ignored": neither a face to find nor background to suppress.
+Cameras show faces of 10-40 px, blurred, dim and JPEG-compressed; photos and selfies show faces of hundreds.
+Each sample is a random crop of a scene, most of them around one of its faces resized to a random size
+between a few pixels and most of the crop (zoomed out and in: a detector taught one collection's sizes
+loses the others), maybe flipped, blurred, darkened and re-encoded. Faces too small or too cut to be fair
+to ask for are "ignored": neither a face to find nor background to suppress.
 """
 
 from __future__ import annotations
@@ -36,7 +37,11 @@ class Augment:
     """How samples differ from the scene photos."""
 
     crop: int = 448  # square crop side in pixels (a multiple of 32)
-    scale: tuple[float, float] = (0.5, 3.0)  # resize factor, log-uniform: faces from a few px to 2.5x upscaled
+    # the long side a crop's chosen face is resized to, log-uniform: from specks to the largest size the
+    # detector's passes hand it (vision.detector.GOOD_FACES), and a little beyond
+    # (at most 85% of the crop); None: every crop resized by `scale`
+    face_sizes: tuple[float, float] | None = (6.0, 380.0)
+    scale: tuple[float, float] = (0.5, 3.0)  # resize factor, log-uniform, of crops not chosen around a face
     flip: float = 0.5
     blur: float = 0.3  # share of samples blurred (Gaussian, sigma 0.5-1.5 px)
     dark: float = 0.25  # share darkened (gain 0.25-0.7, gamma, sensor noise)
@@ -52,6 +57,7 @@ class SceneImages:
     images: list[np.ndarray]
     boxes: list[np.ndarray]
     names: list[str]
+    collections: list[str] = field(default_factory=list)  # the VOC folder each scene came from
     skipped: list[str] = field(default_factory=list)
     without_faces: int = 0
 
@@ -61,7 +67,7 @@ class SceneImages:
 
 
 def development_scenes(voc_dirs: Sequence[Path]) -> list[Scene]:
-    """Every scene of the folders except the fixed hold-out of `evaluate --scenes --held-out`."""
+    """Every scene of the folders except the fixed hold-out of `evaluate --scenes --held-out`, in folder order."""
     scenes = []
     for voc_dir in voc_dirs:
         try:
@@ -88,6 +94,7 @@ def load_scenes(scenes: Sequence[Scene]) -> SceneImages:
         loaded.images.append(image)
         loaded.boxes.append(np.array([b.box for b in scene.boxes], np.float32).reshape(-1, 4))
         loaded.names.append(scene.image.name)
+        loaded.collections.append(scene.image.parent.parent.name)
         loaded.without_faces += not scene.boxes
     if loaded.faces == 0:
         raise DetectorDataError(f"none of the {len(scenes)} scenes has a readable image with an annotated face")
@@ -122,13 +129,20 @@ def sample(image: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
            augment: Augment) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One training crop of a scene: (crop RGB uint8, face boxes, ignored boxes), boxes in crop pixels."""
     size = augment.crop
-    low, high = np.log(augment.scale[0]), np.log(augment.scale[1])
-    factor = float(np.exp(rng.uniform(low, high)))
+    around = len(boxes) > 0 and rng.random() < 0.8  # most crops hold a face, at a chosen size and place
+    if around:
+        chosen = boxes[rng.integers(len(boxes))]
+    if around and augment.face_sizes:
+        side = float(max(chosen[2] - chosen[0], chosen[3] - chosen[1], 1.0))
+        low, high = augment.face_sizes[0], min(augment.face_sizes[1], 0.85 * size)
+        factor = float(np.exp(rng.uniform(np.log(low), np.log(high)))) / side
+    else:
+        factor = float(np.exp(rng.uniform(*np.log(augment.scale))))
     scaled = _resize(image, factor)
     boxes = boxes * factor
     h, w = scaled.shape[:2]
-    if len(boxes) and rng.random() < 0.8:  # most crops hold a face: centre one at a random place in the crop
-        x1, y1, x2, y2 = boxes[rng.integers(len(boxes))]
+    if around:
+        x1, y1, x2, y2 = chosen * factor
         left = int((x1 + x2) / 2 - rng.uniform(0.1, 0.9) * size)
         top = int((y1 + y2) / 2 - rng.uniform(0.1, 0.9) * size)
     else:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.io.atomic import atomic_save, atomic_write_bytes, atomic_write_json
+from maskwatch.io.interrupt import deferred_interrupt
 from maskwatch.training.dataset import (
     DatasetError,
     LoadedData,
@@ -32,7 +33,6 @@ from maskwatch.training.dataset import (
     scene_samples,
 )
 from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
-from maskwatch.io.interrupt import deferred_interrupt
 from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
 from maskwatch.training.weights import weights_path

@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 ScoreScenes = Callable[[list[list[Box]], list[list], list[str]], dict]
 
 FLOAT_FILE, INT8_FILE = "face_detector.onnx", "face_detector_int8.onnx"
-VAL_SCALE = 2.5  # validation scenes are detected as the `accurate` preset detects them
 THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)  # face thresholds scored on validation scenes
 
 
@@ -59,10 +58,18 @@ class DetectorTrainConfig:
     max_steps: int | None = None  # per epoch (tests, quick looks)
 
 
-def _split(count: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(count)
-    n_val = round(count * share) if count > 4 else 0
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+def _split(collections: Sequence[str], share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices, `share` of each collection to validation (seeded), so that each is
+    validated on its own."""
+    train, val = [], []
+    names = np.array(collections)
+    for name in sorted(set(collections)):
+        mine = np.flatnonzero(names == name)
+        order = np.random.default_rng([seed, *name.encode()]).permutation(mine)
+        n_val = round(len(mine) * share) if len(mine) > 4 else 0
+        val += list(order[:n_val])
+        train += list(order[n_val:])
+    return np.sort(np.array(train, int)), np.sort(np.array(val, int))
 
 
 def _batch(data: SceneImages, chosen: np.ndarray, rng: np.random.Generator, augment: Augment) -> dict:
@@ -104,22 +111,34 @@ def _losses(outputs, teacher_landmarks, batch):
 
 
 def _validate(model, data: SceneImages, indices: np.ndarray, evaluate_scenes: ScoreScenes) -> dict:
-    """Face AP50 on validation scenes detected as `accurate` detects (2.5x), with every face scoring at
-    least the lowest of THRESHOLDS; and recall, precision and F1 at each threshold."""
+    """Face AP50 on validation scenes detected as the `accurate` preset detects (its passes, merged), with
+    every face scoring at least the lowest of THRESHOLDS, per collection and as their mean (so the larger
+    collection does not decide alone); and recall, precision and F1 at each threshold over all of them."""
     from maskwatch.vision.detector import STRIDE as PAD
-    from maskwatch.vision.detector import decode, resize
+    from maskwatch.vision.detector import decode, merge, pass_factors, resize
+    from maskwatch.vision.presets import PRESETS
 
+    preset = PRESETS["accurate"]
     truth, predictions = [], []
     for i in indices:
         image = data.images[i]
-        resized, fx, fy = resize(image, VAL_SCALE)
-        h, w = resized.shape[:2]
-        blob = np.zeros((1, -(-h // PAD) * PAD, -(-w // PAD) * PAD, 3), np.float32)
-        blob[0, :h, :w] = resized
-        maps = [np.asarray(m)[0].transpose(2, 0, 1) for m in model(blob, training=False)]
-        predictions.append(decode(*maps, min(THRESHOLDS), 0.3, fx, fy, image.shape))
+        factors = pass_factors(*image.shape[:2], preset.scale, preset.max_side, preset.coarse_side)
+        passes = []
+        for factor in factors:
+            resized, fx, fy = resize(image, factor)
+            h, w = resized.shape[:2]
+            blob = np.zeros((1, -(-h // PAD) * PAD, -(-w // PAD) * PAD, 3), np.float32)
+            blob[0, :h, :w] = resized
+            maps = [np.asarray(m)[0].transpose(2, 0, 1) for m in model(blob, training=False)]
+            passes.append(decode(*maps, min(THRESHOLDS), 0.3, fx, fy, image.shape))
+        predictions.append(merge(passes, factors))
         truth.append([Box("face", tuple(map(int, b))) for b in data.boxes[i]])
-    result = evaluate_scenes(truth, predictions, ["face"])
+    collections = [data.collections[i] for i in indices]
+    per_collection = {}
+    for name in sorted(set(collections)):
+        mine = [k for k, c in enumerate(collections) if c == name]
+        scored = evaluate_scenes([truth[k] for k in mine], [predictions[k] for k in mine], ["face"])
+        per_collection[name] = {"face_ap50": scored["face_ap50"], "faces": scored["n_gt"]}
     table = []
     for threshold in THRESHOLDS:
         kept = [[f for f in found if f.score >= threshold] for found in predictions]
@@ -130,7 +149,9 @@ def _validate(model, data: SceneImages, indices: np.ndarray, evaluate_scenes: Sc
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         table.append({"threshold": threshold, "recall": round(recall, 4), "precision": round(precision, 4),
                       "f1": round(f1, 4)})
-    return {"face_ap50": result["face_ap50"], "faces": result["n_gt"], "by_threshold": table}
+    mean = float(np.mean([c["face_ap50"] or 0.0 for c in per_collection.values()]))
+    return {"face_ap50": round(mean, 4), "per_collection": per_collection, "faces": len(truth) and sum(
+        c["faces"] for c in per_collection.values()), "by_threshold": table}
 
 
 def best_threshold(validation: dict) -> float:
@@ -152,8 +173,8 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
     import tensorflow as tf
     from tqdm import tqdm
 
-    from maskwatch.training.centerface import LANDMARKS, build_keras, set_metadata, write_onnx
     from maskwatch.io.interrupt import deferred_interrupt
+    from maskwatch.training.centerface import LANDMARKS, build_keras, set_metadata, write_onnx
     from maskwatch.training.plots import plot_curves
     from maskwatch.vision.detector import THRESHOLD_KEY, _float_model
 
@@ -163,7 +184,7 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
     keras.utils.set_random_seed(config.seed)
     scenes = development_scenes(config.scenes)
     data = load_scenes(scenes)
-    train_idx, val_idx = _split(len(data.images), config.val_share, config.seed)
+    train_idx, val_idx = _split(data.collections, config.val_share, config.seed)
     log.info("%d development scenes (%d faces: %s; %d without faces, %d unreadable); train %d / validation %d",
              len(scenes), data.faces, faces_by_class(scenes), data.without_faces, len(data.skipped),
              len(train_idx), len(val_idx))
@@ -185,9 +206,8 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
         return float(_losses(student.model(batch["image"], training=False),
                              teacher.model(batch["image"], training=False)[3], batch)[0])
 
-    # A fixed batch of training crops, plainly resized: its loss before and after says whether it learned.
-    plain = Augment(crop=config.augment.crop, scale=(1.0, 1.0), flip=0, blur=0, dark=0, jpeg=0)
-    probe = _batch(data, train_idx[:8], np.random.default_rng(config.seed), plain)
+    # A fixed batch of training crops as training draws them: its loss before and after says whether it learned.
+    probe = _batch(data, train_idx[:8], np.random.default_rng(config.seed), config.augment)
     probe_before = probe_loss(probe)
 
     @tf.function(reduce_retracing=True)
@@ -205,7 +225,8 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
     history: dict[str, list[float]] = {}
     start = _validate(student.model, data, val_idx, score_scenes) if len(val_idx) else {}  # CenterFace as it came
     if start:
-        log.info("validation before training: face AP50 %.3f", start["face_ap50"])
+        log.info("validation before training: face AP50 %.3f (%s)", start["face_ap50"], ", ".join(
+            f"{name} {c['face_ap50']:.3f}" for name, c in start["per_collection"].items()))
     best, best_epoch, best_weights = start.get("face_ap50", -1.0), 0, student.model.get_weights()
     best_validation = start
     try:
@@ -228,7 +249,8 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
                 if len(val_idx):
                     val = _validate(student.model, data, val_idx, score_scenes)
                     history.setdefault("val_face_ap50", []).append(round(val["face_ap50"], 4))
-                    line += f"; validation face AP50 {val['face_ap50']:.3f}"
+                    line += f"; validation face AP50 {val['face_ap50']:.3f} (" + ", ".join(
+                        f"{name} {c['face_ap50']:.3f}" for name, c in val["per_collection"].items()) + ")"
                     if val["face_ap50"] >= best:  # a tie goes to the longer-trained weights
                         best, best_epoch, best_weights = val["face_ap50"], epoch, student.model.get_weights()
                         best_validation = val
