@@ -13,8 +13,9 @@ from skimage import data
 from maskwatch.evaluation.scene_metrics import iou as pairwise_iou
 from maskwatch.io.images import read_image
 from maskwatch.io.voc import scan_scenes
-from maskwatch.vision.detector import CenterFace, YuNet, load_detector, openvino_bf16
+from maskwatch.vision.detector import CenterFace, YuNet, load_detector
 from maskwatch.vision.presets import PRESETS
+from maskwatch.vision.runtimes import openvino_bf16
 
 MASK_DETECT = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mask-detect"
 # Hand-checked face of skimage's astronaut (512x512): hairline to chin, ear to ear.
@@ -163,7 +164,8 @@ def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags,
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
     assert detector.int8_is_exact.__wrapped__() is expected
     monkeypatch.setattr(detector, "int8_is_exact", lambda: expected)
-    assert CenterFace(runtime="onnxruntime").int8 is expected and CenterFace(int8=True).int8 is True
+    assert CenterFace(runtime="onnxruntime").int8 is expected
+    assert CenterFace(int8=True, runtime="onnxruntime").int8 is True
     assert CenterFace(runtime="openvino").int8 is False  # there bfloat16 floats are as fast, and more accurate
 
 
@@ -172,11 +174,11 @@ needs_openvino = pytest.mark.skipif(not openvino_bf16(), reason="OpenVINO turned
 
 
 @needs_openvino
-def test_openvino_is_the_default_where_it_computes_in_bfloat16(astronaut: np.ndarray) -> None:
+def test_openvino_runs_the_float_file_in_bfloat16(astronaut: np.ndarray) -> None:
     from maskwatch.vision.detector import shipped_detector
 
-    detector = load_detector()
-    assert detector.runtime == "openvino" and Path(detector.path) == shipped_detector(int8=False)
+    detector = load_detector(runtime="openvino")
+    assert Path(detector.path) == shipped_detector("openvino") and detector.path.endswith("face_detector.onnx")
     assert "OpenVINO, bfloat16" in str(detector)
     (face,) = detector.detect(astronaut)
     (theirs,) = load_detector(runtime="onnxruntime", int8=False).detect(astronaut)
@@ -216,7 +218,7 @@ def test_openvino_compiles_a_model_for_a_size_only_when_it_comes_three_times_in_
     sizes = []
     build = module._centerface_session
     monkeypatch.setattr(module, "_centerface_session", lambda h, w, *rest: sizes.append((h, w)) or build(h, w, *rest))
-    detector = load_detector()
+    detector = load_detector(runtime="openvino")
     found = [detector.detect(np.ascontiguousarray(astronaut[: 400 + 20 * k])) for k in range(5)]
     assert sizes == [] and all(len(faces) == 1 for faces in found)
     boxes = [detector.detect(astronaut)[0].box for _ in range(4)]
@@ -229,7 +231,7 @@ def test_threads_sharing_an_openvino_model_each_get_their_own_answer(astronaut: 
     """serve's threads share the cached compiled model: concurrent calls must not mix their results."""
     from concurrent.futures import ThreadPoolExecutor
 
-    detector = load_detector(threads=1)
+    detector = load_detector(threads=1, runtime="openvino")
     images = [astronaut, np.zeros_like(astronaut), astronaut[:, ::-1].copy(), np.full_like(astronaut, 90)] * 6
     alone = [[f.box for f in detector.detect(image)] for image in images]
     with ThreadPoolExecutor(4) as pool:
@@ -247,7 +249,8 @@ def test_openvino_telemetry_never_loads(tmp_path: Path) -> None:
     fake.mkdir()
     marker = tmp_path / "loaded"
     (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    code = ("import numpy as np; from maskwatch.vision.detector import load_detector, openvino_bf16; "
+    code = ("import numpy as np; from maskwatch.vision.detector import load_detector; "
+            "from maskwatch.vision.runtimes import openvino_bf16; "
             "openvino_bf16(); load_detector().detect(np.zeros((64, 64, 3), np.uint8)); import openvino")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]), "MASKWATCH_OPENVINO": "1"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)

@@ -23,9 +23,10 @@ from maskwatch.io.annotate import draw
 from maskwatch.io.images import decode_image
 from maskwatch.vision.classifier import MaskClassifier
 from maskwatch.vision.crops import face_crop
-from maskwatch.vision.detector import load_detector, openvino_bf16
+from maskwatch.vision.detector import load_detector
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS
+from maskwatch.vision.runtimes import openvino_bf16
 
 log = logging.getLogger(__name__)
 STAGES = ("decode", "detect", "classify", "draw")
@@ -130,21 +131,22 @@ def classifier_vs_keras(detector: MaskDetector, encoded: Sequence[bytes], keras_
 
 
 def openvino_vs_defaults(detector: MaskDetector, encoded: Sequence[bytes]) -> dict | None:
-    """Where OpenVINO runs in bfloat16: ms per frame of `detector`'s face detection there and on onnxruntime
-    (8 bits where exact, as elsewhere), and ms per face of its classifier there and on LiteRT, on the same
-    frames and crops (None elsewhere)."""
+    """Where OpenVINO may run in bfloat16: ms per frame of the default face detection there (the float file) and
+    on onnxruntime (8 bits where exact), and ms per face of the classifier there and on LiteRT, on the same
+    frames and crops, whichever runs by default (None where OpenVINO cannot run)."""
     if not openvino_bf16():
         return None
     settings = detector.detector
-    onnxruntime = load_detector(threshold=settings.threshold, scale=settings.scale, max_side=settings.max_side,
-                                runtime="onnxruntime")
+    detectors = {runtime: load_detector(threshold=settings.threshold, scale=settings.scale,
+                                        max_side=settings.max_side, coarse_side=settings.coarse_side, runtime=runtime)
+                 for runtime in ("openvino", "onnxruntime")}
     frames = [[decode_image(blob)] for blob in encoded]
     batches = face_batches(detector, encoded)
-    litert = MaskClassifier(detector.classifier.path, runtime="litert")
+    classifiers = {runtime: MaskClassifier(detector.classifier.path, runtime=runtime)
+                   for runtime in ("openvino", "litert")}
     result = {"detect_ms": {name: _ms_per_item(lambda f, d=d: d.detect(f[0]), frames)
-                            for name, d in (("openvino", settings), ("onnxruntime", onnxruntime))},
-              "classify_ms_per_face": {name: _ms_per_item(run, batches) for name, run in
-                                       (("openvino", detector.classifier.predict), ("litert", litert.predict))}}
+                            for name, d in detectors.items()},
+              "classify_ms_per_face": {name: _ms_per_item(c.predict, batches) for name, c in classifiers.items()}}
     result["detect_speedup"] = round(result["detect_ms"]["onnxruntime"] / result["detect_ms"]["openvino"], 2)
     result["classify_speedup"] = round(result["classify_ms_per_face"]["litert"]
                                        / result["classify_ms_per_face"]["openvino"], 2)
@@ -303,7 +305,8 @@ def run_bench(scenes: Path | None, model: Path | None = None, keras_model: Path 
         report[f"clip {clip.name}"] = {"detect_every": detect_every_curve(accurate, clip_frames(clip, frames),
                                                                           repeat=repeat)}
     report["classifier_vs_keras"] = classifier_vs_keras(fast, webcam, keras_model)
-    report["runtimes"] = {"detector": str(accurate.detector), "classifier": accurate.classifier.runtime}
+    report["runtimes"] = {"detector": str(accurate.detector), "classifier": accurate.classifier.runtime,
+                          "classifier_why": accurate.classifier.choice.why}
     compared = openvino_vs_defaults(accurate, video[:max(2, frames // 10)])
     if compared is not None:
         report["openvino_vs_defaults"] = compared
@@ -329,10 +332,11 @@ def format_bench(report: dict) -> str:
     c = report["classifier_vs_keras"]
     lines.append(f"classifier on {c['faces']} faces: maskwatch ({c['runtime']}) {c['maskwatch_ms_per_face']} ms/face, "
                  f"Keras predict per frame {c['keras_predict_ms_per_face']} ms/face -> {c['speedup']}x faster")
-    lines.append(f"runtimes: {report['runtimes']['detector']}; classifier on {report['runtimes']['classifier']}")
+    r = report["runtimes"]
+    lines.append(f"runtimes: {r['detector']}; classifier on {r['classifier']}: {r['classifier_why']}")
     if "openvino_vs_defaults" in report:
         o = report["openvino_vs_defaults"]
-        lines.append(f"OpenVINO (bfloat16) against onnxruntime, 1280x720 crowd, accurate: detection "
+        lines.append(f"OpenVINO (bfloat16) against onnxruntime, 1280x720 crowd, accurate, side by side: detection "
                      f"{o['detect_ms']['openvino']} vs {o['detect_ms']['onnxruntime']} ms/frame "
                      f"({o['detect_speedup']}x); classifier against LiteRT {o['classify_ms_per_face']['openvino']} "
                      f"vs {o['classify_ms_per_face']['litert']} ms/face ({o['classify_speedup']}x)")

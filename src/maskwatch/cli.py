@@ -156,6 +156,17 @@ def _add_evaluate(sub) -> None:
                        "(face recall, AP50 per class, mAP50).")
     p.add_argument("data_dir", type=Path, nargs="?", help="folder with one subfolder of images per class")
     p.add_argument("--scenes", type=Path, metavar="VOC_DIR", help="Pascal VOC scenes (images/, annotations/)")
+    p.add_argument("--photos", action="store_true", help="with DATA_DIR: photos of one person each (selfies, "
+                   "portraits): detect faces, and score whether one is found and the largest face's verdict")
+    p.add_argument("--min-side", type=_positive(int, zero=True), default=0, metavar="PX",
+                   help="with --photos: only photos at least this long on their long side")
+    p.add_argument("--clips", type=Path, metavar="DIR", help="videos to score as a site manager sees them: people "
+                   "found, people called masked who were not (and the reverse), events on time, with_mask on bare "
+                   "faces and things that are not faces, against a truth file per video (docs/evaluate-clips.md)")
+    p.add_argument("--truth", type=Path, metavar="PATH", help="with --clips: a folder of *.truth.toml files, or one "
+                   "(default: those in the --clips folder)")
+    p.add_argument("--detect-every", type=_positive(int), metavar="N", help="with --clips: detection on every Nth "
+                   "frame (default: as `detect` runs files)")
     p.add_argument("--held-out", action="store_true", help="with --scenes: only the 20%% of scenes that "
                    "`train --scenes` keeps out of training (by file-name hash)")
     p.add_argument("--model", type=Path, help="a .tflite or .keras model with labels.json beside it "
@@ -172,6 +183,53 @@ def _add_evaluate(sub) -> None:
                    "misclassified faces on one contact sheet (true > predicted, probability), and list them in "
                    "--json")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def _add_mine(sub) -> None:
+    p = sub.add_parser("mine", help="collect what the face detector finds where there is no face, to train a "
+                       "classifier that says 'not a face'",
+                       description="Cut the boxes the face detector finds where there is no face: on annotated "
+                       "scenes (their development part), boxes that match no annotated face; on videos with a "
+                       "truth file, boxes where no face shows; on photos of one person each, boxes inside the "
+                       "face. Writes OUT/not_a_face/*.jpg and OUT/manifest.csv; then `maskwatch train DATA_DIR "
+                       "OUT --groups OUT/manifest.csv:source` trains a classifier that says not_a_face (detect "
+                       "then reports such boxes as unknown and makes no person of them).")
+    p.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/not-faces")
+    p.add_argument("--scenes", type=Path, action="append", default=[], metavar="VOC_DIR",
+                   help="Pascal VOC scenes (images/, annotations/), repeatable; the held-out part is never used")
+    p.add_argument("--clips", type=Path, metavar="DIR", help="videos with truth files (as evaluate --clips reads "
+                   "them): boxes on frames where the truth says no face shows")
+    p.add_argument("--truth", type=Path, metavar="PATH", help="with --clips: a folder of *.truth.toml files, or one "
+                   "(default: those in the --clips folder)")
+    p.add_argument("--photos", type=Path, action="append", default=[], metavar="DIR",
+                   help="photos of one person each (in class folders), repeatable: boxes inside the largest face")
+    p.add_argument("--every", type=_positive(int), default=5, metavar="N",
+                   help="with --clips: every Nth frame only (near frames look alike; default 5)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
+    p.add_argument("--face-threshold", type=float, help="minimum face score (default: the detector's own)")
+
+
+def run_mine(args) -> int:
+    from itertools import chain
+
+    from maskwatch.io.truth import find_truths
+    from maskwatch.training import mine
+    from maskwatch.vision.pipeline import MaskDetector
+
+    if not (args.scenes or args.clips or args.photos):
+        raise argparse.ArgumentTypeError("give at least one of --scenes, --clips or --photos")
+    if args.truth and not args.clips:
+        raise argparse.ArgumentTypeError("--truth goes with --clips")
+    truths = find_truths(args.truth or args.clips, args.clips) if args.clips else []
+    detector = MaskDetector("accurate", face_threshold=args.face_threshold, detector=args.detector).detector
+    log.info("faces by %s", detector)
+    found = chain(*(mine.from_scenes(folder, detector) for folder in args.scenes),
+                  mine.from_clips(truths, detector, args.every),
+                  *(mine.from_photos(folder, detector) for folder in args.photos))
+    result = mine.write_mined(found, args.out)
+    print(f"{result['examples']} examples of what is not a face ("
+          + ", ".join(f"{kind} {n}" for kind, n in result["by_kind"].items()) + f") in {result['folder']}")
+    return 0
 
 
 def _add_detect(sub) -> None:
@@ -368,8 +426,13 @@ def run_evaluate(args) -> int:
     from maskwatch.evaluation import evaluate
     from maskwatch.vision.presets import classifier_path
 
-    if (args.data_dir is None) == (args.scenes is None):
-        raise argparse.ArgumentTypeError("give either DATA_DIR (classification) or --scenes VOC_DIR (end to end)")
+    if sum(x is not None for x in (args.data_dir, args.scenes, args.clips)) != 1:
+        raise argparse.ArgumentTypeError("give one of DATA_DIR (classification), --scenes VOC_DIR (end to end on "
+                                         "photos) or --clips DIR (persons and events on videos)")
+    if (args.truth or args.detect_every) and not args.clips:
+        raise argparse.ArgumentTypeError("--truth and --detect-every go with --clips")
+    if (args.photos or args.min_side) and args.data_dir is None:
+        raise argparse.ArgumentTypeError("--photos and --min-side go with DATA_DIR")
     if args.errors is not None and args.scenes and not args.gt_crops:
         raise argparse.ArgumentTypeError("--errors needs DATA_DIR or --scenes with --gt-crops: end to end, a "
                                          "mistake may be a missed face rather than a crop")
@@ -381,6 +444,16 @@ def run_evaluate(args) -> int:
 
         result = evaluate.evaluate_gt_crops(args.scenes, model, args.held_out, args.errors)
         text = format_metrics(result)
+    elif args.clips:
+        from maskwatch.evaluation.clips import evaluate_clips, format_clips
+        from maskwatch.io.truth import find_truths
+        from maskwatch.vision.pipeline import MaskDetector
+
+        truths = find_truths(args.truth or args.clips, args.clips)
+        detector = MaskDetector(args.preset, model, args.face_threshold, args.scale, args.detector)
+        log.info("faces by %s", detector.detector)
+        result = evaluate_clips(truths, detector, args.detect_every)
+        text = format_clips(result)
     elif args.scenes:
         from maskwatch.vision.pipeline import MaskDetector
 
@@ -388,6 +461,13 @@ def run_evaluate(args) -> int:
         log.info("faces by %s", detector.detector)
         result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out)
         text = evaluate.format_scene_metrics(result)
+    elif args.photos:
+        from maskwatch.vision.pipeline import MaskDetector
+
+        detector = MaskDetector(args.preset, model, args.face_threshold, args.scale, args.detector)
+        log.info("faces by %s", detector.detector)
+        result = evaluate.evaluate_photos(args.data_dir, detector, args.min_side)
+        text = evaluate.format_photo_metrics(result)
     else:
         from maskwatch.training.metrics import format_metrics
 
@@ -415,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_train_detector(sub)
     _add_evaluate(sub)
+    _add_mine(sub)
     _add_detect(sub)
     _add_bench(sub)
     _add_serve(sub)
@@ -424,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": run_train, "train-detector": run_train_detector, "evaluate": run_evaluate, "detect": run_detect,
+COMMANDS = {"train": run_train, "train-detector": run_train_detector, "evaluate": run_evaluate, "mine": run_mine,
+            "detect": run_detect,
             "bench": run_bench, "serve": run_serve, "events": events_cli.run,
             "watch": lambda args: watch.run(args, _site_server), "synth": synth.run}
 

@@ -10,7 +10,7 @@ import numpy as np
 from maskwatch.evaluation.contact_sheet import mistakes, write_contact_sheet
 from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.training.metrics import classification_metrics
-from maskwatch.vision.classes import INCORRECT, WITHOUT_MASK
+from maskwatch.vision.classes import INCORRECT, UNKNOWN, WITHOUT_MASK
 from maskwatch.vision.results import Face
 
 
@@ -68,6 +68,72 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None, errors: Path
     if unknown:
         raise DatasetError(f"{data_dir}: classes {unknown} are not among the model's labels {labels}")
     return _score(folder_samples(data_dir, classes), model_path, errors)
+
+
+def evaluate_photos(data_dir: Path, detector, min_side: int = 0) -> dict:
+    """End to end on photos of one person each, labelled by folder (selfies, portraits, product photos):
+    is a face found, is the largest face's verdict (its state, as `detect` reports it) the folder's label,
+    and are there boxes inside that face (a mask's print taken for faces). Photos whose long side is under
+    `min_side` are left out."""
+    from tqdm import tqdm
+
+    from maskwatch.io.images import UnreadableImage, read_image
+    from maskwatch.vision.detector import part_of
+
+    classes = folder_classes(data_dir)
+    per_class: dict[str, dict] = {c: {"photos": 0, "found": 0, "right": 0, "unknown": 0} for c in classes}
+    missed, wrong, inside, skipped = [], [], [], []
+    for sample in tqdm(folder_samples(data_dir, classes), desc="Photos", unit="img"):
+        try:
+            image = read_image(sample.path)
+        except UnreadableImage as error:
+            skipped.append(str(error))
+            continue
+        if max(image.shape[:2]) < min_side:
+            continue
+        counts = per_class[sample.label]
+        counts["photos"] += 1
+        faces = detector(image)
+        name = str(sample.path.relative_to(data_dir))
+        if not faces:
+            missed.append(name)
+            continue
+        counts["found"] += 1
+        largest = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+        counts["right"] += largest.state == sample.label
+        counts["unknown"] += largest.state == UNKNOWN
+        if largest.state not in (sample.label, UNKNOWN):
+            wrong.append(f"{name} ({largest.state}, p {largest.confidence:.2f})")
+        if any(face is not largest and part_of(face, largest) for face in faces):
+            inside.append(name)
+    photos = sum(c["photos"] for c in per_class.values())
+
+    def share(key: str) -> float | None:
+        return round(sum(c[key] for c in per_class.values()) / photos, 4) if photos else None
+
+    return {"photos": photos, "min_side": min_side, "face_found": share("found"), "largest_right": share("right"),
+            "largest_unknown": share("unknown"), "largest_wrong": round(len(wrong) / photos, 4) if photos else None,
+            "photos_with_boxes_inside_the_face": len(inside), "per_class": per_class,
+            "no_face": missed[:20], "wrong": wrong[:20], "boxes_inside": inside[:20],
+            "skipped": {"count": len(skipped), "first": skipped[:10]}}
+
+
+def format_photo_metrics(result: dict) -> str:
+    if not result["photos"]:
+        return f"no photos of {result['min_side']} px or more"
+    lines = [f"{result['photos']} photos" + (f" of {result['min_side']} px or more" if result["min_side"] else ""),
+             f"a face found: {result['face_found']:.1%}; the largest face's verdict right: "
+             f"{result['largest_right']:.1%}, unknown: {result['largest_unknown']:.1%}, "
+             f"wrong: {result['largest_wrong']:.1%}",
+             f"photos with boxes inside the face: {result['photos_with_boxes_inside_the_face']}"]
+    for label, counts in result["per_class"].items():
+        if counts["photos"]:
+            lines.append(f"  {label}: {counts['photos']} photos, found {counts['found'] / counts['photos']:.1%}, "
+                         f"right {counts['right'] / counts['photos']:.1%}")
+    for key, title in (("no_face", "no face"), ("wrong", "wrong"), ("boxes_inside", "boxes inside the face")):
+        if result[key]:
+            lines.append(f"{title} (first {len(result[key])}): " + ", ".join(result[key]))
+    return "\n".join(lines)
 
 
 def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: bool = False,

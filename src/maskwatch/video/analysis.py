@@ -4,7 +4,8 @@ Every `detect_every`-th frame goes through the face detector; on the frames betw
 carried along with the picture under it (`video/motion.py`) and classified there, so states stay as
 current as on frames with detection. The tracker takes every frame's boxes, detected or carried. Where
 the picture loses every carried face at once (a cut), the next frame is detected. Most detections look
-only at the band of rows where faces were seen, every 4th at the whole frame (`video/band.py`). With
+only at the band of rows where faces were seen, at the scales their sizes need, every 4th at the whole
+frame at every scale (`video/band.py`). With
 more than `classify_budget` faces, a frame classifies that many (those classified longest ago; on a
 detection frame, every new face besides): a crowd of 35 small faces would otherwise cost more to
 classify on every frame than detection does. Still images pass through as single images: no person,
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from maskwatch.io.sinks import frame_record
 from maskwatch.io.sources import Frame
 from maskwatch.video.alerts import Alerts
-from maskwatch.video.band import FaceBand
+from maskwatch.video.band import WHOLE, FaceBand, Look
 from maskwatch.video.events import Event
 from maskwatch.video.motion import MotionGate
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
@@ -119,11 +120,11 @@ class VideoAnalyzer:
         if self._since >= self._every or self.persons.lost_sight or idle:
             self._since = 0
             self._detected_at = frame.time
-            # where faces were, unless detecting every frame or after a cut or a still spell: the whole frame
-            rows = self.band.rows(frame.image.shape[0], [p.box for p in self.persons.in_view()],
+            # where faces were, at their sizes, unless detecting every frame or after a cut or a still spell
+            look = self.band.look(frame.image.shape[0], [p.box for p in self.persons.in_view()],
                                   whole=self._every == 1 or self.persons.lost_sight or idle)
-            detected = self._detect(frame, rows)
-            self.band.saw(rows, [face.box for face in detected])
+            detected = self._detect(frame, look)
+            self.band.saw(look, [face.box for face in detected])
             faces = self.persons.remembered(self.persons.detected(detected, frame))
             due = self.persons.due(self.classify_budget, every_new=True)
         else:
@@ -139,10 +140,10 @@ class VideoAnalyzer:
             happened += self.alerts.check(frame, self.persons)
         return Step(frame, faces, self._zoned(events + happened, frame))
 
-    def _detect(self, frame: Frame, rows: tuple[int, int] | None = None) -> list[Face]:
-        """The detector's faces (in the band `rows` only, if given), less those in no zone where faces outside
+    def _detect(self, frame: Frame, look: Look = WHOLE) -> list[Face]:
+        """The detector's faces (where and at the sizes `look` says), less those in no zone where faces outside
         them are ignored."""
-        faces = self.detector.detector.detect(frame.image, rows)
+        faces = self.detector.detector.detect(frame.image, look.rows, look.sizes)
         if not self.ignore_outside_zones:
             return faces
         height, width = frame.image.shape[:2]

@@ -1,4 +1,4 @@
-"""Mask classification at run time with LiteRT (or OpenVINO in bfloat16 where faster, `vision/runtimes.py`):
+"""Mask classification at run time with LiteRT (or OpenVINO in bfloat16 where measured faster, `vision/runtimes.py`):
 no TensorFlow import, a few ms a face on a CPU core.
 
 A model is a `.tflite` file plus the `labels.json` beside it (class names in output order). The shipped
@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.native_stderr import muted_stderr
 from maskwatch.vision.results import Face
-from maskwatch.vision.runtimes import OpenVinoModel, openvino_bf16, read_openvino
+from maskwatch.vision.runtimes import Choice, OpenVinoModel, choose, read_openvino
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 16  # more faces than this in one frame are classified in several batches
@@ -60,6 +61,19 @@ def read_labels(model_path: Path) -> list[str]:
     raise FileNotFoundError(f"no labels.json beside {model_path}")
 
 
+@lru_cache(maxsize=8)
+def runtime_choice(path: str) -> Choice:
+    """Where a classifier runs on this machine (`runtimes.choose`): LiteRT or OpenVINO in bfloat16, timed on a
+    batch of 4 faces, as a frame of a small crowd brings them."""
+    def timers() -> dict:
+        runs = {runtime: MaskClassifier(path, runtime=runtime) for runtime in ("litert", "openvino")}
+        size = runs["litert"].image_size
+        crops = np.random.default_rng(0).integers(0, 256, (4, size, size, 3), np.uint8)
+        return {runtime: (lambda c=classifier: c.predict(crops)) for runtime, classifier in runs.items()}
+
+    return choose(Path(path), "litert", timers)
+
+
 class MaskClassifier:
     """Runs a LiteRT classifier on batches of face crops."""
 
@@ -79,9 +93,10 @@ class MaskClassifier:
                              f"{outputs} outputs (is it the labels.json of another model?)")
         if runtime not in (None, "litert", "openvino"):
             raise ValueError(f"runtime must be litert or openvino, got {runtime!r}")
-        self.runtime = runtime or ("openvino" if openvino_bf16() else "litert")  # faster there: vision/runtimes.py
-        log.info("mask classifier %s (%s, %dpx) on %s", self.path, ", ".join(self.labels), self.image_size,
-                 "OpenVINO" if self.runtime == "openvino" else "LiteRT")
+        self.choice = Choice(runtime, "asked for") if runtime else runtime_choice(str(self.path.resolve()))
+        self.runtime = self.choice.runtime
+        log.info("mask classifier %s (%s, %dpx) on %s: %s", self.path, ", ".join(self.labels), self.image_size,
+                 "OpenVINO" if self.runtime == "openvino" else "LiteRT", self.choice.why)
 
     def _interpreter(self, batch: int):
         """One interpreter per batch size: resizing one interpreter re-plans its memory on every change,

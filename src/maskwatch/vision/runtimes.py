@@ -1,9 +1,12 @@
-"""Where the models run: on OpenVINO in bfloat16 where the CPU computes in it (AMX, AVX-512 BF16) and OpenVINO is
-installed; otherwise (or with MASKWATCH_OPENVINO=0) the face detector on onnxruntime, the classifier on LiteRT.
+"""Where the models run: the face detector on onnxruntime (8 bits where exact) and the classifier on LiteRT, or
+either on OpenVINO in bfloat16 where the CPU computes in it (AMX, AVX-512 BF16), OpenVINO is installed, and
+OpenVINO measured faster on this machine.
 
-On such a CPU (2 cores, README "Speed"), bfloat16 runs the float detector 1.6x faster than 8 bits on
-onnxruntime, with a higher held-out face recall, and the classifier 2-2.6x faster than LiteRT on batches of
-3-8 faces, its probabilities within 0.005.
+Whether bfloat16 pays depends on the CPU, not only on its flags: on a 2-core Xeon with AMX the detector ran
+1.6-3.5x faster on OpenVINO, on an AMD EPYC with AVX-512 BF16 and no AMX 0.92x. So the first use of a model on
+a machine times both runtimes on the same input, turn about, and the faster one is kept in a cache file per
+CPU, model and runtime versions (`choose`); the log says which runs and why. MASKWATCH_OPENVINO=0 keeps
+OpenVINO off, =1 uses it without measuring.
 
 OpenVINO's Python package loads its telemetry on import (Google Analytics, on unless a consent file says no);
 maskwatch keeps that module from loading, and install.sh does not install it.
@@ -11,14 +14,22 @@ maskwatch keeps that module from loading, and install.sh does not install it.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import platform
+import re
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 OPT_OUT = "MASKWATCH_OPENVINO"  # =0: onnxruntime and LiteRT even where OpenVINO would be faster
 
@@ -53,9 +64,111 @@ def cpu_bf16() -> bool:
 
 
 def openvino_bf16() -> bool:
-    """Whether OpenVINO is to be used: installed, this CPU computes in bfloat16, and not turned off
-    (MASKWATCH_OPENVINO=0)."""
+    """Whether OpenVINO may be used: installed, this CPU computes in bfloat16, and not turned off
+    (MASKWATCH_OPENVINO=0). Whether it is, for a model, `choose` decides."""
     return os.environ.get(OPT_OUT) != "0" and cpu_bf16()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The runtime a model runs on, and why (for the log and `bench`)."""
+
+    runtime: str
+    why: str
+    ms: dict[str, float] | None = None  # what each runtime took, where measured
+
+
+ROUNDS = 5  # timed calls of each runtime, turn about, after a warm-up call each
+MARGIN = 0.9  # OpenVINO is chosen only when it takes less than this share of the other runtime's time
+
+
+def cache_file() -> Path:
+    """Where measured choices are kept: $XDG_CACHE_HOME/maskwatch/runtimes.json (default ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "maskwatch" / "runtimes.json"
+
+
+def _cpu() -> str:
+    """The CPU's model name and the flags that decide bfloat16's speed."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = re.search(r"^model name\s*:\s*(.+)$", info, re.M)
+    flags = set(re.search(r"^flags\s*:\s*(.+)$", info, re.M).group(1).split()) if "flags" in info else set()
+    wanted = sorted(flags & {"amx_bf16", "amx_tile", "amx_int8", "avx512_bf16", "avx512_vnni", "avx_vnni"})
+    return f"{name.group(1).strip() if name else platform.machine()} [{' '.join(wanted)}]"
+
+
+def _versions() -> str:
+    import onnxruntime
+
+    return f"openvino {_openvino().__version__}, onnxruntime {onnxruntime.__version__}"
+
+
+def choose(model: Path, default: str, timers: Callable[[], dict[str, Callable[[], object]]]) -> Choice:
+    """The runtime for `model`: `default` ("onnxruntime", "litert") or "openvino". Where OpenVINO may run
+    (`openvino_bf16`), both are timed on this machine (`timers()` gives a call of each, on the same input)
+    unless the cache file holds a choice for this CPU, model file and runtime versions."""
+    if not openvino_bf16():
+        why = f"{OPT_OUT}=0" if os.environ.get(OPT_OUT) == "0" else "OpenVINO not installed or no bfloat16 on this CPU"
+        return Choice(default, why)
+    if os.environ.get(OPT_OUT) == "1":
+        return Choice("openvino", f"{OPT_OUT}=1")
+    stat = model.stat()
+    key = f"{model.name} {stat.st_size} | {_cpu()} | {_versions()}"
+    with _choosing:
+        cached = _read_cache().get(key)
+        if cached:
+            return Choice(cached["runtime"], f"measured on this machine {cached['when']} ({_times(cached['ms'])}; "
+                          f"{cache_file()})", cached["ms"])
+        ms = _time_turn_about(timers())
+        runtime = "openvino" if ms["openvino"] < MARGIN * ms[default] else default
+        _write_cache(key, {"runtime": runtime, "ms": ms, "when": time.strftime("%Y-%m-%d")})
+        log.info("%s: %s measured faster here (%s)", model.name, runtime, _times(ms))
+        return Choice(runtime, f"measured on this machine just now ({_times(ms)})", ms)
+
+
+_choosing = threading.Lock()  # serve's threads may load models at once: one measurement at a time
+
+
+def _times(ms: dict[str, float]) -> str:
+    return " against ".join(f"{name} {value:.2f} ms" for name, value in ms.items())
+
+
+def _time_turn_about(calls: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """The median ms of each call over ROUNDS rounds, one call of each per round (a busy moment slows both
+    alike), after one untimed warm-up call each."""
+    for call in calls.values():
+        call()
+    taken: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(ROUNDS):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            taken[name].append(1000 * (time.perf_counter() - started))
+    return {name: round(float(np.median(values)), 3) for name, values in taken.items()}
+
+
+def _read_cache() -> dict:
+    try:
+        data = json.loads(cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(key: str, value: dict) -> None:
+    """Add a choice to the cache file (written whole and renamed into place); a cache that cannot be written
+    costs a measurement per process, nothing else."""
+    data = {**_read_cache(), key: value}
+    path = cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_text(json.dumps(data, indent=1))
+        temporary.replace(path)
+    except OSError as error:
+        log.debug("cannot keep the runtime choice in %s: %s", path, error)
 
 
 def read_openvino(model: bytes | Path):
