@@ -22,7 +22,7 @@ from trackers import BIoU, ByteTrackTracker
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event
 from maskwatch.video.motion import MotionFollower
-from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
+from maskwatch.vision.classes import JUDGED, NOT_A_FACE, UNKNOWN, WITH_MASK
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.results import Face
@@ -51,7 +51,7 @@ DEFAULT_SETTINGS = TrackingSettings()
 
 @dataclass
 class Person:
-    id: int | None  # given once the person is seen big enough to judge: tiny tracks are mostly not faces
+    id: int | None  # given once seen big enough to judge, and not as "not a face": tiny tracks are mostly not faces
     box: tuple[float, float, float, float]  # where it was last seen
     detected_box: tuple[float, float, float, float]  # where the detector last found it
     detected_at: int  # and in which frame
@@ -226,15 +226,15 @@ class PersonTracker:
         events = self._left(frame)
         out = []
         for index, (face, person) in enumerate(zip(faces, self._current, strict=True)):
-            if person is None:
-                out.append(face)
+            if person is None:  # not (yet) a person: nothing is said of it, whatever this frame's label
+                out.append(replace(face, state=UNKNOWN))
                 continue
             is_fresh = fresh is None or index in fresh
             if is_fresh:
                 person.last, person.classified_at = face, frame.index
             person.box, person.score = face.box, face.score
             person.last_frame, person.last_time = frame.index, frame.time
-            if person.id is None and face.side >= self.min_side:
+            if person.id is None and face.side >= self.min_side and face.label != NOT_A_FACE:
                 person.id, self._next_id = self._next_id, self._next_id + 1
             if is_fresh:
                 self._keep_clearest(person, face, frame.image)

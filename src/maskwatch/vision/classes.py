@@ -1,8 +1,9 @@
 """The mask states maskwatch knows, and which of them comply.
 
 A classifier may have two classes (with_mask, without_mask) or three (adding mask_weared_incorrect: nose or
-chin out). Both `without_mask` and `mask_weared_incorrect` are non-compliant; `unknown` is the state of a
-face that cannot be judged (see `judge`) and is never counted as either.
+chin out), and a reject class besides (not_a_face). Both `without_mask` and `mask_weared_incorrect` are
+non-compliant; `unknown` is the state of a face that cannot be judged (see `judge`) and is never counted as
+either.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ UNKNOWN = "unknown"
 WITH_MASK = "with_mask"
 WITHOUT_MASK = "without_mask"
 INCORRECT = "mask_weared_incorrect"  # the name the Kaggle / mask-detect annotations use
+# A classifier's reject class: what the face detector found is no face to judge (the back of a head, hair, a
+# tree trunk, a mask's print). Its state is unknown, and no person is made of it (`maskwatch mine`).
+NOT_A_FACE = "not_a_face"
 JUDGED = (WITH_MASK, WITHOUT_MASK, INCORRECT)
 STATES = (UNKNOWN, *JUDGED)
 NON_COMPLIANT = (WITHOUT_MASK, INCORRECT)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from maskwatch.vision.classes import UNKNOWN, WITH_MASK
+from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
 from maskwatch.vision.results import Face
 
 
@@ -29,8 +29,8 @@ class UnknownRule:
 
     def state(self, face: Face) -> str:
         """The face's own label where it can be judged, else "unknown"."""
-        if face.label is None or face.confidence is None or face.side < self.min_side:
-            return UNKNOWN
+        if face.label not in JUDGED or face.confidence is None or face.side < self.min_side:
+            return UNKNOWN  # unlabelled, or the classifier's reject class (not a face)
         if face.frontal is not None and face.frontal < self.min_frontal:
             return UNKNOWN
         strict = face.label == WITH_MASK or face.score < self.weak_score
