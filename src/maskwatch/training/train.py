@@ -36,6 +36,9 @@ from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
 from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
 from maskwatch.training.weights import weights_path
+from maskwatch.vision.classes import NOT_A_FACE
+from maskwatch.vision.classifier import Labels
+from maskwatch.vision.judge import DEFAULT_RULE
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,45 @@ def _best_checkpoint(path: Path):
     return BestCheckpoint()
 
 
+REJECT_FACES = 0.005  # the share of a source's validation faces a reject class may call not a face
+
+
+def operating_point(data: LoadedData, classes: list[str], split: Split, origins: np.ndarray, val_probs: np.ndarray,
+                    test_probs: np.ndarray) -> tuple[Labels, dict]:
+    """The labels with their operating points: a reject class (not_a_face) is said only where its probability
+    reaches the threshold under which at most REJECT_FACES of any source's validation faces big enough to judge
+    fall (a source of small scene faces loses more than one of photos; at least 0.5, so it is never chosen over
+    a surer class); and what that threshold does on validation and test items: faces rejected, and examples of
+    what is not a face caught."""
+    if NOT_A_FACE not in classes:
+        return Labels(classes), {}
+    reject = classes.index(NOT_A_FACE)
+
+    def judged_faces(indices: np.ndarray) -> np.ndarray:
+        sides = [max(b[2] - b[0], b[3] - b[1]) if (b := data.samples[i].box) else np.inf for i in indices]
+        return (data.labels[indices] != reject) & (np.array(sides) >= DEFAULT_RULE.min_side)
+
+    faces = judged_faces(split.val)
+    threshold = 0.5
+    for origin in set(origins[split.val][faces]):
+        mine = faces & (origins[split.val] == origin)
+        threshold = max(threshold, float(np.quantile(val_probs[mine, reject], 1 - REJECT_FACES)))
+    threshold = round(min(threshold, 0.999), 3)
+
+    def effect(indices: np.ndarray, probs: np.ndarray) -> dict:
+        said = probs[:, reject] >= threshold
+        others, wanted = judged_faces(indices), data.labels[indices] == reject
+        by_source = {Path(origin).name: round(float(said[others & (origins[indices] == origin)].mean()), 4)
+                     for origin in sorted(set(origins[indices][others]))}
+        return {"faces_rejected": by_source, "not_faces_caught": round(float(said[wanted].mean()), 4)
+                if wanted.any() else None, "faces": int(others.sum()), "not_faces": int(wanted.sum())}
+
+    chosen = {NOT_A_FACE: {"threshold": threshold, "validation": effect(split.val, val_probs),
+                           "test": effect(split.test, test_probs)}}
+    log.info("%s said from p >= %.3f: on test items, %s", NOT_A_FACE, threshold, chosen[NOT_A_FACE]["test"])
+    return Labels(classes, {NOT_A_FACE: threshold}), chosen
+
+
 def export_litert(model, path: Path) -> None:
     """The LiteRT flatbuffer `detect` runs (float32 RGB 0-255 in, probabilities out)."""
     atomic_save(path, lambda tmp: model.export(str(tmp), format="litert", verbose=False))
@@ -225,20 +267,22 @@ def train(config: TrainConfig) -> dict:
     if checkpoint.best_epoch:
         model = keras.models.load_model(out / "model.keras")
     test_probs = model.predict(make_dataset(data, split.test, config.batch_size), verbose=0)
-    test = classification_metrics(data.labels[split.test], test_probs.argmax(1), classes)
+    val_probs = model.predict(make_dataset(data, split.val, config.batch_size), verbose=0)
+    operating, chosen = operating_point(data, classes, split, origins, val_probs, test_probs)
+    predicted = operating.decide(test_probs)
+    test = classification_metrics(data.labels[split.test], predicted, classes)
     log.info("test set:\n%s", format_metrics(test))
     test_by_source = {}
     test_origins = origins[split.test]
-    predicted = test_probs.argmax(1)
     for origin in sorted(set(test_origins)):
         mine = test_origins == origin
         test_by_source[origin] = classification_metrics(data.labels[split.test][mine], predicted[mine], classes)
         log.info("test images from %s: accuracy %.4f on %d", origin, test_by_source[origin]["accuracy"], mine.sum())
     write_predictions(out / "test_predictions.csv", data, split.test, origins, test_probs)
-    val_probs = model.predict(make_dataset(data, split.val, config.batch_size), verbose=0)
     write_predictions(out / "val_predictions.csv", data, split.val, origins, val_probs)
     export_litert(model, out / "model.tflite")
-    atomic_write_json(out / "labels.json", classes)
+    atomic_write_json(out / "labels.json", {"labels": classes, "thresholds": operating.thresholds}
+                      if operating.thresholds else classes)
     report = {
         "classes": classes,
         "image_size": config.image_size,
@@ -256,6 +300,7 @@ def train(config: TrainConfig) -> dict:
                    "imagenet": config.imagenet, "balance_sources": config.balance_sources},
         "best_epoch": checkpoint.best_epoch,
         "history": history,
+        "operating_points": chosen,
         "test": test,
         "test_by_source": test_by_source,
         "training_seconds": round(time.time() - started, 1),

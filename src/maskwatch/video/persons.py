@@ -22,7 +22,7 @@ from trackers import BIoU, ByteTrackTracker
 from maskwatch.io.sources import Frame
 from maskwatch.video.events import Event
 from maskwatch.video.motion import MotionFollower
-from maskwatch.vision.classes import JUDGED, NOT_A_FACE, UNKNOWN, WITH_MASK
+from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.results import Face
@@ -37,6 +37,9 @@ class TrackingSettings:
     change_confidence: float = 0.9  # p of the new label on those frames, to leave a judged state
     lost_seconds: float = 1.0  # a person not seen for this long has left
     new_track_score: float = 0.45  # face score that can start a person (weaker faces only continue one)
+    # frames in a row a new face must be matched to become a track: None, two detections in a row (with the
+    # carried frames between them)
+    confirm_frames: int | None = None
     # Boxes are matched with each side grown by this share of the box: a small face walking fast, or seen
     # only every few frames, moves further than its own width between detections.
     buffer_ratio: float = 0.5
@@ -51,7 +54,7 @@ DEFAULT_SETTINGS = TrackingSettings()
 
 @dataclass
 class Person:
-    id: int | None  # given once seen big enough to judge, and not as "not a face": tiny tracks are mostly not faces
+    id: int | None  # given once the person is seen big enough to judge: tiny tracks are mostly not faces
     box: tuple[float, float, float, float]  # where it was last seen
     detected_box: tuple[float, float, float, float]  # where the detector last found it
     detected_at: int  # and in which frame
@@ -133,8 +136,8 @@ class PersonTracker:
         fps = frame.fps or 25.0
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, round(30 * self.settings.lost_seconds)), frame_rate=fps,
-            # found by two detections in a row, with the carried frames between them
-            track_activation_threshold=self.settings.new_track_score, minimum_consecutive_frames=detect_every + 1,
+            track_activation_threshold=self.settings.new_track_score,
+            minimum_consecutive_frames=self.settings.confirm_frames or detect_every + 1,
             high_conf_det_threshold=self.settings.new_track_score, iou=BIoU(self.settings.buffer_ratio))
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
@@ -234,7 +237,7 @@ class PersonTracker:
                 person.last, person.classified_at = face, frame.index
             person.box, person.score = face.box, face.score
             person.last_frame, person.last_time = frame.index, frame.time
-            if person.id is None and face.side >= self.min_side and face.label != NOT_A_FACE:
+            if person.id is None and face.side >= self.min_side:
                 person.id, self._next_id = self._next_id, self._next_id + 1
             if is_fresh:
                 self._keep_clearest(person, face, frame.image)

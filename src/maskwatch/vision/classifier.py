@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -50,14 +50,41 @@ def default_model_path(name: str = DEFAULT_MODEL) -> Path:
     return Path(str(files("maskwatch") / "models" / name))
 
 
-def read_labels(model_path: Path) -> list[str]:
-    """Class names from labels.json beside the model (or MODEL.labels.json)."""
+@dataclass(frozen=True)
+class Labels:
+    """A model's classes in output order, and operating points: a class with a threshold (a reject class, a
+    rare class) is chosen only where its probability reaches it, so that it is said only where sure."""
+
+    names: list[str]
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """The class index for each row of probabilities (N x classes): the most probable class that has a
+        threshold and reaches it, else the most probable of the classes without one."""
+        probs = np.atleast_2d(probs)
+        gated = np.array([name in self.thresholds for name in self.names])
+        if not gated.any():
+            return probs.argmax(1)
+        limits = np.array([self.thresholds.get(name, np.inf) for name in self.names])
+        passing = np.where(gated & (probs >= limits), probs, -1.0)
+        rest = np.where(gated, -1.0, probs)
+        return np.where(passing.max(1) >= 0, passing.argmax(1), rest.argmax(1))
+
+
+def read_labels(model_path: Path) -> Labels:
+    """Class names (and operating points) from labels.json beside the model (or MODEL.labels.json): a JSON
+    list of names, or {"labels": [...], "thresholds": {"name": p, ...}}."""
     for candidate in (model_path.with_suffix(".labels.json"), model_path.parent / "labels.json"):
         if candidate.is_file():
-            labels = json.loads(candidate.read_text())
-            if isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels):
-                return labels
-            raise ValueError(f"{candidate}: expected a JSON list of at least 2 class names")
+            data = json.loads(candidate.read_text())
+            named = isinstance(data, dict)
+            names, thresholds = (data.get("labels"), data.get("thresholds", {})) if named else (data, {})
+            if (isinstance(names, list) and len(names) >= 2 and all(isinstance(x, str) for x in names)
+                    and isinstance(thresholds, dict) and set(thresholds) <= set(names)
+                    and all(isinstance(v, int | float) and 0 <= v <= 1 for v in thresholds.values())):
+                return Labels(names, {k: float(v) for k, v in thresholds.items()})
+            raise ValueError(f"{candidate}: expected a JSON list of at least 2 class names, or {{\"labels\": [...], "
+                             f"\"thresholds\": {{name: probability}}}}")
     raise FileNotFoundError(f"no labels.json beside {model_path}")
 
 
@@ -82,7 +109,8 @@ class MaskClassifier:
         self.path = Path(model_path) if model_path else default_model_path()
         if not self.path.is_file():
             raise FileNotFoundError(f"model not found: {self.path}")
-        self.labels = read_labels(self.path)
+        self.operating = read_labels(self.path)
+        self.labels = self.operating.names
         self._threads = threads or os.cpu_count() or 1
         self._interpreters: dict[int, object] = {}
         self._compiled: dict[int, OpenVinoModel] = {}
@@ -146,6 +174,6 @@ class MaskClassifier:
 
     def labelled(self, face: Face, probs: np.ndarray) -> Face:
         """The face with the label, confidence and probabilities these class probabilities give."""
-        best = int(probs.argmax())
+        best = int(self.operating.decide(probs)[0])
         return replace(face, label=self.labels[best], confidence=float(probs[best]),
                        probs=dict(zip(self.labels, map(float, probs), strict=True)))

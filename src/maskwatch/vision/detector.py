@@ -48,6 +48,10 @@ RUNTIMES = ("onnxruntime", "openvino")
 # from 16 to 320 px at IoU 0.5 on both collections' development scenes, and fewer above (0.52 at 512-768 px,
 # none above 768): a close-up needs a smaller input than a crowd (docs/detector.md, "Any face size").
 GOOD_FACES = (16.0, 320.0)
+# Where the faces to find are known (video: those followed, at half their size), the finest pass needs to make
+# the smallest only this large: weak faces (blurred, fisheye, dim) that score near the threshold at the preset's
+# scale were lost at a third of it (the office clip's one person, at 0.78x instead of 1.6x)
+FOLLOWED_FACE = 64.0
 Sizes = tuple[float, float]  # (smallest, largest) long side in image pixels of the faces a detection must find
 
 
@@ -240,7 +244,7 @@ def pass_factors(h: int, w: int, scale: float, max_side: int | None = None, coar
     `max_side` caps the long side) and, with `coarse_side`, a coarse one that makes the long side at most that
     (never enlarged), for large faces, where it differs enough to matter. With `sizes` (smallest, largest
     long side of the faces to find), only what those need: the fine pass only as fine as makes the smallest
-    face 1.5x the least size CenterFace finds well, and the coarse pass only for faces too large for it."""
+    FOLLOWED_FACE px, and the coarse pass only for faces too large for it."""
     fine = max_side / max(h, w) if max_side and max(h, w) * scale > max_side else scale
     coarse = min(1.0, coarse_side / max(h, w)) if coarse_side else fine
     if coarse * 1.25 >= fine:
@@ -248,11 +252,10 @@ def pass_factors(h: int, w: int, scale: float, max_side: int | None = None, coar
     if sizes is None:
         return [coarse, fine]
     smallest, largest = sizes
-    low, high = GOOD_FACES
-    needed = min(fine, max(coarse, 1.5 * low / max(smallest, 1.0)))
+    needed = min(fine, max(coarse, FOLLOWED_FACE / max(smallest, 1.0)))
     if needed <= coarse * 1.25:
         return [coarse]
-    return [coarse, needed] if largest * needed > high else [needed]
+    return [coarse, needed] if largest * needed > GOOD_FACES[1] else [needed]
 
 
 class CenterFace:

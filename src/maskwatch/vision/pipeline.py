@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.vision.classes import NOT_A_FACE
 from maskwatch.vision.classifier import MaskClassifier
 from maskwatch.vision.detector import DEFAULT_DETECTOR, load_detector, own_threshold
 from maskwatch.vision.judge import DEFAULT_RULE, UnknownRule
@@ -23,12 +24,14 @@ class MaskDetector:
                  scale: float | None = None, detector: str = DEFAULT_DETECTOR, threads: int | None = None,
                  rule: UnknownRule = DEFAULT_RULE):
         settings = self.settings = PRESETS[preset]
+        self.classifier = MaskClassifier(classifier_path(model, preset), threads=threads)
         if face_threshold is None:  # a trained detector's own, else the preset's (chosen for CenterFace)
             face_threshold = own_threshold(detector) or settings.face_threshold
+            if NOT_A_FACE in self.classifier.labels and settings.reject_face_threshold:
+                face_threshold = min(face_threshold, settings.reject_face_threshold)
         self.detector = load_detector(detector, threshold=face_threshold,
                                       scale=settings.scale if scale is None else scale,
                                       max_side=settings.max_side, threads=threads, coarse_side=settings.coarse_side)
-        self.classifier = MaskClassifier(classifier_path(model, preset), threads=threads)
         self.rule = rule
 
     def __call__(self, image: np.ndarray) -> list[Face]:

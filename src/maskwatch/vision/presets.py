@@ -26,6 +26,9 @@ class Preset:
     detect_every_large: int  # the same on frames of LARGE_FRAME pixels or more
     incorrect_model: str  # the three-class classifier that `--model incorrect` selects with this preset
     coarse_side: int | None = None  # a second detector pass on the picture at most this long, for large faces
+    # the face score from which faces are kept when the classifier can say not_a_face: what a lower threshold
+    # lets in (hands, hair, the backs of heads) is then judged unknown, not masked
+    reject_face_threshold: float | None = None
 
 
 PRESETS = {
@@ -34,7 +37,8 @@ PRESETS = {
                    incorrect_model="mask_classifier_incorrect_fast.tflite"),
     "accurate": Preset(scale=2.5, max_side=2048, face_threshold=0.3, model="mask_classifier.tflite", detect_every=2,
                        detect_every_large=8,
-                       incorrect_model="mask_classifier_incorrect.tflite", coarse_side=320),
+                       incorrect_model="mask_classifier_incorrect.tflite", coarse_side=320,
+                       reject_face_threshold=0.15),
 }
 
 

@@ -1,0 +1,105 @@
+"""The reject class: a classifier that can say not_a_face, its operating point, and what detect makes of it (the
+state unknown, no evidence for a person's state); and a face of no person is unknown in video."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from maskwatch.cli import main
+from maskwatch.video.persons import DEFAULT_SETTINGS, Person
+from maskwatch.vision.classes import NOT_A_FACE, UNKNOWN, WITH_MASK, WITHOUT_MASK
+from maskwatch.vision.classifier import Labels, MaskClassifier, read_labels
+from maskwatch.vision.judge import DEFAULT_RULE
+from maskwatch.vision.results import Face
+
+
+def test_a_class_with_a_threshold_is_said_only_where_its_probability_reaches_it() -> None:
+    labels = Labels([NOT_A_FACE, WITH_MASK, WITHOUT_MASK], {NOT_A_FACE: 0.8})
+    probs = np.array([[0.79, 0.15, 0.06],    # not sure enough to reject: the likelier of the others
+                      [0.81, 0.15, 0.04],    # rejected
+                      [0.10, 0.20, 0.70]])
+    assert labels.decide(probs).tolist() == [1, 0, 2]
+    assert Labels([WITH_MASK, WITHOUT_MASK]).decide(probs[:, 1:]).tolist() == [0, 0, 1]  # no threshold: argmax
+
+
+def test_labels_json_may_carry_operating_points(tmp_path: Path) -> None:
+    model = tmp_path / "model.tflite"
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": [NOT_A_FACE, WITH_MASK, WITHOUT_MASK],
+                                                      "thresholds": {NOT_A_FACE: 0.9}}))
+    assert read_labels(model) == Labels([NOT_A_FACE, WITH_MASK, WITHOUT_MASK], {NOT_A_FACE: 0.9})
+    (tmp_path / "labels.json").write_text(json.dumps([WITH_MASK, WITHOUT_MASK]))  # as models have always had it
+    assert read_labels(model) == Labels([WITH_MASK, WITHOUT_MASK])
+    for bad in ({"labels": [WITH_MASK, WITHOUT_MASK], "thresholds": {NOT_A_FACE: 0.9}},  # not a class of the model
+                {"labels": [WITH_MASK, WITHOUT_MASK], "thresholds": {WITH_MASK: 1.5}}):
+        (tmp_path / "labels.json").write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match="thresholds"):
+            read_labels(model)
+
+
+def test_what_is_not_a_face_is_unknown_and_no_evidence_for_a_person() -> None:
+    rejected = Face((0, 0, 60, 60), 0.9, NOT_A_FACE, 0.99, {NOT_A_FACE: 0.99, WITH_MASK: 0.01}, frontal=0.45)
+    assert DEFAULT_RULE.state(rejected) == UNKNOWN
+    person = Person(1, rejected.box, rejected.box, 0, 0, 0.0, 0.9)
+    masked = Face((0, 0, 60, 60), 0.9, WITH_MASK, 0.99, {WITH_MASK: 0.99}, state=WITH_MASK, frontal=0.45)
+    for face in (masked, masked, rejected, rejected, masked):  # rejected frames neither count nor break the run
+        person.observe(face, DEFAULT_SETTINGS)
+    assert person.state == WITH_MASK
+
+
+def _texture(seed: int) -> np.ndarray:
+    """A crop of a photo with no face in it, at a random place and size."""
+    rng = np.random.default_rng(seed)
+    photo = data.coffee() if seed % 2 else data.chelsea()
+    side = int(rng.integers(60, 200))
+    y, x = rng.integers(0, photo.shape[0] - side), rng.integers(0, photo.shape[1] - side)
+    return np.ascontiguousarray(photo[y:y + side, x:x + side])
+
+
+def test_a_model_trained_with_not_a_face_examples_carries_its_operating_point(tiny_dataset, tmp_path) -> None:
+    mined = tmp_path / "mined" / NOT_A_FACE
+    mined.mkdir(parents=True)
+    for i in range(20):
+        cv2.imwrite(str(mined / f"{i:02d}.jpg"), cv2.cvtColor(_texture(i), cv2.COLOR_RGB2BGR))
+    data_dir = tmp_path / "faces"
+    shutil.copytree(tiny_dataset, data_dir)
+    out = tmp_path / "run"
+    assert main(["train", str(data_dir), str(mined.parent), "--out", str(out), "--epochs", "1", "--fine-tune-epochs",
+                 "0", "--image-size", "32", "--blocks", "2", "--batch-size", "8"]) == 0
+    written = json.loads((out / "labels.json").read_text())
+    assert written["labels"] == [NOT_A_FACE, WITH_MASK, WITHOUT_MASK]
+    threshold = written["thresholds"][NOT_A_FACE]
+    assert 0.5 <= threshold < 1
+    report = json.loads((out / "report.json").read_text())
+    point = report["operating_points"][NOT_A_FACE]
+    assert point["threshold"] == threshold and set(point["test"]) >= {"faces_rejected", "not_faces_caught"}
+    classifier = MaskClassifier(out / "model.tflite")
+    assert classifier.operating.thresholds == {NOT_A_FACE: threshold}
+    [face] = classifier.classify(_texture(99), [Face((0, 0, 60, 60), 0.5)])
+    assert face.label in (NOT_A_FACE, WITH_MASK, WITHOUT_MASK) and set(face.probs) == set(written["labels"])
+
+
+def test_a_face_that_is_no_persons_yet_is_unknown_in_video(tmp_path: Path) -> None:
+    import maskwatch
+
+    clip = tmp_path / "arrives.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
+    head = cv2.resize(data.astronaut()[0:260, 90:330], (100, 108), interpolation=cv2.INTER_AREA)
+    for i in range(12):
+        frame = np.full((240, 320, 3), 100, np.uint8)
+        if i >= 5:  # arrives at frame 5: one detection is not yet a person
+            frame[60:168, 100:200] = head
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    steps = list(maskwatch.track(clip, detect_every=1))
+    arrival = steps[5].faces
+    assert arrival and all(face.person is None and face.state == UNKNOWN for face in arrival)
+    assert arrival[0].label == WITHOUT_MASK and arrival[0].confidence > 0.9  # sure of its label, yet no verdict
+    later = [face for step in steps[7:] for face in step.faces]
+    assert later and all(face.person is not None for face in later)
