@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from maskwatch.io.progress import progress
 from maskwatch.io.truth import BARE, FACELESS, MASKED, NOBODY, ClipTruth
 from maskwatch.vision.classes import JUDGED, NON_COMPLIANT, WITH_MASK
 
@@ -236,12 +237,11 @@ def format_clips(report: dict) -> str:
 def evaluate_clips(truths: Sequence[ClipTruth], pipeline, detect_every: int | None = None) -> dict:
     """Run each truth's video as `maskwatch detect` runs a file (persons, states, events) with `pipeline`
     (a `MaskDetector`), and score it."""
-    from tqdm import tqdm
 
     from maskwatch.video.track import track
 
     results = []
-    for truth in tqdm(truths, desc="Clips", unit="clip"):
+    for truth in progress(truths, desc="Clips", unit="clip"):
         faces, events = [], []
         for step in track(truth.video, detect_every=detect_every, pipeline=pipeline):
             faces += [SeenFace(step.frame.index, f.person, f.state, f.side) for f in step.faces]

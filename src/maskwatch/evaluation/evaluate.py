@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.evaluation.contact_sheet import mistakes, write_contact_sheet
+from maskwatch.io.progress import progress
 from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.training.metrics import classification_metrics
 from maskwatch.vision.classes import INCORRECT, UNKNOWN, WITHOUT_MASK
@@ -78,7 +79,6 @@ def evaluate_photos(data_dir: Path, detector, min_side: int = 0) -> dict:
     is a face found, is the largest face's verdict (its state, as `detect` reports it) the folder's label,
     and are there boxes inside that face (a mask's print taken for faces). Photos whose long side is under
     `min_side` are left out."""
-    from tqdm import tqdm
 
     from maskwatch.io.images import UnreadableImage, read_image
     from maskwatch.vision.detector import part_of
@@ -86,7 +86,7 @@ def evaluate_photos(data_dir: Path, detector, min_side: int = 0) -> dict:
     classes = folder_classes(data_dir, minimum=1)
     per_class: dict[str, dict] = {c: {"photos": 0, "found": 0, "right": 0, "unknown": 0} for c in classes}
     missed, wrong, inside, skipped = [], [], [], []
-    for sample in tqdm(folder_samples(data_dir, classes), desc="Photos", unit="img"):
+    for sample in progress(folder_samples(data_dir, classes), desc="Photos", unit="img"):
         try:
             image = read_image(sample.path)
         except UnreadableImage as error:
@@ -161,7 +161,6 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False, iou: flo
 
     `mask_weared_incorrect` boxes are scored twice: ignored (VOC "difficult"), and counted as no mask.
     Per-class AP ranks a face labelled c by face score x p(c)."""
-    from tqdm import tqdm
 
     from maskwatch.evaluation.scene_metrics import evaluate_scenes, recall_by_size
     from maskwatch.io.images import UnreadableImage, read_image
@@ -171,7 +170,7 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False, iou: flo
     if not scenes:
         raise DatasetError(f"{voc_dir}: no annotated scenes to evaluate")
     truth, predictions, skipped = [], [], []
-    for scene in tqdm(scenes, desc="Scenes", unit="img"):
+    for scene in progress(scenes, desc="Scenes", unit="img"):
         try:
             image = read_image(scene.image)
         except UnreadableImage as error:

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from maskwatch.io.atomic import atomic_write_bytes
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, iter_files, read_image, write_image
+from maskwatch.io.progress import progress
 from maskwatch.io.sources import open_source
 from maskwatch.io.truth import ClipTruth
 from maskwatch.io.voc import holdout, scan_scenes
@@ -88,7 +88,7 @@ def from_scenes(voc_dir: Path, detector: FaceDetector, referee: FaceDetector) ->
 
 
 def _from_scenes(voc_dir: Path, scenes: list, detector: FaceDetector, referee: FaceDetector) -> Iterator[Found]:
-    for scene in tqdm(scenes, desc=f"Scenes {voc_dir.name}", unit="img"):
+    for scene in progress(scenes, desc=f"Scenes {voc_dir.name}", unit="img"):
         try:
             image = read_image(scene.image)
         except UnreadableImage as error:
@@ -109,7 +109,7 @@ def from_clips(truths: Sequence[ClipTruth], detector: FaceDetector, every: int) 
     for truth in truths:
         source = open_source(str(truth.video))
         try:
-            for frame in tqdm(source, desc=truth.video.name, unit="frame", total=source.total):
+            for frame in progress(source, desc=truth.video.name, unit="frame", total=source.total):
                 if frame.index % every or not truth.no_face(frame.index):
                     continue
                 window = int(frame.time // WINDOW_S) if frame.time else frame.index // 300
@@ -128,7 +128,7 @@ def from_photos(folder: Path, detector: FaceDetector) -> Iterator[Found]:
 
 
 def _from_photos(folder: Path, paths: list[Path], detector: FaceDetector) -> Iterator[Found]:
-    for path in tqdm(paths, desc=f"Photos {folder.name}", unit="img"):
+    for path in progress(paths, desc=f"Photos {folder.name}", unit="img"):
         try:
             image = read_image(path)
         except UnreadableImage as error:

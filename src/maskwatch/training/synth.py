@@ -23,10 +23,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, iter_files, read_image, write_image
+from maskwatch.io.progress import progress
 from maskwatch.vision.classes import INCORRECT, WITH_MASK
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.detector import CenterFace
@@ -181,7 +181,7 @@ def _manifest(out: Path) -> Iterator[Any]:
 
 def _readable(files: list[Path], counts: dict[str, int], desc: str) -> Iterator[tuple[Path, np.ndarray]]:
     """(path, RGB image) of each file that decodes, with a progress bar; the others are counted."""
-    for path in tqdm(files, desc=desc, unit="face"):
+    for path in progress(files, desc=desc, unit="face"):
         try:
             image = read_image(path)
         except UnreadableImage:
