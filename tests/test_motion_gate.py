@@ -49,7 +49,7 @@ def _run(gated: bool, frames: list[Frame] | None = None) -> tuple[list, int, int
     detector = MaskDetector("fast")
     calls = []
     detect = detector.detector.detect
-    detector.detector.detect = lambda image, rows=None: calls.append(1) or detect(image, rows)
+    detector.detector.detect = lambda image, rows=None, sizes=None: calls.append(1) or detect(image, rows, sizes)
     analyzer = VideoAnalyzer(detector, live=True, motion_gate=gated, detect_every=2)
     steps = [step for frame in (frames or _corridor()) for step in analyzer.push(frame)] + analyzer.finish()
     return steps, len(calls), sum(step.still for step in steps)

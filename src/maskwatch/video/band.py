@@ -4,7 +4,7 @@ faces were seen, with room above and below, and only at the scales faces of the 
 needs no 2.5x input); every FULL_EVERY-th looks at the whole frame at every scale, for faces that come in
 elsewhere or at another size. On the crosswalk crowd (360x640, faces in a third of its height) the band ran
 the video loop at 38.9 fps against 29.1, keeping 96.7% of per-frame detection's faces against 97.3%
-(README, "Speed").
+(docs/results-2026-12-05.md, "Speed").
 """
 
 from __future__ import annotations

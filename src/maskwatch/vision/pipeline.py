@@ -35,9 +35,11 @@ class MaskDetector:
         self.rule = rule
 
     def __call__(self, image: np.ndarray) -> list[Face]:
-        """Every face of the image with its label, confidence, probabilities and state."""
+        """Every face of the image with its label, confidence, probabilities and state (`unknown` where the
+        classifier says it is not a face: a face it wrongly rejects stays found, with no verdict)."""
         return self.classify(image, self.detector.detect(image))
 
     def classify(self, image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given face boxes of the image, labelled and judged (in one classifier batch)."""
         return self.rule.judged(self.classifier.classify(image, faces))
+

@@ -4,7 +4,7 @@ Cameras and streams need every frame done in a few milliseconds, yet an entrance
 20-40 px (`fast`: a 480 px detector input on every 2nd frame, persons carried between, and the 88 px
 classifier); photos of scenes hold many small faces, which CenterFace finds far better on an upscaled
 image, and the 128 px classifier labels better (`accurate`). The values were chosen by measurement
-(`benchmarks/live_preset.py`, `benchmarks/detector_settings.py`, `maskwatch bench`; see README).
+(`benchmarks/live_preset.py`, `benchmarks/detector_settings.py`, `maskwatch bench`; docs/results.md).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def detect_every_for(preset: Preset, height: int, width: int) -> int:
     """Detection every Nth frame of a video of this size. `accurate` caps its detector input at 2048 px, so
     from 1280x720 on one detection costs about 120 ms (2 cores) and every 2nd frame runs at 10-15 fps;
     detection on every 8th keeps 97-100% of the faces of 720p bench and clip workloads at 27-44 fps
-    (`maskwatch bench`, README "Speed"). `fast` detects on a 480 px input: cheap at any size."""
+    (`maskwatch bench`, docs/results-2026-12-05.md "Speed"). `fast` detects on a 480 px input: cheap at any size."""
     return preset.detect_every_large if height * width >= LARGE_FRAME else preset.detect_every
 
 
