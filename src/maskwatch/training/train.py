@@ -37,7 +37,6 @@ from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
 from maskwatch.training.weights import weights_path
 from maskwatch.vision.classes import NOT_A_FACE
-from maskwatch.vision.classifier import Labels
 from maskwatch.vision.judge import DEFAULT_RULE
 
 log = logging.getLogger(__name__)
@@ -162,43 +161,27 @@ def _best_checkpoint(path: Path):
     return BestCheckpoint()
 
 
-REJECT_FACES = 0.005  # the share of a source's validation faces a reject class may call not a face
-
-
-def operating_point(data: LoadedData, classes: list[str], split: Split, origins: np.ndarray, val_probs: np.ndarray,
-                    test_probs: np.ndarray) -> tuple[Labels, dict]:
-    """The labels with their operating points: a reject class (not_a_face) is said only where its probability
-    reaches the threshold under which at most REJECT_FACES of any source's validation faces big enough to judge
-    fall (a source of small scene faces loses more than one of photos; at least 0.5, so it is never chosen over
-    a surer class); and what that threshold does on validation and test items: faces rejected, and examples of
-    what is not a face caught."""
+def reject_effect(data: LoadedData, classes: list[str], split: Split, origins: np.ndarray, probs: dict[str, np.ndarray]
+                  ) -> dict:
+    """What a reject class (not_a_face) does on the validation and test items: the share of each source's faces
+    big enough to judge that it calls not a face (they become unknown), and of the examples of what is not a
+    face that it catches."""
     if NOT_A_FACE not in classes:
-        return Labels(classes), {}
+        return {}
     reject = classes.index(NOT_A_FACE)
-
-    def judged_faces(indices: np.ndarray) -> np.ndarray:
-        sides = [max(b[2] - b[0], b[3] - b[1]) if (b := data.samples[i].box) else np.inf for i in indices]
-        return (data.labels[indices] != reject) & (np.array(sides) >= DEFAULT_RULE.min_side)
-
-    faces = judged_faces(split.val)
-    threshold = 0.5
-    for origin in set(origins[split.val][faces]):
-        mine = faces & (origins[split.val] == origin)
-        threshold = max(threshold, float(np.quantile(val_probs[mine, reject], 1 - REJECT_FACES)))
-    threshold = round(min(threshold, 0.999), 3)
-
-    def effect(indices: np.ndarray, probs: np.ndarray) -> dict:
-        said = probs[:, reject] >= threshold
-        others, wanted = judged_faces(indices), data.labels[indices] == reject
-        by_source = {Path(origin).name: round(float(said[others & (origins[indices] == origin)].mean()), 4)
-                     for origin in sorted(set(origins[indices][others]))}
-        return {"faces_rejected": by_source, "not_faces_caught": round(float(said[wanted].mean()), 4)
-                if wanted.any() else None, "faces": int(others.sum()), "not_faces": int(wanted.sum())}
-
-    chosen = {NOT_A_FACE: {"threshold": threshold, "validation": effect(split.val, val_probs),
-                           "test": effect(split.test, test_probs)}}
-    log.info("%s said from p >= %.3f: on test items, %s", NOT_A_FACE, threshold, chosen[NOT_A_FACE]["test"])
-    return Labels(classes, {NOT_A_FACE: threshold}), chosen
+    effect = {}
+    for part, indices in (("validation", split.val), ("test", split.test)):
+        said = probs[part].argmax(1) == reject
+        sides = np.array([max(b[2] - b[0], b[3] - b[1]) if (b := data.samples[i].box) else np.inf for i in indices])
+        faces = (data.labels[indices] != reject) & (sides >= DEFAULT_RULE.min_side)
+        wanted = data.labels[indices] == reject
+        effect[part] = {"faces_rejected": {Path(origin).name: round(float(said[faces & (origins[indices] == origin)]
+                                                                          .mean()), 4)
+                                           for origin in sorted(set(origins[indices][faces]))},
+                        "not_faces_caught": round(float(said[wanted].mean()), 4) if wanted.any() else None,
+                        "faces": int(faces.sum()), "not_faces": int(wanted.sum())}
+    log.info("%s on test items: %s", NOT_A_FACE, effect["test"])
+    return {NOT_A_FACE: effect}
 
 
 def export_litert(model, path: Path) -> None:
@@ -268,8 +251,7 @@ def train(config: TrainConfig) -> dict:
         model = keras.models.load_model(out / "model.keras")
     test_probs = model.predict(make_dataset(data, split.test, config.batch_size), verbose=0)
     val_probs = model.predict(make_dataset(data, split.val, config.batch_size), verbose=0)
-    operating, chosen = operating_point(data, classes, split, origins, val_probs, test_probs)
-    predicted = operating.decide(test_probs)
+    predicted = test_probs.argmax(1)
     test = classification_metrics(data.labels[split.test], predicted, classes)
     log.info("test set:\n%s", format_metrics(test))
     test_by_source = {}
@@ -281,8 +263,7 @@ def train(config: TrainConfig) -> dict:
     write_predictions(out / "test_predictions.csv", data, split.test, origins, test_probs)
     write_predictions(out / "val_predictions.csv", data, split.val, origins, val_probs)
     export_litert(model, out / "model.tflite")
-    atomic_write_json(out / "labels.json", {"labels": classes, "thresholds": operating.thresholds}
-                      if operating.thresholds else classes)
+    atomic_write_json(out / "labels.json", classes)
     report = {
         "classes": classes,
         "image_size": config.image_size,
@@ -300,7 +281,7 @@ def train(config: TrainConfig) -> dict:
                    "imagenet": config.imagenet, "balance_sources": config.balance_sources},
         "best_epoch": checkpoint.best_epoch,
         "history": history,
-        "operating_points": chosen,
+        "reject": reject_effect(data, classes, split, origins, {"validation": val_probs, "test": test_probs}),
         "test": test,
         "test_by_source": test_by_source,
         "training_seconds": round(time.time() - started, 1),
