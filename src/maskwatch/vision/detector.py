@@ -48,6 +48,9 @@ RUNTIMES = ("onnxruntime", "openvino")
 # from 16 to 320 px at IoU 0.5 on both collections' development scenes, and fewer above (0.52 at 512-768 px,
 # none above 768): a close-up needs a smaller input than a crowd (docs/detector.md, "Any face size").
 GOOD_FACES = (16.0, 320.0)
+# The least face score of a coarse pass's faces: at 0.15 (the threshold with a classifier that rejects) it drew
+# boxes round two people on a band of a scripted clip; faces that only it finds, close-ups, scored 0.36-0.8
+COARSE_SCORE = 0.3
 # Where the faces to find are known (video: those followed, at half their size), the finest pass needs to make
 # the smallest only this large: weak faces (blurred, fisheye, dim) that score near the threshold at the preset's
 # scale were lost at a third of it (the office clip's one person, at 0.78x instead of 1.6x)
@@ -322,21 +325,25 @@ class CenterFace:
             if y1 <= y0:
                 return []
         part = image if (x0, y0, x1, y1) == (0, 0, w, h) else image[y0:y1, x0:x1]
-        faces = merge([self._detect(part, factor) for factor in factors], factors, self.nms_iou)
+        # a coarse pass (of several) sees a face in few pixels: what it finds under COARSE_SCORE is mostly not one
+        finest = max(factors)
+        faces = merge([self._detect(part, factor, None if factor == finest else max(self.threshold, COARSE_SCORE))
+                       for factor in factors], factors, self.nms_iou)
         return faces if part is image else [_shifted(face, x0, y0) for face in faces]
 
     def factors(self, h: int, w: int, sizes: Sizes | None = None) -> list[float]:
         """The input scales of the passes over a picture of h x w (see `pass_factors`)."""
         return pass_factors(h, w, self.scale, self.max_side, self.coarse_side, sizes)
 
-    def _detect(self, image: np.ndarray, factor: float) -> list[Face]:
+    def _detect(self, image: np.ndarray, factor: float, threshold: float | None = None) -> list[Face]:
         resized, fx, fy = resize(image, factor)
         nh, nw = resized.shape[:2]
         ph, pw = -(-nh // STRIDE) * STRIDE, -(-nw // STRIDE) * STRIDE
         padded = cv2.copyMakeBorder(resized, 0, ph - nh, 0, pw - nw, cv2.BORDER_CONSTANT, value=0)
         run = _session(ph, pw, self.threads, self.path, self.runtime)
         heat, size, offset, landmarks = run(padded)
-        return decode(heat[0], size[0], offset[0], landmarks[0], self.threshold, self.nms_iou, fx, fy, image.shape)
+        return decode(heat[0], size[0], offset[0], landmarks[0], threshold or self.threshold, self.nms_iou, fx, fy,
+                      image.shape)
 
 
 def merge(passes: Sequence[Sequence[Face]], factors: Sequence[float], nms_iou: float = 0.3) -> list[Face]:
