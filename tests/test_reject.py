@@ -22,13 +22,16 @@ from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.results import Face
 
 
-def test_a_class_with_a_threshold_is_said_wherever_its_probability_reaches_it() -> None:
-    labels = Labels([INCORRECT, WITH_MASK, WITHOUT_MASK], {INCORRECT: 0.3})  # a rare class, ranked well
+def test_a_class_with_a_threshold_is_said_exactly_where_its_probability_reaches_it() -> None:
+    rare = Labels([INCORRECT, WITH_MASK, WITHOUT_MASK], {INCORRECT: 0.3})  # ranked well, seldom first
     probs = np.array([[0.31, 0.60, 0.09],    # worn wrong, though worn right is more probable
-                      [0.29, 0.60, 0.11],    # under its threshold: the most probable class
+                      [0.29, 0.60, 0.11],    # under its threshold: the most probable of the others
                       [0.10, 0.20, 0.70]])
-    assert labels.decide(probs).tolist() == [0, 1, 2]
-    assert Labels([INCORRECT, WITH_MASK, WITHOUT_MASK]).decide(probs).tolist() == [1, 1, 2]  # no threshold: argmax
+    assert rare.decide(probs).tolist() == [0, 1, 2]
+    sure = Labels([INCORRECT, WITH_MASK, WITHOUT_MASK], {INCORRECT: 0.85})  # said only where sure
+    probs = np.array([[0.80, 0.05, 0.15], [0.90, 0.05, 0.05]])
+    assert sure.decide(probs).tolist() == [2, 0]
+    assert Labels([INCORRECT, WITH_MASK, WITHOUT_MASK]).decide(probs).tolist() == [0, 0]  # no threshold: argmax
 
 
 def test_labels_json_may_carry_operating_points(tmp_path: Path) -> None:
@@ -60,6 +63,7 @@ def test_what_is_not_a_face_is_left_out_unless_it_is_a_persons() -> None:
     turned = replace(junk, person=3, state=WITH_MASK)  # a person's face that looked like none on this frame
     face = Face((100, 0, 160, 60), 0.8, WITHOUT_MASK, 0.99, state=WITHOUT_MASK)
     assert faces_only([junk, turned, face]) == [turned, face]
+    assert faces_only([junk, turned, face], carried={1}) == [face]  # a box carried onto a cut: the face left it
 
 
 def _texture(seed: int) -> np.ndarray:

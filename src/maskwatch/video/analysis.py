@@ -15,7 +15,7 @@ Still images pass through as single images: no person, no event.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from maskwatch.io.sinks import frame_record
@@ -128,9 +128,11 @@ class VideoAnalyzer:
             self.band.saw(look, [face.box for face in detected])
             faces = self.persons.remembered(self.persons.detected(detected, frame))
             due = self.persons.due(self.classify_budget, every_new=True)
+            carried = set()
         else:
             faces = self.persons.carried(frame)
             due = self.persons.due(self.classify_budget)
+            carried = set(due)
         # classify all faces while that is cheap, else the new ones and those classified longest ago
         for index, face in zip(due, self.detector.classify(frame.image, [faces[i] for i in due]), strict=True):
             faces[index] = face
@@ -139,7 +141,7 @@ class VideoAnalyzer:
         faces, happened = self.persons.observe(frame, faces, fresh)
         if self.alerts is not None:
             happened += self.alerts.check(frame, self.persons)
-        return Step(frame, faces_only(faces), self._zoned(events + happened, frame))
+        return Step(frame, faces_only(faces, carried), self._zoned(events + happened, frame))
 
     def _detect(self, frame: Frame, look: Look = WHOLE) -> list[Face]:
         """The detector's faces (where and at the sizes `look` says), less those in no zone where faces outside
@@ -159,8 +161,10 @@ class VideoAnalyzer:
         return events
 
 
-def faces_only(faces: Sequence[Face]) -> list[Face]:
-    """The faces, less those the classifier says are not faces and that are no person's: in video, boxes on a
-    tree or a table edge would be drawn on every frame, while a person's face that looks like none for a frame
-    is still theirs."""
-    return [face for face in faces if face.label != NOT_A_FACE or face.person is not None]
+def faces_only(faces: Sequence[Face], carried: Collection[int] = ()) -> list[Face]:
+    """The faces, less those the classifier says are not faces and that are no person's (in video, boxes on a
+    tree or a table edge would be drawn on every frame), and less the boxes carried along the picture (their
+    indexes in `carried`) that it says on this frame hold no face: the face left them (a cut). A person's
+    detected face that looks like none for a frame is still theirs."""
+    return [face for index, face in enumerate(faces)
+            if face.label != NOT_A_FACE or (face.person is not None and index not in carried)]

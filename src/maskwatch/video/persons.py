@@ -159,7 +159,7 @@ class PersonTracker:
         every box moved and scaled along with the picture under it, or where the picture does not say, at
         its person's recent speed (a face not yet a person stays put). The tracker takes these boxes as it
         takes detections, so a face that walks further than its own width between two detections is still
-        matched; a face must still be found by two detections in a row to become a person."""
+        matched."""
         self._motion.see(frame.image)
         followed = self._motion.follow([face.box for face in self._previous])
         self.lost_sight = bool(followed) and all(moved is None for moved in followed)
@@ -169,8 +169,8 @@ class PersonTracker:
                 faces.append(face if moved is None else replace(face, box=tuple(moved)))
                 continue
             box = tuple(np.asarray(person.box) + person.velocity if moved is None else moved)
-            faces.append(Face(box, person.score) if person.last is None else replace(person.last, box=box,
-                                                                                       score=person.score))
+            # a person not classified yet keeps what its face was last classified as (before it was a person's)
+            faces.append(replace(person.last or face, box=box, score=person.score))
         self._track(faces, frame, detected=False)
         return [face if p is None else replace(face, person=p.id) for face, p in zip(faces, self._current,
                                                                                     strict=True)]
