@@ -1,6 +1,6 @@
 """Issue 18, items 5 and 10: real `serve` and `watch` processes answer only requests whose Host header names
 them (a web page that points its own name at 127.0.0.1, DNS rebinding, gets 421 and no faces), and every
-loopback address counts as this machine, as the code, `--help` and the README say."""
+loopback address counts as this machine, as the code, `--help` and docs/site.md say."""
 
 from __future__ import annotations
 
@@ -128,14 +128,14 @@ def section(text: str, heading: str) -> str:
 
 
 def bullet(text: str, name: str) -> str:
-    """The README bullet `- **name:** ...` with its continuation lines."""
+    """The docs' bullet `- **name:** ...` with its continuation lines."""
     match = re.search(rf"^- \*\*{name}:\*\*.*(?:\n  .*)*", text, re.M)
     assert match, name
     return " ".join(match[0].split())
 
 
-def test_readme_and_help_say_loopback_is_this_machine() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_docs_and_help_say_loopback_is_this_machine() -> None:
+    readme = (ROOT / "docs" / "site.md").read_text()
     binding = bullet(section(readme, "## Serve"), "Binding")
     access = bullet(section(readme, "## Watch a site"), "Access")
     config_line = next(line for line in section(readme, "## Watch a site").splitlines()

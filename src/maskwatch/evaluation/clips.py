@@ -190,7 +190,9 @@ def total(results: Sequence[dict]) -> dict:
     return {
         "clips": len(results),
         "people": {"truth": sum(r["people"]["truth"] for r in known),
-                   "found": sum(r["people"]["found"] for r in known)},
+                   "found": sum(r["people"]["found"] for r in known),
+                   "matched": sum(r["people"]["matched"] or 0 for r in known),
+                   "extra": sum(r["people"]["extra"] or 0 for r in known)},
         "people_called_masked_wrongly": sum(r["people_called_masked_wrongly"] for r in results),
         "people_called_bare_wrongly": sum(r["people_called_bare_wrongly"] for r in results),
         "with_mask_on_bare_or_no_face": tally("with_mask_on_bare_or_no_face"),
@@ -223,7 +225,8 @@ def format_clips(report: dict) -> str:
                      f"{_share(r['with_mask_on_bare_or_no_face'])} | {_share(r['bare_on_masked_faces'])} | "
                      f"{events['on_time']}/{events['expected']}, {spurious} |")
     t = report["total"]
-    lines.append(f"| **all {t['clips']}** | {t['people']['truth']} / {t['people']['found']} | "
+    lines.append(f"| **all {t['clips']}** | {t['people']['truth']} / {t['people']['found']} / {t['people']['extra']} "
+                 f"({t['people']['matched']} matched) | "
                  f"**{t['people_called_masked_wrongly']}**, {t['people_called_bare_wrongly']} | | "
                  f"**{_share(t['with_mask_on_bare_or_no_face'])}** | {_share(t['bare_on_masked_faces'])} | "
                  f"{t['events']['on_time']}/{t['events']['expected']}, {t['events']['spurious']} |")
