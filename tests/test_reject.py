@@ -63,7 +63,7 @@ def test_what_is_not_a_face_is_left_out_unless_it_is_a_persons() -> None:
     turned = replace(junk, person=3, state=WITH_MASK)  # a person's face that looked like none on this frame
     face = Face((100, 0, 160, 60), 0.8, WITHOUT_MASK, 0.99, state=WITHOUT_MASK)
     assert faces_only([junk, turned, face]) == [turned, face]
-    assert faces_only([junk, turned, face], carried={1}) == [face]  # a box carried onto a cut: the face left it
+    assert faces_only([junk, turned, face], ghosts={1}) == [face]  # a box carried onto a cut: the face left it
 
 
 def _texture(seed: int) -> np.ndarray:

@@ -128,11 +128,12 @@ class VideoAnalyzer:
             self.band.saw(look, [face.box for face in detected])
             faces = self.persons.remembered(self.persons.detected(detected, frame))
             due = self.persons.due(self.classify_budget, every_new=True)
-            carried = set()
+            ghosts = set()
         else:
             faces = self.persons.carried(frame)
             due = self.persons.due(self.classify_budget)
-            carried = set(due)
+            # after a cut (the picture lost every carried face), a box it says holds no face is a ghost
+            ghosts = set(due) if self.persons.lost_sight else set()
         # classify all faces while that is cheap, else the new ones and those classified longest ago
         for index, face in zip(due, self.detector.classify(frame.image, [faces[i] for i in due]), strict=True):
             faces[index] = face
@@ -141,7 +142,7 @@ class VideoAnalyzer:
         faces, happened = self.persons.observe(frame, faces, fresh)
         if self.alerts is not None:
             happened += self.alerts.check(frame, self.persons)
-        return Step(frame, faces_only(faces, carried), self._zoned(events + happened, frame))
+        return Step(frame, faces_only(faces, ghosts), self._zoned(events + happened, frame))
 
     def _detect(self, frame: Frame, look: Look = WHOLE) -> list[Face]:
         """The detector's faces (where and at the sizes `look` says), less those in no zone where faces outside
@@ -161,10 +162,10 @@ class VideoAnalyzer:
         return events
 
 
-def faces_only(faces: Sequence[Face], carried: Collection[int] = ()) -> list[Face]:
+def faces_only(faces: Sequence[Face], ghosts: Collection[int] = ()) -> list[Face]:
     """The faces, less those the classifier says are not faces and that are no person's (in video, boxes on a
-    tree or a table edge would be drawn on every frame), and less the boxes carried along the picture (their
-    indexes in `carried`) that it says on this frame hold no face: the face left them (a cut). A person's
-    detected face that looks like none for a frame is still theirs."""
+    tree or a table edge would be drawn on every frame), and less those of the boxes carried onto a cut (their
+    indexes in `ghosts`) that it says hold no face. A person's face that looks like none for a frame is still
+    theirs."""
     return [face for index, face in enumerate(faces)
-            if face.label != NOT_A_FACE or (face.person is not None and index not in carried)]
+            if face.label != NOT_A_FACE or (face.person is not None and index not in ghosts)]
