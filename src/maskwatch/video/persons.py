@@ -39,9 +39,10 @@ class TrackingSettings:
     new_track_score: float = 0.45  # face score that can start a person (weaker faces only continue one)
     # On video detected less often than every 2nd frame (720p and larger files), a face has far fewer chances to be
     # found, so a person starts from a weaker face and from one detection and the frame after it (its box carried
-    # along the picture) rather than two detections in a row: on a 720p crowd detected every 8th frame that made 74
-    # persons where detection on every frame made 87; the dense settings made 35 of 61 (docs/results.md). Denser
-    # schedules keep the strict ones: on the 720x480 hallway_1 they kept a dim masked face from being called bare.
+    # along the picture) rather than two detections in a row: on three 720p crowd clips tiled in one picture, detected
+    # every 8th frame, the strict start made 35 persons where detection on every frame made 61, this one 74 of 87
+    # (`maskwatch bench`'s crowd: 32 at N=8, 29 at N=1). Denser schedules keep the strict start: on the 720x480
+    # hallway_1 it kept a dim masked face from being called bare.
     sparse_track_score: float = 0.3
     sparse_from: int = 3  # detect_every from which a schedule is sparse
     # Boxes are matched with each side grown by this share of the box: a small face walking fast, or seen
