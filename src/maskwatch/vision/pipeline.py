@@ -42,4 +42,3 @@ class MaskDetector:
     def classify(self, image: np.ndarray, faces: Sequence[Face]) -> list[Face]:
         """The given face boxes of the image, labelled and judged (in one classifier batch)."""
         return self.rule.judged(self.classifier.classify(image, faces))
-
