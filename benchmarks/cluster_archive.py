@@ -50,8 +50,8 @@ def driver_capacity(jsonl: Path, folder: Path) -> tuple[float, float]:
     the driver does it (one synced commit per event)."""
     import numpy as np
 
+    from maskwatch.core.events import Event
     from maskwatch.monitor.store import EventStore
-    from maskwatch.video.events import Event
 
     records = [json.loads(line) for line in jsonl.open()]
     face = np.random.default_rng(0).integers(0, 255, (128, 128, 3), np.uint8)

@@ -66,12 +66,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.core.faces import Face
 from maskwatch.evaluation.scene_metrics import iou
 from maskwatch.io.images import UnreadableImage, read_image
 from maskwatch.io.voc import holdout, scan_scenes
 from maskwatch.vision.classifier import MaskClassifier, default_model_path
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.vision.results import Face
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATASET = SHARED / "datasets" / "mask-detect"

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskwatch.io.sources import Frame
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.persons import PersonTracker
-from maskwatch.vision.results import Face
 
 FPS = 10.0
 IMAGE = np.zeros((480, 640, 3), np.uint8)

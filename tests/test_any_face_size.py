@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.faces import Face
 from maskwatch.vision.detector import GOOD_FACES, load_detector, merge, pass_factors
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS
-from maskwatch.vision.results import Face
 
 
 def _close_up() -> np.ndarray:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.frame import Frame
 from maskwatch.evaluation.scene_metrics import iou
-from maskwatch.io.sources import Frame
 from maskwatch.video import band
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.video.band import FULL_EVERY, WHOLE, FaceBand, Look

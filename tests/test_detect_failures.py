@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.events import Event
 from maskwatch.monitor.store import EventStore
-from maskwatch.video.events import Event
 from tests.nobody import maskwatch_as_nobody, nobody_folder
 
 FRAMES = 60

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from maskwatch.core.events import Event
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
+from maskwatch.core.records import event_record, frame_record
 from maskwatch.io.net import TOKEN_ENV
-from maskwatch.io.sinks import frame_record
-from maskwatch.io.sources import Frame
 from maskwatch.monitor.config import KEYS, REFERENCE, REQUIRED, parse, reference_markdown
-from maskwatch.monitor.store import event_record
-from maskwatch.video.events import Event
-from maskwatch.vision.results import Face
 from maskwatch.vision.runtimes import OPT_OUT, openvino_bf16
 from tests.conftest import SHARED, needs_shared
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.events import Event
 from maskwatch.monitor.store import EventStore
-from maskwatch.video.events import Event
 from tests.services import ROOT, Serve, Watch, door_site
 
 FOREIGN = ("evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}", "[::2]:{port}")

@@ -11,8 +11,8 @@ import pytest
 from skimage import data
 
 from maskwatch.cli import main
+from maskwatch.core.classes import INCORRECT, WITH_MASK, WITHOUT_MASK
 from maskwatch.monitor.config import ConfigError, load
-from maskwatch.vision.classes import INCORRECT, WITH_MASK, WITHOUT_MASK
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.web.serve import factory_for
 from tests.conftest import SHARED, needs_shared

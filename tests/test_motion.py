@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.frame import Frame
 from maskwatch.evaluation.scene_metrics import iou
-from maskwatch.io.sources import Frame
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.video.motion import MotionFollower, nanmedian
 from maskwatch.vision.pipeline import MaskDetector

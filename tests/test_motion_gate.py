@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.io.sources import Frame
+from maskwatch.core.frame import Frame
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.video.motion import MotionGate
 from maskwatch.vision.pipeline import MaskDetector

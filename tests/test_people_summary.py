@@ -17,11 +17,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from skimage import data
 
+from maskwatch.core.events import Event
+from maskwatch.core.frame import Frame
 from maskwatch.io.sinks import Summary
-from maskwatch.io.sources import Frame
 from maskwatch.monitor.config import load
 from maskwatch.monitor.supervisor import Supervisor
-from maskwatch.video.events import Event
 from maskwatch.web.dashboard import create_dashboard, today
 from tests.browser import chromium, needs_chromium, wait_for
 from tests.conftest import masked

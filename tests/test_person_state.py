@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.io.sources import Frame
+from maskwatch.core.classes import WITHOUT_MASK
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker
-from maskwatch.vision.classes import WITHOUT_MASK
 from maskwatch.vision.judge import DEFAULT_RULE
-from maskwatch.vision.results import Face
 
 IMAGE = np.zeros((480, 640, 3), np.uint8)
 

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.io.sources import Frame
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.vision.judge import UnknownRule
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.vision.results import Face
 
 from .conftest import masked
 

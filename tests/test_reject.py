@@ -14,12 +14,12 @@ import pytest
 from skimage import data
 
 from maskwatch.cli import main
+from maskwatch.core.classes import INCORRECT, NOT_A_FACE, UNKNOWN, WITH_MASK, WITHOUT_MASK
+from maskwatch.core.faces import Face
 from maskwatch.video.analysis import faces_only
 from maskwatch.video.persons import DEFAULT_SETTINGS, Person
-from maskwatch.vision.classes import INCORRECT, NOT_A_FACE, UNKNOWN, WITH_MASK, WITHOUT_MASK
 from maskwatch.vision.classifier import Labels, MaskClassifier, read_labels
 from maskwatch.vision.judge import DEFAULT_RULE
-from maskwatch.vision.results import Face
 
 
 def test_a_class_with_a_threshold_is_said_exactly_where_its_probability_reaches_it() -> None:

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.events import Event
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
 from maskwatch.io.annotate import COLOURS, draw, tag_text
 from maskwatch.io.images import read_image
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window
-from maskwatch.io.sources import Frame
-from maskwatch.video.events import Event
-from maskwatch.vision.results import Face
 
 FACE = Face((180.0, 60.0, 270.0, 175.0), 0.93, "with_mask", 0.97, {"with_mask": 0.97, "without_mask": 0.03})
 

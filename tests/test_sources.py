@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from skimage import data
 
+from maskwatch.core.frame import Frame
 from maskwatch.io.background import prefetch
-from maskwatch.io.sources import Frame, SourceError, open_source
+from maskwatch.io.sources import SourceError, open_source
 from tests.conftest import FPS, N_FRAMES
 
 

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 import maskwatch.cli
+from maskwatch.core.events import Event
 from maskwatch.monitor import events_cli
 from maskwatch.monitor.store import SCHEMA_VERSION, EventStore, EventStoreError
-from maskwatch.video.events import Event
 
 T0 = datetime.fromisoformat("2024-05-01T10:15:00+02:00")
 

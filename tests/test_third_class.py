@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.core.classes import INCORRECT, NON_COMPLIANT, WITH_MASK, WITHOUT_MASK, compliance, verdict
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
 from maskwatch.io.annotate import COLOURS, draw
 from maskwatch.io.sinks import Summary
-from maskwatch.io.sources import Frame
 from maskwatch.monitor.config import load
 from maskwatch.video.alerts import Alerts
 from maskwatch.video.persons import PersonTracker
-from maskwatch.vision.classes import INCORRECT, NON_COMPLIANT, WITH_MASK, WITHOUT_MASK, compliance, verdict
-from maskwatch.vision.results import Face
 
 FPS = 10.0
 IMAGE = np.zeros((480, 640, 3), np.uint8)

@@ -15,7 +15,7 @@ import supervision as sv
 
 import maskwatch
 from maskwatch.cli import main
-from maskwatch.vision.classes import STATES
+from maskwatch.core.classes import STATES
 from tests.services import door_clip
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -117,9 +117,9 @@ def test_urls_are_redacted_for_logs() -> None:
 def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Path, astronaut_face) -> None:
     from datetime import datetime, timedelta
 
+    from maskwatch.core.events import Event
     from maskwatch.monitor.store import EventStore
     from maskwatch.monitor.watch import _retain
-    from maskwatch.video.events import Event
 
     (tmp_path / "door.mp4").write_bytes(b"")
     config = load(write(tmp_path, 'store = "e.db"\nretain_days = 7\n[[camera]]\nname = "door"\nsource = "door.mp4"\n'))
@@ -138,8 +138,8 @@ def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Pat
 def test_the_config_in_watch_help_loads_with_its_optional_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                 ) -> None:
     """What `maskwatch watch --help` teaches is a config that loads, with the alternatives its comments name."""
+    from maskwatch.core.classes import NON_COMPLIANT
     from maskwatch.monitor.watch import DESCRIPTION
-    from maskwatch.vision.classes import NON_COMPLIANT
 
     monkeypatch.setenv("MASKWATCH_WEBHOOK_SECRET", "s3cret")
     example = DESCRIPTION.split("lists every key with its type, default and meaning):\n", 1)[1]

@@ -14,8 +14,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from maskwatch.core.events import Event
 from maskwatch.monitor.store import EventStore, process_identity
-from maskwatch.video.events import Event
 from tests.services import Watch, WebhookReceiver, door_clip, free_port, wait_until
 
 WRITER = """

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 import maskwatch.monitor.delivery as delivery
+from maskwatch.core.events import Event
 from maskwatch.monitor.config import ConfigError, WebhookConfig, load
 from maskwatch.monitor.delivery import DeliveryFailed, WebhookDelivery
 from maskwatch.monitor.store import EventStore
-from maskwatch.video.events import Event
 from tests.services import Watch, WebhookReceiver, door_clip, free_port, wait_until
 
 REDIRECTS = (301, 302, 307, 308)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from maskwatch.core.classes import INCORRECT, WITH_MASK
 from maskwatch.monitor.store import EventStore
-from maskwatch.vision.classes import INCORRECT, WITH_MASK
 from maskwatch.vision.pipeline import MaskDetector
 from tests.clipmaker import Script, _along, pick_crops, render
 from tests.conftest import SHARED, needs_shared

@@ -286,8 +286,8 @@ def _matches(box: Sequence[float], truth: np.ndarray) -> bool:
 
 def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int):
     """The steps of `detect`'s video loop (decoding ahead in a thread, persons, events), drawing each."""
+    from maskwatch.core.frame import Frame
     from maskwatch.io.background import prefetch
-    from maskwatch.io.sources import Frame
     from maskwatch.video.analysis import VideoAnalyzer
 
     def frames():

@@ -290,7 +290,7 @@ def _add_detect(sub) -> None:
 
 def _zone(text: str):
     """An argparse type: NAME=X,Y X,Y X,Y ..."""
-    from maskwatch.vision.zones import parse_zone
+    from maskwatch.core.zones import parse_zone
 
     try:
         return parse_zone(text)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from maskwatch.core.zones import Zone
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.background import prefetch
@@ -21,7 +22,6 @@ from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS, detection_schedule
-from maskwatch.vision.zones import Zone
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,12 @@ from tqdm import tqdm
 
 from maskwatch.cluster import require_ray
 from maskwatch.cluster.manifest import Manifest
+from maskwatch.core.records import frame_record
+from maskwatch.core.zones import Zone
 from maskwatch.detect import DetectOptions, Outputs, report, validate
-from maskwatch.io.sinks import AnnotatedSaver, Summary, frame_record
+from maskwatch.io.sinks import AnnotatedSaver, Summary
 from maskwatch.io.sources import FileSource, open_source
 from maskwatch.video.analysis import Step
-from maskwatch.vision.zones import Zone
 
 log = logging.getLogger(__name__)
 

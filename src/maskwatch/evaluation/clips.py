@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from maskwatch.core.classes import JUDGED, NON_COMPLIANT, WITH_MASK
 from maskwatch.io.progress import progress
 from maskwatch.io.truth import BARE, FACELESS, MASKED, NOBODY, ClipTruth
-from maskwatch.vision.classes import JUDGED, NON_COMPLIANT, WITH_MASK
 
 SIZES = ((0, 16), (16, 32), (32, 64), (64, None))  # face-frames by the long side of the face box, px
 

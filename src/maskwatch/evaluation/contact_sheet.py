@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.core.classes import INCORRECT, WITH_MASK, WITHOUT_MASK
 from maskwatch.io.atomic import atomic_write_bytes
-from maskwatch.vision.classes import INCORRECT, WITH_MASK, WITHOUT_MASK
 
 TILE = 128
 CAPTION = 30

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.core.classes import INCORRECT, UNKNOWN, WITHOUT_MASK
+from maskwatch.core.faces import Face
 from maskwatch.evaluation.contact_sheet import mistakes, write_contact_sheet
 from maskwatch.io.progress import progress
 from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
 from maskwatch.training.metrics import classification_metrics
-from maskwatch.vision.classes import INCORRECT, UNKNOWN, WITHOUT_MASK
-from maskwatch.vision.results import Face
 
 
 def predict_fn(model_path: Path | None):

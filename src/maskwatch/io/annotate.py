@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from maskwatch.vision.classes import UNKNOWN
-from maskwatch.vision.results import Face
-from maskwatch.vision.zones import Zone
+from maskwatch.core.classes import UNKNOWN
+from maskwatch.core.faces import Face
+from maskwatch.core.zones import Zone
 
 # RGB, since frames are RGB; grey: a face that cannot be judged ("unknown") or is not labelled.
 COLOURS: dict[str | None, tuple[int, int, int]] = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from maskwatch.io.sources import Frame, Source
+from maskwatch.core.frame import Frame
+from maskwatch.io.sources import Source
 
 
 class LatestFrame:

@@ -14,17 +14,19 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import ExitStack, suppress
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Self
 
 import cv2
 import numpy as np
 
+from maskwatch.core.classes import INCORRECT, UNKNOWN, Sightings, compliance, people_counts
+from maskwatch.core.events import Event
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
+from maskwatch.core.records import frame_record
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
-from maskwatch.io.sources import Frame
 from maskwatch.io.video import VideoFileWriter
-from maskwatch.vision.classes import INCORRECT, UNKNOWN, Sightings, compliance, people_counts
-from maskwatch.vision.results import Face
 
 # Videos are saved as H.264 MP4 (browsers play it): names in the MP4 family keep their suffix, others get
 # .mp4 appended (clip.avi -> clip.avi.mp4, never clashing with a clip.mp4 beside it). Images are saved in
@@ -45,28 +47,6 @@ class _Closing:
         raise NotImplementedError
 
 
-class EventRecord(Protocol):
-    """What the sinks read of an event (`video.events.Event`): a protocol, as io sits below video."""
-
-    source: str
-    person: int
-    state: str
-    previous_state: str | None
-
-    def to_json(self) -> dict: ...
-
-
-def frame_record(frame: Frame, faces: Sequence[Face], events: Sequence[EventRecord] = ()) -> dict:
-    """One line of `--json`: a frame or image, its faces and the events at it."""
-    return {
-        "source": frame.source,
-        "frame": frame.index,
-        "time": round(frame.time, 3),
-        "faces": [face.to_json() for face in faces],
-        "events": [event.to_json() for event in events],
-    }
-
-
 class JsonLinesWriter(_Closing):
     """One JSON object per frame, to stdout ("-") or a file, flushed per frame so none waits in a buffer."""
 
@@ -78,7 +58,7 @@ class JsonLinesWriter(_Closing):
             tmp = self._stack.enter_context(atomic_path(target))
             self._file = self._stack.enter_context(tmp.open("w", encoding="utf-8"))
 
-    def write(self, frame: Frame, faces: Sequence[Face], events: Sequence[EventRecord] = ()) -> None:
+    def write(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
         self._file.write(json.dumps(frame_record(frame, faces, events)) + "\n")
         self._file.flush()
 
@@ -180,7 +160,7 @@ class Summary:
         self.people: dict[tuple[str, int], Sightings] = {}  # by (source, person), from their events in order
         self.started = time.monotonic()
 
-    def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[EventRecord] = ()) -> None:
+    def add(self, frame: Frame, faces: Sequence[Face], events: Sequence[Event] = ()) -> None:
         if frame.is_video:
             self.frames += 1
         else:

@@ -12,14 +12,13 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
 
 import cv2
-import numpy as np
 
+from maskwatch.core.frame import Frame
 from maskwatch.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, UnreadableImage, iter_files, read_image
 
 log = logging.getLogger(__name__)
@@ -29,19 +28,6 @@ STREAM_PREFIXES = ("rtsp://", "http://", "https://")
 STREAM_PARAMS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10_000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10_000]
 MAX_BACKOFF = 30.0
 MAX_CAMERA_INDEX = 2**31 - 1  # OpenCV takes a C int
-
-
-@dataclass
-class Frame:
-    """One image to run detection on, with what the sinks need to name and time its results."""
-
-    image: np.ndarray
-    source: str
-    index: int
-    time: float
-    relative: Path
-    fps: float | None
-    is_video: bool
 
 
 class SourceError(Exception):

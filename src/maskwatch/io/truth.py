@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from maskwatch.vision.classes import INCORRECT, NON_COMPLIANT, WITH_MASK, WITHOUT_MASK
+from maskwatch.core.classes import INCORRECT, NON_COMPLIANT, WITH_MASK, WITHOUT_MASK
 
 UNCLEAR = "unclear"  # the truth cannot say (a mask being put on, a hand over the face): never scored
 HIDDEN = "hidden"  # in view but the face is not (seen from behind, from above): there is no verdict to give

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from maskwatch.core.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
+from maskwatch.core.zones import Zone, zone_problem
 from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
 from maskwatch.video.clips import CLIP_KINDS, ClipSettings
-from maskwatch.vision.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
-from maskwatch.vision.zones import Zone, zone_problem
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
 

@@ -25,10 +25,11 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from maskwatch import __version__
+from maskwatch.core.events import Event
+from maskwatch.core.records import event_record
 from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
 from maskwatch.monitor.home_assistant import discovery_messages
-from maskwatch.monitor.store import EventStore, EventStoreError, event_record
-from maskwatch.video.events import Event
+from maskwatch.monitor.store import EventStore, EventStoreError
 
 log = logging.getLogger(__name__)
 

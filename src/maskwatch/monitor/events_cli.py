@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TextIO
 
-from maskwatch.video.events import EVENT_KINDS, Event
-from maskwatch.vision.classes import INCORRECT
+from maskwatch.core.classes import INCORRECT
+from maskwatch.core.events import EVENT_KINDS, Event
 
 DESCRIPTION = """\
 List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
@@ -156,8 +156,9 @@ def format_summary(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from maskwatch.core.records import event_record
     from maskwatch.io.atomic import atomic_path
-    from maskwatch.monitor.store import EventStore, event_record, summarise
+    from maskwatch.monitor.store import EventStore, summarise
 
     if args.csv == "-" and (args.json or args.summary):
         raise argparse.ArgumentTypeError("--csv - writes CSV on stdout: leave out --json and --summary there")

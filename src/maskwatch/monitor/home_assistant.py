@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from maskwatch.vision.classes import INCORRECT, UNKNOWN, WITH_MASK, WITHOUT_MASK
+from maskwatch.core.classes import INCORRECT, UNKNOWN, WITH_MASK, WITHOUT_MASK
 
 # (entity, name, template over the status JSON, unit)
 SENSORS = (

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from maskwatch.core.classes import compliance
+from maskwatch.core.events import EVENT_KINDS, STATES
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.supervisor import CameraStatus, Supervisor
-from maskwatch.video.events import EVENT_KINDS, STATES
-from maskwatch.vision.classes import compliance
 
 PREFIX = "maskwatch"
 

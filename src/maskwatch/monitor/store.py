@@ -25,9 +25,9 @@ from typing import NamedTuple, Self
 import cv2
 import numpy as np
 
+from maskwatch.core.classes import Sightings, people_counts
+from maskwatch.core.events import Event
 from maskwatch.io.atomic import atomic_path
-from maskwatch.video.events import Event
-from maskwatch.vision.classes import Sightings, people_counts
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
 SCHEMA_VERSION = 6  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
@@ -630,11 +630,6 @@ def _source_where(wanted: str | None) -> tuple[str, list[str | int]]:
         return "", []
     clause, params = _source_clause(wanted)
     return f" WHERE {clause}", params
-
-
-def event_record(run: int, event: Event) -> dict:
-    """One event as `maskwatch events --json` prints it, and as MQTT and webhooks carry it."""
-    return {**event.to_json(), "run": run}
 
 
 def _now() -> str:

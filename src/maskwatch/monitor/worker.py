@@ -24,6 +24,7 @@ from pathlib import Path
 
 import cv2
 
+from maskwatch.core.events import Event, verdict
 from maskwatch.io.annotate import draw, drawn_counts
 from maskwatch.io.latest import LatestFrame
 from maskwatch.io.rate import RateMeter
@@ -33,7 +34,6 @@ from maskwatch.monitor.store import EventStore, EventStoreError
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import Step, VideoAnalyzer
 from maskwatch.video.clips import ClipRecorder, ClipSettings
-from maskwatch.video.events import Event, verdict
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.pipeline import MaskDetector
 

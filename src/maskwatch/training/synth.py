@@ -24,13 +24,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from maskwatch.core.classes import INCORRECT, WITH_MASK
+from maskwatch.core.faces import Face
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, iter_files, read_image, write_image
 from maskwatch.io.progress import progress
-from maskwatch.vision.classes import INCORRECT, WITH_MASK
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.detector import CenterFace
-from maskwatch.vision.results import Face
 
 log = logging.getLogger(__name__)
 

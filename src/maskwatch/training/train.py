@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.core.classes import NOT_A_FACE
 from maskwatch.io.atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from maskwatch.io.interrupt import deferred_interrupt
 from maskwatch.training.dataset import (
@@ -36,7 +37,6 @@ from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
 from maskwatch.training.metrics import classification_metrics, format_metrics
 from maskwatch.training.split import Split, group_split
 from maskwatch.training.weights import weights_path
-from maskwatch.vision.classes import NOT_A_FACE
 from maskwatch.vision.judge import DEFAULT_RULE
 
 log = logging.getLogger(__name__)

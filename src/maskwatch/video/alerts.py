@@ -12,10 +12,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from maskwatch.io.sources import Frame
-from maskwatch.video.events import Event
+from maskwatch.core.events import Event
+from maskwatch.core.frame import Frame
+from maskwatch.core.zones import Zone, zones_of
 from maskwatch.video.persons import PersonTracker
-from maskwatch.vision.zones import Zone, zones_of
 
 
 @dataclass(frozen=True)

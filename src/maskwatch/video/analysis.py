@@ -18,18 +18,18 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from maskwatch.io.sinks import frame_record
-from maskwatch.io.sources import Frame
+from maskwatch.core.classes import NOT_A_FACE
+from maskwatch.core.events import Event
+from maskwatch.core.faces import Face, to_detections
+from maskwatch.core.frame import Frame
+from maskwatch.core.records import frame_record
+from maskwatch.core.zones import Zone, zones_of
 from maskwatch.video.alerts import Alerts
 from maskwatch.video.band import WHOLE, FaceBand, Look
-from maskwatch.video.events import Event
 from maskwatch.video.motion import MotionGate
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
-from maskwatch.vision.classes import NOT_A_FACE
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import detect_every_for
-from maskwatch.vision.results import Face, to_detections
-from maskwatch.vision.zones import Zone, zones_of
 
 IDLE_DETECT_S = 2.0  # with motion gating, a still picture is still looked at this often (a seated person)
 

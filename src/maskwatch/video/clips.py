@@ -18,12 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.core.events import Event
+from maskwatch.core.zones import Zone
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.video import VideoFileWriter
 from maskwatch.video.analysis import Step
-from maskwatch.video.events import Event
-from maskwatch.vision.zones import Zone
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ import numpy as np
 import supervision as sv
 from trackers import BIoU, ByteTrackTracker
 
-from maskwatch.io.sources import Frame
-from maskwatch.video.events import Event
+from maskwatch.core.classes import JUDGED, UNKNOWN, WITH_MASK
+from maskwatch.core.events import Event
+from maskwatch.core.faces import Face
+from maskwatch.core.frame import Frame
 from maskwatch.video.motion import MotionFollower
-from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.judge import DEFAULT_RULE
-from maskwatch.vision.results import Face
 
 SNAPSHOT_MARGIN = 0.3
 SNAPSHOT_MAX = 256

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.core.faces import Face
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.native_stderr import muted_stderr
-from maskwatch.vision.results import Face
 from maskwatch.vision.runtimes import Choice, OpenVinoModel, choose, read_openvino
 
 log = logging.getLogger(__name__)

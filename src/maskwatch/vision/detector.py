@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from maskwatch.vision.results import Face
+from maskwatch.core.faces import Face
 from maskwatch.vision.runtimes import Choice, OpenVinoModel, choose, read_openvino, takes_uint8_images
 
 # CenterFace halves the resolution five times, then upsamples 2x three times and adds each result to the

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from maskwatch.vision.classes import JUDGED, UNKNOWN, WITH_MASK
-from maskwatch.vision.results import Face
+from maskwatch.core.classes import JUDGED, UNKNOWN, WITH_MASK
+from maskwatch.core.faces import Face
 
 
 @dataclass(frozen=True)

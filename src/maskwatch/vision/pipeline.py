@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from maskwatch.vision.classes import NOT_A_FACE
+from maskwatch.core.classes import NOT_A_FACE
+from maskwatch.core.faces import Face
 from maskwatch.vision.classifier import MaskClassifier
 from maskwatch.vision.detector import DEFAULT_DETECTOR, load_detector, own_threshold
 from maskwatch.vision.judge import DEFAULT_RULE, UnknownRule
 from maskwatch.vision.presets import PRESETS, classifier_path
-from maskwatch.vision.results import Face
 
 
 class MaskDetector:

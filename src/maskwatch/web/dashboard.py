@@ -21,15 +21,16 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_asgi_app
 
+from maskwatch.core.classes import people_counts
+from maskwatch.core.events import Event
+from maskwatch.core.records import event_record
 from maskwatch.io.net import is_loopback
 from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.events_cli import write_csv
 from maskwatch.monitor.metrics import registry as metrics_registry
-from maskwatch.monitor.store import EventStore, event_record, summarise
+from maskwatch.monitor.store import EventStore, summarise
 from maskwatch.monitor.supervisor import Supervisor
-from maskwatch.video.events import Event
-from maskwatch.vision.classes import people_counts
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
 from maskwatch.web.review import add_review
 from maskwatch.web.serve import STATIC, UVICORN_OPTIONS

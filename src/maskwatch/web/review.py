@@ -16,9 +16,9 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
+from maskwatch.core.classes import STATES
+from maskwatch.core.events import EVENT_KINDS, Event
 from maskwatch.monitor.store import EventStore
-from maskwatch.video.events import EVENT_KINDS, Event
-from maskwatch.vision.classes import STATES
 
 PER_PAGE = 25
 

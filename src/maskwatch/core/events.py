@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from maskwatch.vision.classes import STATES, verdict
+from maskwatch.core.classes import STATES, verdict
 
 EVENT_KINDS = ("person_appeared", "mask_off", "mask_on", "person_left", "alert")
 __all__ = ["EVENT_KINDS", "STATES", "Event", "verdict"]

@@ -57,7 +57,7 @@ def to_detections(faces: Sequence[Face]) -> sv.Detections:
     import numpy as np
     import supervision as sv
 
-    from maskwatch.vision.classes import STATES, UNKNOWN
+    from maskwatch.core.classes import STATES, UNKNOWN
 
     if not faces:
         return sv.Detections.empty()
