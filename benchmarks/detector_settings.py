@@ -57,7 +57,7 @@ import cv2
 import numpy as np
 
 from maskwatch.bench import webcam_frames
-from maskwatch.evaluation.scene_metrics import iou as box_iou
+from maskwatch.evaluation.detection import iou as box_iou
 from maskwatch.io.images import decode_image
 from maskwatch.vision import detector as detector_module
 from maskwatch.vision.detector import STRIDE, load_detector

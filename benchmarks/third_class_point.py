@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.core.classes import INCORRECT
+from maskwatch.data.dataset import named_groups, read_group_tables
+from maskwatch.data.dedup import group_duplicates
+from maskwatch.data.split import group_split
+from maskwatch.data.voc import holdout, scan_scenes
 from maskwatch.io.images import read_image
-from maskwatch.io.voc import holdout, scan_scenes
-from maskwatch.training.dataset import named_groups, read_group_tables
-from maskwatch.training.dedup import group_duplicates
-from maskwatch.training.split import group_split
 from maskwatch.training.train import TrainConfig, _origins, load_data
 from maskwatch.vision.classifier import MaskClassifier, default_model_path
 from maskwatch.vision.crops import face_crop, resize

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from maskwatch.evaluation.scene_metrics import iou
+from maskwatch.data.voc import holdout, scan_scenes
+from maskwatch.evaluation.detection import iou
 from maskwatch.io.images import read_image
-from maskwatch.io.voc import holdout, scan_scenes
 from maskwatch.vision.pipeline import MaskDetector
 
 FLOORS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3)

@@ -67,9 +67,9 @@ import cv2
 import numpy as np
 
 from maskwatch.core.faces import Face
-from maskwatch.evaluation.scene_metrics import iou
+from maskwatch.data.voc import holdout, scan_scenes
+from maskwatch.evaluation.detection import iou
 from maskwatch.io.images import UnreadableImage, read_image
-from maskwatch.io.voc import holdout, scan_scenes
 from maskwatch.vision.classifier import MaskClassifier, default_model_path
 from maskwatch.vision.pipeline import MaskDetector
 

@@ -11,7 +11,7 @@ import pytest
 from skimage import data
 
 from maskwatch.core.frame import Frame
-from maskwatch.evaluation.scene_metrics import iou
+from maskwatch.evaluation.detection import iou
 from maskwatch.video import band
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.video.band import FULL_EVERY, WHOLE, FaceBand, Look

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import skimage.data
 
-from maskwatch.training.dedup import dhash, group_duplicates
-from maskwatch.training.split import group_split
+from maskwatch.data.dedup import dhash, group_duplicates
+from maskwatch.data.split import group_split
 
 
 def test_resized_and_reencoded_copies_share_a_group():
@@ -48,9 +48,9 @@ def test_split_keeps_groups_whole_is_stratified_and_seeded():
 
 
 def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> None:
-    from maskwatch.training.dataset import DatasetError, Sample, named_groups, read_group_tables
-    from maskwatch.training.dedup import group_duplicates
-    from maskwatch.training.split import group_split
+    from maskwatch.data.dataset import DatasetError, Sample, named_groups, read_group_tables
+    from maskwatch.data.dedup import group_duplicates
+    from maskwatch.data.split import group_split
 
     data = tmp_path / "data"
     (data / "a").mkdir(parents=True)
@@ -77,7 +77,7 @@ def test_a_groups_table_keeps_each_named_group_in_one_split(tmp_path: Path) -> N
 
 
 def test_an_image_named_by_two_tables_joins_both_groups(tmp_path: Path) -> None:
-    from maskwatch.training.dataset import Sample, named_groups, read_group_tables
+    from maskwatch.data.dataset import Sample, named_groups, read_group_tables
 
     for name in ("orig.jpg", "copy.jpg", "twin.jpg", "other.jpg"):
         (tmp_path / name).write_bytes(b"")

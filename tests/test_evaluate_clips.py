@@ -11,8 +11,8 @@ import pytest
 from skimage import data
 
 from maskwatch.cli import main
+from maskwatch.data.truth import BARE, MASKED, NOBODY, TruthError, read_truth
 from maskwatch.evaluation.clips import SeenEvent, SeenFace, score_clip
-from maskwatch.io.truth import BARE, MASKED, NOBODY, TruthError, read_truth
 
 MASK_ON = """video = "clip.mp4"
 tolerance = 5

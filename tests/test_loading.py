@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from maskwatch.data.dataset import DatasetError, folder_classes, folder_samples, load_samples, scene_samples
 from maskwatch.io.images import UnreadableImage, read_image
-from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples, scene_samples
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import numpy as np
 from skimage import data
 
 from maskwatch.cli import main
-from maskwatch.io.voc import holdout
+from maskwatch.data.voc import holdout
 
 HEAD = data.astronaut()[0:260, 90:330]
 

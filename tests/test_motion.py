@@ -10,7 +10,7 @@ import pytest
 from skimage import data
 
 from maskwatch.core.frame import Frame
-from maskwatch.evaluation.scene_metrics import iou
+from maskwatch.evaluation.detection import iou
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.video.motion import MotionFollower, nanmedian
 from maskwatch.vision.pipeline import MaskDetector

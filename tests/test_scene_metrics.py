@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from maskwatch.evaluation.scene_metrics import Prediction, average_precision, evaluate_scenes, iou
-from maskwatch.io.voc import Box
+from maskwatch.data.voc import Box
+from maskwatch.evaluation.detection import Prediction, average_precision, evaluate_scenes, iou
 
 CLASSES = ("with_mask", "without_mask")
 A, B, C = (0, 0, 10, 10), (20, 0, 30, 10), (40, 0, 50, 10)  # three disjoint faces

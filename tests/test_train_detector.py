@@ -12,8 +12,8 @@ import pytest
 from skimage import data
 
 from maskwatch.cli import main
-from maskwatch.evaluation.scene_metrics import iou
-from maskwatch.io.voc import holdout
+from maskwatch.data.voc import holdout
+from maskwatch.evaluation.detection import iou
 from maskwatch.training.centerface import build_keras, write_onnx
 from maskwatch.vision.detector import CenterFace, _float_model, _model_file, load_detector
 

@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 
 from maskwatch.cli import main
-from maskwatch.training.split import group_split
+from maskwatch.data.split import group_split
 
 
 def _write_manifest(folder, files: list[str]) -> None:

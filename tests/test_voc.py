@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from maskwatch.io.voc import Box, Scene, holdout, read_annotation, scan_scenes
+from maskwatch.data.voc import Box, Scene, holdout, read_annotation, scan_scenes
 
 MASK_DETECT = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mask-detect"
 needs_data = pytest.mark.skipif(not MASK_DETECT.is_dir(), reason=f"real data set absent: {MASK_DETECT}")
@@ -70,7 +70,7 @@ def test_scan_scenes_pairs_images_and_skips_missing(tmp_path: Path, caplog: pyte
     (tmp_path / "annotations" / "a.xml").write_text(voc_xml("a.jpg", ""))
     (tmp_path / "annotations" / "c.xml").write_text(voc_xml("/elsewhere/photo.jpg", box))  # basename used
     (tmp_path / "annotations" / "d.xml").write_text(voc_xml("d.jpg", box))  # no image at all
-    with caplog.at_level(logging.WARNING, logger="maskwatch.io.voc"):
+    with caplog.at_level(logging.WARNING, logger="maskwatch.data.voc"):
         scenes = scan_scenes(tmp_path)
     images = tmp_path / "images"
     one = (Box("with_mask", (1, 2, 3, 4)),)

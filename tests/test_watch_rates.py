@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from maskwatch.io.annotate import COLOURS
 from maskwatch.io.rate import WINDOW_S, RateMeter
 from maskwatch.monitor.config import load
-from maskwatch.monitor.metrics import registry
+from maskwatch.monitor.prometheus import registry
 from maskwatch.monitor.supervisor import ProcessSupervisor, Supervisor
 from tests.services import MOSQUITTO, Mosquitto, Subscriber, Watch, door_clip, free_port, wait_until
 

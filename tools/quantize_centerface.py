@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from maskwatch.data.voc import holdout
 from maskwatch.io.images import IMAGE_SUFFIXES, iter_files, read_image
-from maskwatch.io.voc import holdout
 from maskwatch.training.quantize import CALIBRATION_SCENES, quantize_centerface
 from maskwatch.vision.detector import _float_model
 

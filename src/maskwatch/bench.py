@@ -219,7 +219,7 @@ def small_face_photos(scenes: Path | None) -> list[tuple[np.ndarray, np.ndarray 
     if scenes is None:
         photo = data.astronaut()
         return [(cv2.resize(photo, (w, w), interpolation=cv2.INTER_AREA), None) for w in (100, 130, 160, 190, 220, 250)]
-    from maskwatch.io.voc import read_annotation
+    from maskwatch.data.voc import read_annotation
 
     photos = []
     for path in scene_paths(scenes, 6):
@@ -232,7 +232,7 @@ def small_face_photos(scenes: Path | None) -> list[tuple[np.ndarray, np.ndarray 
 
 def matched(reference: Sequence[Sequence], boxes: Sequence[Sequence], threshold: float = 0.5) -> int:
     """How many reference boxes, frame by frame, have a box of their own (one to one) with IoU >= threshold."""
-    from maskwatch.evaluation.scene_metrics import iou
+    from maskwatch.evaluation.detection import iou
 
     found = 0
     for want, got in zip(reference, boxes, strict=True):
@@ -279,7 +279,7 @@ def detect_every_curve(detector: MaskDetector, encoded: Sequence[bytes],
 
 
 def _matches(box: Sequence[float], truth: np.ndarray) -> bool:
-    from maskwatch.evaluation.scene_metrics import iou
+    from maskwatch.evaluation.detection import iou
 
     return bool(len(truth)) and float(iou(np.array(box), truth).max()) >= 0.5
 
@@ -306,8 +306,8 @@ def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int)
 
 def scene_paths(folder: Path, count: int) -> list[Path]:
     """The first `count` photos of a folder, its held-out ones if it has any."""
+    from maskwatch.data.voc import holdout
     from maskwatch.io.images import IMAGE_SUFFIXES, iter_files
-    from maskwatch.io.voc import holdout
 
     paths = list(iter_files(folder, IMAGE_SUFFIXES))
     return ([p for p in paths if holdout(p.name)] or paths)[:count]

@@ -216,7 +216,7 @@ def _add_mine(sub) -> None:
 def run_mine(args) -> int:
     from itertools import chain
 
-    from maskwatch.io.truth import find_truths
+    from maskwatch.data.truth import find_truths
     from maskwatch.training import mine
     from maskwatch.vision.pipeline import MaskDetector
 
@@ -413,7 +413,7 @@ def run_train_detector(args) -> int:
             import tensorflow  # noqa: F401
         except ImportError as error:
             raise RuntimeError(f"training needs TensorFlow ({error}): pip install 'maskwatch[train]'") from None
-    from maskwatch.evaluation.scene_metrics import evaluate_scenes
+    from maskwatch.evaluation.detection import evaluate_scenes
     from maskwatch.training.detector_data import Augment
     from maskwatch.training.train_detector import DetectorTrainConfig, train_detector
 
@@ -445,13 +445,13 @@ def run_evaluate(args) -> int:
         raise argparse.ArgumentTypeError(f"--errors {args.errors}: give a .jpg or .png file")
     model = classifier_path(args.model, args.preset)
     if args.scenes and args.gt_crops:
-        from maskwatch.training.metrics import format_metrics
+        from maskwatch.evaluation.classification import format_metrics
 
         result = evaluate.evaluate_gt_crops(args.scenes, model, args.held_out, args.errors)
         text = format_metrics(result)
     elif args.clips:
+        from maskwatch.data.truth import find_truths
         from maskwatch.evaluation.clips import evaluate_clips, format_clips
-        from maskwatch.io.truth import find_truths
         from maskwatch.vision.pipeline import MaskDetector
 
         truths = find_truths(args.truth or args.clips, args.clips)
@@ -474,7 +474,7 @@ def run_evaluate(args) -> int:
         result = evaluate.evaluate_photos(args.data_dir, detector, args.min_side)
         text = evaluate.format_photo_metrics(result)
     else:
-        from maskwatch.training.metrics import format_metrics
+        from maskwatch.evaluation.classification import format_metrics
 
         result = evaluate.evaluate_folder(args.data_dir, model, args.errors)
         text = format_metrics(result)

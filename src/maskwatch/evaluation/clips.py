@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from maskwatch.core.classes import JUDGED, NON_COMPLIANT, WITH_MASK
+from maskwatch.data.truth import BARE, FACELESS, MASKED, NOBODY, ClipTruth
 from maskwatch.io.progress import progress
-from maskwatch.io.truth import BARE, FACELESS, MASKED, NOBODY, ClipTruth
 
 SIZES = ((0, 16), (16, 32), (32, 64), (64, None))  # face-frames by the long side of the face box, px
 

@@ -9,10 +9,10 @@ import numpy as np
 
 from maskwatch.core.classes import INCORRECT, UNKNOWN, WITHOUT_MASK
 from maskwatch.core.faces import Face
+from maskwatch.data.dataset import DatasetError, folder_classes, folder_samples, load_samples
+from maskwatch.evaluation.classification import classification_metrics
 from maskwatch.evaluation.contact_sheet import mistakes, write_contact_sheet
 from maskwatch.io.progress import progress
-from maskwatch.training.dataset import DatasetError, folder_classes, folder_samples, load_samples
-from maskwatch.training.metrics import classification_metrics
 
 
 def predict_fn(model_path: Path | None):
@@ -144,8 +144,8 @@ def evaluate_gt_crops(voc_dir: Path, model_path: Path | None = None, held_out: b
     """Classification metrics on the annotated face boxes of VOC scenes, cut as `detect` cuts faces
     (boxes named mask_weared_incorrect are left out, unless the model has that class): the classifier alone,
     with perfect face boxes."""
-    from maskwatch.io.voc import holdout
-    from maskwatch.training.dataset import scene_samples
+    from maskwatch.data.dataset import scene_samples
+    from maskwatch.data.voc import holdout
     from maskwatch.vision.classifier import default_model_path, read_labels
 
     labels = read_labels(model_path or default_model_path()).names
@@ -162,9 +162,9 @@ def evaluate_scene_dir(voc_dir: Path, detector, held_out: bool = False, iou: flo
     `mask_weared_incorrect` boxes are scored twice: ignored (VOC "difficult"), and counted as no mask.
     Per-class AP ranks a face labelled c by face score x p(c)."""
 
-    from maskwatch.evaluation.scene_metrics import evaluate_scenes, recall_by_size
+    from maskwatch.data.voc import holdout, scan_scenes
+    from maskwatch.evaluation.detection import evaluate_scenes, recall_by_size
     from maskwatch.io.images import UnreadableImage, read_image
-    from maskwatch.io.voc import holdout, scan_scenes
 
     scenes = [s for s in scan_scenes(voc_dir) if holdout(s.image.name) or not held_out]
     if not scenes:

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.data.voc import Scene, holdout, scan_scenes
 from maskwatch.io.images import UnreadableImage, read_image
-from maskwatch.io.voc import Scene, holdout, scan_scenes
 
 log = logging.getLogger(__name__)
 

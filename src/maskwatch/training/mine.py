@@ -26,13 +26,13 @@ import numpy as np
 
 from maskwatch.core.classes import NOT_A_FACE
 from maskwatch.core.faces import Face
+from maskwatch.data.dataset import DatasetError
+from maskwatch.data.truth import ClipTruth
+from maskwatch.data.voc import holdout, scan_scenes
 from maskwatch.io.atomic import atomic_write_bytes
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, iter_files, read_image, write_image
 from maskwatch.io.progress import progress
 from maskwatch.io.sources import open_source
-from maskwatch.io.truth import ClipTruth
-from maskwatch.io.voc import holdout, scan_scenes
-from maskwatch.training.dataset import DatasetError
 from maskwatch.vision.crops import IMAGE_SIZE, face_crop
 from maskwatch.vision.detector import FaceDetector, part_of
 from maskwatch.vision.judge import DEFAULT_RULE

@@ -21,9 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from maskwatch.core.classes import NOT_A_FACE
-from maskwatch.io.atomic import atomic_save, atomic_write_bytes, atomic_write_json
-from maskwatch.io.interrupt import deferred_interrupt
-from maskwatch.training.dataset import (
+from maskwatch.data.dataset import (
     DatasetError,
     LoadedData,
     folder_classes,
@@ -33,9 +31,11 @@ from maskwatch.training.dataset import (
     read_group_tables,
     scene_samples,
 )
-from maskwatch.training.dedup import NEAR_DUPLICATE_BITS, group_duplicates
-from maskwatch.training.metrics import classification_metrics, format_metrics
-from maskwatch.training.split import Split, group_split
+from maskwatch.data.dedup import NEAR_DUPLICATE_BITS, group_duplicates
+from maskwatch.data.split import Split, group_split
+from maskwatch.evaluation.classification import classification_metrics, format_metrics
+from maskwatch.io.atomic import atomic_save, atomic_write_bytes, atomic_write_json
+from maskwatch.io.interrupt import deferred_interrupt
 from maskwatch.training.weights import weights_path
 from maskwatch.vision.judge import DEFAULT_RULE
 

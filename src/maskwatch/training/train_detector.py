@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.data.voc import Box
 from maskwatch.io.atomic import atomic_write_json
-from maskwatch.io.voc import Box
 from maskwatch.training.detector_data import (
     Augment,
     DetectorDataError,
@@ -167,7 +167,7 @@ def best_threshold(validation: dict) -> float:
 
 
 def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> dict:
-    """Fine-tune, keep the best epoch by `score_scenes` (`evaluation.scene_metrics.evaluate_scenes`),
+    """Fine-tune, keep the best epoch by `score_scenes` (`evaluation.detection.evaluate_scenes`),
     export; returns the report also written to `out/report.json`."""
     import keras
     import tensorflow as tf

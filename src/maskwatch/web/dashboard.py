@@ -28,7 +28,7 @@ from maskwatch.io.net import is_loopback
 from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.events_cli import write_csv
-from maskwatch.monitor.metrics import registry as metrics_registry
+from maskwatch.monitor.prometheus import registry as metrics_registry
 from maskwatch.monitor.store import EventStore, summarise
 from maskwatch.monitor.supervisor import Supervisor
 from maskwatch.web.auth import allowed_hosts, require_host, require_token

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from maskwatch.io.voc import Box
+from maskwatch.data.voc import Box
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

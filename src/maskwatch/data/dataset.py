@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from maskwatch.data.dedup import HASH_SIZE, dhash, md5
+from maskwatch.data.voc import holdout, scan_scenes
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
-from maskwatch.io.voc import holdout, scan_scenes
-from maskwatch.training.dedup import HASH_SIZE, dhash, md5
 from maskwatch.vision.crops import IMAGE_SIZE, face_crop, resize
 
 log = logging.getLogger(__name__)
