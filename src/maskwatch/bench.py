@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from skimage import data
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.io.annotate import draw
 from maskwatch.io.images import decode_image
 from maskwatch.vision.classifier import MaskClassifier
@@ -328,7 +329,7 @@ def clip_frames(path: Path, count: int) -> list[bytes]:
         frames.append(cv2.imencode(".jpg", bgr)[1].tobytes())
     capture.release()
     if not frames:
-        raise ValueError(f"{path}: no frames OpenCV can read")
+        raise InvalidInput(f"{path}: no frames OpenCV can read")
     return frames
 
 

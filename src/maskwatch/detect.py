@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.zones import Zone
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_write_json
@@ -50,14 +51,14 @@ class DetectOptions:
 def validate(options: DetectOptions) -> None:
     """Refuse option combinations that cannot work, before anything is opened or written."""
     if options.events and not options.track:
-        raise ValueError("--events needs persons, which --no-track turns off")
+        raise InvalidInput("--events needs persons, which --no-track turns off")
     if options.events and Path(options.events).is_dir():
-        raise ValueError(f"--events {options.events}: is a folder; give a file such as events.db")
+        raise InvalidInput(f"--events {options.events}: is a folder; give a file such as events.db")
     if options.ignore_outside_zones and not options.zones:
-        raise ValueError("--ignore-outside-zones needs at least one --zone")
+        raise InvalidInput("--ignore-outside-zones needs at least one --zone")
     names = [zone.name for zone in options.zones]
     if len(set(names)) < len(names):
-        raise ValueError(f"--zone: each zone needs its own name, got {', '.join(names)}")
+        raise InvalidInput(f"--zone: each zone needs its own name, got {', '.join(names)}")
 
 
 class Outputs:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from maskwatch.core.errors import Unavailable
+
 
 def require_ray() -> ModuleType:
     """The `ray` module, or a one-line error that says how to install it (it is an optional extra)."""
     try:
         import ray
     except ImportError:
-        raise RuntimeError("--ray needs Ray, an optional extra: .venv/bin/pip install -e '.[cluster]' "
+        raise Unavailable("--ray needs Ray, an optional extra: .venv/bin/pip install -e '.[cluster]' "
                            "(on every node)") from None
     return ray

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from maskwatch.cluster import require_ray
 from maskwatch.cluster.manifest import Manifest
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.records import frame_record
 from maskwatch.core.zones import Zone
 from maskwatch.detect import DetectOptions, Outputs, report, validate
@@ -145,7 +146,7 @@ def connect(address: str) -> bool:
         try:
             ray.init(address=address, **common)
         except ConnectionError as error:  # auto, and no cluster on this machine
-            raise ValueError(f"--ray {address}: {error}".split(". ")[0]) from None
+            raise InvalidInput(f"--ray {address}: {error}".split(". ")[0]) from None
     log.info("Ray: %d CPUs on %d node(s)", int(ray.cluster_resources().get("CPU", 0)), len(ray.nodes()))
     return True
 
@@ -154,20 +155,20 @@ def _reachable(address: str) -> None:
     """A one-line error unless something listens at HOST:PORT (or ray://HOST:PORT)."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"--ray {address}: give auto, HOST:PORT (e.g. head:6379) or ray://HOST:10001")
+        raise InvalidInput(f"--ray {address}: give auto, HOST:PORT (e.g. head:6379) or ray://HOST:10001")
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as error:
-        raise ValueError(f"--ray {address}: no Ray cluster answers there ({error.strerror or error})") from None
+        raise InvalidInput(f"--ray {address}: no Ray cluster answers there ({error.strerror or error})") from None
 
 
 def run_detect_ray(options: DetectOptions, address: str) -> int:
     validate(options)
     if options.show:
-        raise ValueError("--show does not go with --ray: the frames are processed on other machines")
+        raise InvalidInput("--show does not go with --ray: the frames are processed on other machines")
     source = open_source(options.source)
     if not isinstance(source, FileSource):
-        raise ValueError("--ray runs folders and files (SOURCE: a folder, a file or @LIST); cameras and streams "
+        raise InvalidInput("--ray runs folders and files (SOURCE: a folder, a file or @LIST); cameras and streams "
                          "run on a cluster with `maskwatch watch --ray`")
     ray = require_ray()
 

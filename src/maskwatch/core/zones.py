@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from maskwatch.core.errors import InvalidInput
+
 ZONE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -71,7 +73,7 @@ def parse_zone(text: str) -> Zone:
     except ValueError:
         points = []
     if not sep or any(len(p) != 2 for p in points):
-        raise ValueError(f"--zone {text!r}: give NAME=X,Y X,Y X,Y ..., e.g. door=0.3,0 0.7,0 0.7,1 0.3,1")
+        raise InvalidInput(f"--zone {text!r}: give NAME=X,Y X,Y X,Y ..., e.g. door=0.3,0 0.7,0 0.7,1 0.3,1")
     if problem := zone_problem(name, [list(p) for p in points]):
-        raise ValueError(f"--zone: {problem}")
+        raise InvalidInput(f"--zone: {problem}")
     return Zone(name, tuple((float(x), float(y)) for x, y in points))

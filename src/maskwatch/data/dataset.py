@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.data.dedup import HASH_SIZE, dhash, md5
 from maskwatch.data.voc import holdout, scan_scenes
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
@@ -25,7 +26,7 @@ from maskwatch.vision.crops import IMAGE_SIZE, face_crop, resize
 log = logging.getLogger(__name__)
 
 
-class DatasetError(ValueError):
+class DatasetError(InvalidInput):
     """The data cannot be trained on (too few classes, an empty class, an unknown label...)."""
 
 

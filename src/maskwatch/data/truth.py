@@ -13,6 +13,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from maskwatch.core.classes import INCORRECT, NON_COMPLIANT, WITH_MASK, WITHOUT_MASK
+from maskwatch.core.errors import InvalidInput
 
 UNCLEAR = "unclear"  # the truth cannot say (a mask being put on, a hand over the face): never scored
 HIDDEN = "hidden"  # in view but the face is not (seen from behind, from above): there is no verdict to give
@@ -24,7 +25,7 @@ DEFAULT_TOLERANCE = 15  # frames: half a second at 30 fps
 BARE, MASKED, NOBODY, FACELESS = "bare", "masked", "nobody", "faceless"
 
 
-class TruthError(ValueError):
+class TruthError(InvalidInput):
     """A truth file that cannot be used; the message is one line naming the file."""
 
 

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.io.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,9 @@ def _parse(xml_path: Path) -> ET.Element:
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as e:
-        raise ValueError(f"{xml_path}: cannot be parsed as XML ({e})") from None
+        raise InvalidInput(f"{xml_path}: cannot be parsed as XML ({e})") from None
     if root.tag != "annotation":
-        raise ValueError(f"{xml_path}: not a Pascal VOC annotation (root element <{root.tag}>)")
+        raise InvalidInput(f"{xml_path}: not a Pascal VOC annotation (root element <{root.tag}>)")
     return root
 
 
@@ -56,9 +57,9 @@ def _boxes(root: ET.Element, xml_path: Path) -> list[Box]:
         try:
             x1, y1, x2, y2 = (round(float(t)) for t in texts)
         except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"{xml_path}: object {name!r} has bad <bndbox> coordinates {texts}") from None
+            raise InvalidInput(f"{xml_path}: object {name!r} has bad <bndbox> coordinates {texts}") from None
         if not name:
-            raise ValueError(f"{xml_path}: object without a <name>")
+            raise InvalidInput(f"{xml_path}: object without a <name>")
         if x2 <= x1 or y2 <= y1:
             log.debug("%s: degenerate %s box %s skipped", xml_path, name, (x1, y1, x2, y2))
             continue
@@ -82,7 +83,7 @@ def scan_scenes(voc_dir: Path) -> list[Scene]:
     images, annotations = voc_dir / "images", voc_dir / "annotations"
     missing = [f"{p.name}/" for p in (images, annotations) if not p.is_dir()]
     if missing:
-        raise ValueError(f"{voc_dir}: not a VOC folder, missing {' and '.join(missing)}")
+        raise InvalidInput(f"{voc_dir}: not a VOC folder, missing {' and '.join(missing)}")
     by_stem: dict[str, Path] = {}
     for p in sorted(images.iterdir()):
         if p.suffix.lower() in IMAGE_SUFFIXES:
@@ -103,6 +104,6 @@ def scan_scenes(voc_dir: Path) -> list[Scene]:
 def holdout(name: str, fraction: float = 0.2) -> bool:
     """Whether a file belongs to the fixed holdout: SHA-1 of its basename, stable across runs and machines."""
     if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+        raise InvalidInput(f"fraction must be in [0, 1], got {fraction}")
     digest = hashlib.sha1(Path(name).name.encode(), usedforsecurity=False).digest()
     return int.from_bytes(digest[:8], "big") < fraction * 2**64

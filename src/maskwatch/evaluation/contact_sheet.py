@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from maskwatch.core.classes import INCORRECT, WITH_MASK, WITHOUT_MASK
+from maskwatch.core.errors import InvalidInput
 from maskwatch.io.atomic import atomic_write_bytes
 
 TILE = 128
@@ -61,6 +62,6 @@ def write_contact_sheet(found: list[Mistake], path: Path) -> int:
         sheet[r * (TILE + CAPTION):(r + 1) * (TILE + CAPTION), c * TILE:(c + 1) * TILE] = _tile(mistake)
     ok, encoded = cv2.imencode(path.suffix, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ValueError(f"{path}: cannot write a contact sheet as {path.suffix!r}; use .jpg or .png")
+        raise InvalidInput(f"{path}: cannot write a contact sheet as {path.suffix!r}; use .jpg or .png")
     atomic_write_bytes(path, encoded.tobytes())
     return len(shown)

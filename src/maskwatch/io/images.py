@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from maskwatch.core.errors import InvalidInput
+
 # A few hundred KB of PNG can declare gigapixels, which OpenCV would decode into gigabytes (or refuse with an
 # exception): the header is checked first. 64 MP covers phone and camera photos.
 MAX_PIXELS = 64_000_000
@@ -22,7 +24,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 VIDEO_SUFFIXES = frozenset({".mp4", ".gif", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 
 
-class UnreadableImage(ValueError):
+class UnreadableImage(InvalidInput):
     """A file that is empty, corrupt or not an image."""
 
 
@@ -74,7 +76,7 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
 
     ok, encoded = cv2.imencode(Path(path).suffix or ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ValueError(f"{path}: cannot encode an image with this suffix")
+        raise InvalidInput(f"{path}: cannot encode an image with this suffix")
     atomic_write_bytes(path, encoded.tobytes())
 
 

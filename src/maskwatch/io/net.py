@@ -8,6 +8,8 @@ import re
 import ssl
 from pathlib import Path
 
+from maskwatch.core.errors import InvalidInput
+
 TOKEN_ENV = "MASKWATCH_TOKEN"  # the environment variable of the token that serve and watch require beyond loopback
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 DNS_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
@@ -34,7 +36,7 @@ def host_name(text: str) -> str:
     except ValueError:
         if len(name) <= 253 and DNS_NAME.fullmatch(name):
             return name
-    raise ValueError(f"{text!r} is not a host name or an IP address (give it without scheme, port or path)")
+    raise InvalidInput(f"{text!r} is not a host name or an IP address (give it without scheme, port or path)")
 
 
 def tls_problem(cert_file: Path, key_file: Path) -> str | None:

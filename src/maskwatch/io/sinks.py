@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from maskwatch.core.classes import INCORRECT, UNKNOWN, Sightings, compliance, people_counts
+from maskwatch.core.errors import Unavailable
 from maskwatch.core.events import Event
 from maskwatch.core.faces import Face
 from maskwatch.core.frame import Frame
@@ -123,13 +124,13 @@ class Window(_Closing):
     def __init__(self, title: str = "maskwatch") -> None:
         # Checked before highgui: its Qt backend aborts the whole process when it finds no display.
         if not display_available():
-            raise RuntimeError(
+            raise Unavailable(
                 "--show needs a display, but DISPLAY and WAYLAND_DISPLAY are unset; use --save"
             )
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
         except cv2.error as error:
-            raise RuntimeError(f"cannot open a window (OpenCV without GUI support?): {error.err}") from error
+            raise Unavailable(f"cannot open a window (OpenCV without GUI support?): {error.err}") from error
         self.title = title
 
     def show(self, image: np.ndarray) -> bool:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import cv2
 
+from maskwatch.core.errors import MaskwatchError
 from maskwatch.core.frame import Frame
 from maskwatch.io.images import IMAGE_SUFFIXES, VIDEO_SUFFIXES, UnreadableImage, iter_files, read_image
 
@@ -30,7 +31,7 @@ MAX_BACKOFF = 30.0
 MAX_CAMERA_INDEX = 2**31 - 1  # OpenCV takes a C int
 
 
-class SourceError(Exception):
+class SourceError(MaskwatchError):
     """A source that cannot be used at all; the message is one line for the user."""
 
 

@@ -19,6 +19,7 @@ import onnx
 from keras import layers
 from onnx import numpy_helper
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.io.atomic import atomic_write_bytes
 
 # The graph's outputs, in the order the detector reads them (see maskwatch.vision.detector).
@@ -69,13 +70,13 @@ def build_keras(model: onnx.ModelProto) -> Converted:
                 layer = layers.DepthwiseConv2D((kh, kw), stride, padding, use_bias=bias is not None, name=name)
                 values = [kernel.transpose(2, 3, 0, 1)]
             else:
-                raise ValueError(f"unsupported grouped convolution {node.output[0]} (groups {groups})")
+                raise InvalidInput(f"unsupported grouped convolution {node.output[0]} (groups {groups})")
             out = layer(x)
             loaders.append((layer, values + ([bias] if bias is not None else [])))
         elif node.op_type == "ConvTranspose":
             kernel = weights[node.input[1]]  # (in, out, kh, kw)
             if attrs.get("pads", [0] * 4) != [0] * 4 or attrs.get("strides") != list(kernel.shape[2:]):
-                raise ValueError(f"unsupported transposed convolution {node.output[0]}")
+                raise InvalidInput(f"unsupported transposed convolution {node.output[0]}")
             layer = layers.Conv2DTranspose(kernel.shape[1], kernel.shape[2:], kernel.shape[2:], "valid",
                                            use_bias=len(node.input) > 2, name=name)
             out = layer(args[0])
@@ -92,7 +93,7 @@ def build_keras(model: onnx.ModelProto) -> Converted:
         elif node.op_type == "Sigmoid":
             out = layers.Activation("sigmoid", name=name)(args[0])
         else:
-            raise ValueError(f"unsupported ONNX operation {node.op_type} ({node.output[0]})")
+            raise InvalidInput(f"unsupported ONNX operation {node.op_type} ({node.output[0]})")
         tensors[node.output[0]] = out
         if node.op_type in ("Conv", "ConvTranspose", "BatchNormalization"):
             layer_of[node.output[0]] = name

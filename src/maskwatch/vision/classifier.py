@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.faces import Face
 from maskwatch.vision.crops import face_crop
 from maskwatch.vision.native_stderr import muted_stderr
@@ -85,7 +86,7 @@ def read_labels(model_path: Path) -> Labels:
                     and isinstance(thresholds, dict) and set(thresholds) <= set(names)
                     and all(isinstance(v, int | float) and 0 <= v <= 1 for v in thresholds.values())):
                 return Labels(names, {k: float(v) for k, v in thresholds.items()})
-            raise ValueError(f"{candidate}: expected a JSON list of at least 2 class names, or {{\"labels\": [...], "
+            raise InvalidInput(f"{candidate}: expected a JSON list of at least 2 class names, or {{\"labels\": [...], "
                              f"\"thresholds\": {{name: probability}}}}")
     raise FileNotFoundError(f"no labels.json beside {model_path}")
 
@@ -119,10 +120,10 @@ class MaskClassifier:
         self.image_size = int(self._interpreter(1).get_input_details()[0]["shape"][1])
         outputs = int(self._interpreter(1).get_output_details()[0]["shape"][-1])
         if outputs != len(self.labels):
-            raise ValueError(f"{self.path}: labels.json names {len(self.labels)} classes, but the model has "
+            raise InvalidInput(f"{self.path}: labels.json names {len(self.labels)} classes, but the model has "
                              f"{outputs} outputs (is it the labels.json of another model?)")
         if runtime not in (None, "litert", "openvino"):
-            raise ValueError(f"runtime must be litert or openvino, got {runtime!r}")
+            raise InvalidInput(f"runtime must be litert or openvino, got {runtime!r}")
         self.choice = Choice(runtime, "asked for") if runtime else runtime_choice(str(self.path.resolve()))
         self.runtime = self.choice.runtime
         log.info("mask classifier %s (%s, %dpx) on %s: %s", self.path, ", ".join(self.labels), self.image_size,
@@ -137,7 +138,7 @@ class MaskClassifier:
             try:
                 interpreter = Interpreter(model_path=str(self.path), num_threads=self._threads)
             except (ValueError, RuntimeError) as error:
-                raise ValueError(f"{self.path}: not a LiteRT model ({error})") from error
+                raise InvalidInput(f"{self.path}: not a LiteRT model ({error})") from error
             shape = interpreter.get_input_details()[0]["shape"]
             interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], [batch, *shape[1:]])
             _allocate(interpreter)

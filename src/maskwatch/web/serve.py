@@ -37,6 +37,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.io.images import TooManyPixels, UnreadableImage, decode_image
 from maskwatch.io.net import TOKEN_ENV, is_loopback, tls_problem
 from maskwatch.vision.pipeline import MaskDetector
@@ -263,12 +264,12 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
 def run(args: argparse.Namespace) -> int:
     token = os.environ.get(TOKEN_ENV) or None
     if not is_loopback(args.host) and not token:
-        raise ValueError(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
+        raise InvalidInput(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
                          f"{TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
     if (args.cert_file is None) != (args.key_file is None):
-        raise ValueError("--cert-file and --key-file go together")
+        raise InvalidInput("--cert-file and --key-file go together")
     if args.cert_file and (problem := tls_problem(args.cert_file, args.key_file)):
-        raise ValueError(problem)
+        raise InvalidInput(problem)
     factory = factory_for(args.preset, args.model)
     factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
     app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token,
