@@ -6,15 +6,19 @@ people in view, which are those the live view draws. Real watch, broker, worker 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 from prometheus_client import generate_latest
 
+from maskwatch.io import rate
 from maskwatch.io.annotate import COLOURS
 from maskwatch.io.rate import WINDOW_S, RateMeter
+from maskwatch.monitor import worker
 from maskwatch.monitor.config import load
 from maskwatch.monitor.prometheus import registry
 from maskwatch.monitor.supervisor import ProcessSupervisor, Supervisor
@@ -71,14 +75,90 @@ def test_a_15_fps_camera_reads_15_fps_on_metrics_the_page_and_mqtt(tmp_path: Pat
     readings = {"/metrics": metrics, "/api/cameras": page, "MQTT status": statuses}
     assert len(statuses) >= 2
     for where, values in readings.items():  # never more than the camera gives, however busy the machine
-        assert all(fps <= 17 for fps in values), (where, values)
-    frames, skipped = after["frames"] - before["frames"], after["dropped"] - before["dropped"]
-    assert frames > 100
-    if skipped > 0.05 * frames:  # then fewer than 15 frames a second were processed, and rightly read so
-        pytest.skip(f"this machine is too busy to keep up with a 15 fps camera: {skipped} of "
-                    f"{frames + skipped} frames skipped")
-    for where, values in readings.items():
-        assert all(fps >= 13 for fps in values), (where, values)
+        assert all(0 < fps <= 17 for fps in values), (where, values)
+    assert after["frames"] - before["frames"] > 100
+    # how much a worker that keeps up (or does not) reads, whatever this machine's load: the next test
+
+
+class Clock:
+    """time.monotonic for the worker and its rate meter, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def paced_camera(clock: Clock, report, seconds: float, fps: float, work: Callable[[int], float]) -> list[dict]:
+    """The worker's status messages for `seconds` of a camera giving a frame every 1/fps s, from now on, to a
+    worker that takes the newest frame whenever it is free (those replaced meanwhile are dropped) and spends
+    work(i) s on its i-th; each with the time it was sent and whether a whole window of frames is behind it."""
+    start, taken, dropped, done, messages = clock.now, -1, 0, 0, []
+    next_status = start
+    while True:
+        newest = max(int((clock.now - start) * fps + 1e-9), taken + 1)  # or wait for the next one
+        if newest / fps > seconds:
+            return messages
+        clock.now = max(clock.now, start + newest / fps)
+        dropped, taken = dropped + newest - taken - 1, newest
+        clock.now += work(done)
+        done += 1
+        report.step(SimpleNamespace(still=False, events=[]))
+        if clock.now >= next_status:
+            next_status = clock.now + worker.STATUS_EVERY_S
+            messages.append({**report.message(grab(dropped)), "warm": clock.now - start > WINDOW_S + 1})
+
+
+def grab(dropped: int) -> SimpleNamespace:
+    """What the worker's status reads of its LatestFrame."""
+    return SimpleNamespace(dropped=dropped, source=SimpleNamespace(reconnected=0, gap_s=0.0))
+
+
+def test_the_worker_reads_the_frames_it_processed_a_second_on_metrics_and_the_page(tmp_path, monkeypatch) -> None:
+    clock = Clock()
+    monkeypatch.setattr(worker, "time", clock)  # the worker's clock and its rate meter's
+    monkeypatch.setattr(rate, "time", clock)
+    config = tmp_path / "site.toml"
+    config.write_text('store = "events.db"\n[[camera]]\nname = "door"\nsource = "rtsp://cam/door"\n')
+    supervisor = Supervisor(load(config))
+
+    def shown(messages: list[dict]) -> list[tuple[float, float, float]]:
+        """Each warm status as the worker sent it, on /metrics and on /api/cameras (as the retained MQTT status)."""
+        readings = []
+        for message in messages:
+            supervisor.handle("door", {k: v for k, v in message.items() if k != "warm"})
+            if message["warm"]:
+                metric = samples(generate_latest(registry(supervisor, [])).decode(), "maskwatch_frames_per_second")
+                readings.append((message["fps"], metric["door"], supervisor.status["door"].to_json()["fps"]))
+        return readings
+
+    try:
+        # 15 fps; detection every 8th frame takes 90 ms, longer than a frame's time, so the frame after it is
+        # taken at once (the 5 ms gaps that sent an average of 1/dt into the hundreds): nothing is skipped
+        report = worker._Report()
+        kept_up = paced_camera(clock, report, 30, 15.0, lambda i: 0.090 if i % 8 == 0 else 0.005)
+        assert sum(m["counts"].get("dropped", 0) for m in kept_up) == 0
+        readings = shown(kept_up)
+        assert len(readings) >= 20
+        assert all(14.5 <= fps <= 15.5 and fps == metric == page for fps, metric, page in readings), readings
+        # a busy worker, 100 ms a frame: it processes 10 of the camera's 15 a second, skips the rest, reads 10
+        busy = paced_camera(clock, report, 30, 15.0, lambda i: 0.100)
+        dropped = sum(m["counts"].get("dropped", 0) for m in busy)
+        frames = sum(m["counts"].get("frames", 0) for m in busy)
+        assert 0.3 <= dropped / (frames + dropped) <= 0.37, (dropped, frames)
+        readings = shown(busy)
+        assert len(readings) >= 20
+        assert all(9.5 <= fps <= 10.5 and fps == metric == page for fps, metric, page in readings), readings
+        # a source that stops: after NO_FRAMES_S without a frame, 0 and "no frames", not its last rate
+        clock.now += worker.NO_FRAMES_S - 0.5
+        assert report.message(grab(0))["fps"] > 0
+        clock.now += 1
+        supervisor.handle("door", report.message(grab(0)))
+        assert (supervisor.status["door"].state, supervisor.status["door"].fps) == ("no frames", 0.0)
+        assert samples(generate_latest(registry(supervisor, [])).decode(), "maskwatch_frames_per_second") == {"door": 0}
+    finally:
+        supervisor.store.close()
 
 
 def test_compliance_ratio_has_no_sample_for_a_camera_with_nobody_judged_in_view(tmp_path: Path) -> None:
