@@ -289,18 +289,13 @@ def _tracked_steps(detector: MaskDetector, encoded: Sequence[bytes], every: int)
     """The steps of `detect`'s video loop (decoding ahead in a thread, persons, events), drawing each."""
     from maskwatch.core.frame import Frame
     from maskwatch.io.background import prefetch
-    from maskwatch.video.analysis import VideoAnalyzer
+    from maskwatch.video.analysis import VideoAnalyzer, analyze
 
     def frames():
         for i, blob in enumerate(encoded):
             yield Frame(decode_image(blob), "bench", i, i / 30, Path("bench.mp4"), 30.0, True)
 
-    analyzer = VideoAnalyzer(detector, detect_every=every)
-    for frame in prefetch(frames()):
-        for step in analyzer.push(frame):
-            draw(step.frame.image, step.faces)
-            yield step
-    for step in analyzer.finish():
+    for step in analyze(prefetch(frames()), VideoAnalyzer(detector, detect_every=every)):
         draw(step.frame.image, step.faces)
         yield step
 

@@ -300,6 +300,7 @@ def _zone(text: str):
 
 def run_detect(args) -> int:
     from maskwatch.detect import DetectOptions, run_detect
+    from maskwatch.video.analysis import AnalysisSettings
 
     if args.blur_snapshots and not args.snapshots:
         raise argparse.ArgumentTypeError("--blur-snapshots and --no-snapshots contradict each other")
@@ -308,9 +309,13 @@ def run_detect(args) -> int:
                                          "only written to an event store)")
     if args.ray and args.source is None and Path(args.ray).exists():  # `detect --ray photos/`: the folder is SOURCE
         args.source, args.ray = args.ray, "local"
-    options = DetectOptions(args.source, args.show, args.save, args.json, args.summary, args.preset, args.model,
-                            args.face_threshold, args.scale, args.detector, args.track, args.events, args.snapshots,
-                            args.blur_snapshots, args.detect_every, tuple(args.zone), args.ignore_outside_zones)
+    analysis = AnalysisSettings(preset=args.preset, model=args.model, face_threshold=args.face_threshold,
+                                scale=args.scale, detector=args.detector, detect_every=args.detect_every,
+                                track=args.track, snapshots=args.snapshots, zones=tuple(args.zone),
+                                ignore_outside_zones=args.ignore_outside_zones)
+    options = DetectOptions(source=args.source, show=args.show, save=args.save, json=args.json,
+                            summary=args.summary, events=args.events, blur_snapshots=args.blur_snapshots,
+                            analysis=analysis)
     if args.ray:
         from maskwatch.cluster.archive import run_detect_ray
 

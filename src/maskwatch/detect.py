@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from maskwatch.core.errors import InvalidInput
-from maskwatch.core.zones import Zone
+from maskwatch.core.frame import Frame
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.background import prefetch
-from maskwatch.io.interrupt import deferred_interrupt
+from maskwatch.io.interrupt import DeferredInterrupt, deferred_interrupt
 from maskwatch.io.rate import RateMeter
 from maskwatch.io.sinks import AnnotatedSaver, JsonLinesWriter, Summary, Window, display_available
 from maskwatch.io.sources import open_source
-from maskwatch.video.analysis import Step, VideoAnalyzer
-from maskwatch.vision.detector import DEFAULT_DETECTOR
-from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.vision.presets import PRESETS, detection_schedule
+from maskwatch.video.analysis import AnalysisSettings, Step, analyze
+from maskwatch.vision.presets import PRESETS, detection_schedule, preset_for
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +33,21 @@ class DetectOptions:
     save: Path | None = None
     json: str | None = None
     summary: Path | None = None
-    preset: str | None = None  # None: fast for live sources, accurate for files
-    model: Path | None = None
-    face_threshold: float | None = None
-    scale: float | None = None
-    detector: str = DEFAULT_DETECTOR
-    track: bool = True  # faces of video frames belong to tracked persons, with events
     events: Path | None = None  # the SQLite event store
-    snapshots: bool = True
     blur_snapshots: bool = False
-    detect_every: int | None = None  # None: the preset's
-    zones: tuple[Zone, ...] = ()  # events name them; drawn on the saved and shown frames
-    ignore_outside_zones: bool = False  # faces in no zone are not looked at
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
 
 def validate(options: DetectOptions) -> None:
     """Refuse option combinations that cannot work, before anything is opened or written."""
-    if options.events and not options.track:
+    analysis = options.analysis
+    if options.events and not analysis.track:
         raise InvalidInput("--events needs persons, which --no-track turns off")
     if options.events and Path(options.events).is_dir():
         raise InvalidInput(f"--events {options.events}: is a folder; give a file such as events.db")
-    if options.ignore_outside_zones and not options.zones:
+    if analysis.ignore_outside_zones and not analysis.zones:
         raise InvalidInput("--ignore-outside-zones needs at least one --zone")
-    names = [zone.name for zone in options.zones]
+    names = [zone.name for zone in analysis.zones]
     if len(set(names)) < len(names):
         raise InvalidInput(f"--zone: each zone needs its own name, got {', '.join(names)}")
 
@@ -66,15 +57,16 @@ class Outputs:
     `write(step)` sends one finished frame to each; False once the window was closed."""
 
     def __init__(self, options: DetectOptions, stack: ExitStack, live: bool, show: bool, save: bool = True) -> None:
-        self.live, self.summary, self.zones = live, Summary(), options.zones
+        self.live, self.summary, self.zones = live, Summary(), options.analysis.zones
         self.window = stack.enter_context(Window()) if show else None
         self.saver = stack.enter_context(AnnotatedSaver(options.save)) if options.save and save else None
         self.jsonl = stack.enter_context(JsonLinesWriter(options.json)) if options.json else None
         self.store = None
         if options.events:
-            from maskwatch.monitor.store import EventStore
+            from maskwatch.store import EventStore
 
-            self.store = stack.enter_context(EventStore(options.events, options.snapshots, options.blur_snapshots))
+            store = EventStore(options.events, options.analysis.snapshots, options.blur_snapshots)
+            self.store = stack.enter_context(store)
             log.info("events to %s", options.events)
         self._rate = RateMeter()  # the live overlay's fps
 
@@ -109,14 +101,13 @@ def run_detect(options: DetectOptions) -> int:
     """Run detection over the whole source; 0 if every input was read, 1 if some failed (and were skipped)."""
     validate(options)
     source = open_source(options.source)
-    preset = options.preset or ("fast" if source.live else "accurate")
+    analysis = options.analysis
     show = options.show if options.show is not None else source.live and display_available()
-    detector = MaskDetector(preset, options.model, options.face_threshold, options.scale, options.detector)
+    detector = analysis.pipeline(source.live)
+    preset = analysis.preset or preset_for(source.live)
     log.info("preset %s; faces: %s; on video, faces detected on %s", preset, detector.detector,
-             detection_schedule(options.detect_every, PRESETS[preset]))
-    analyzer = VideoAnalyzer(detector, options.detect_every, options.track, source.live,
-                             snapshots=options.snapshots, zones=options.zones,
-                             ignore_outside_zones=options.ignore_outside_zones)
+             detection_schedule(analysis.detect_every, PRESETS[preset]))
+    analyzer = analysis.analyzer(detector, source.live)
     with ExitStack() as stack:
         stack.enter_context(closing(source))
         outputs = Outputs(options, stack, source.live, show)
@@ -132,11 +123,19 @@ def run_detect(options: DetectOptions) -> int:
         # Ctrl-C is taken between frames, so no frame is left half-written
         with deferred_interrupt("frame") as interrupt:
             try:
-                for frame in frames:
-                    if not all(output(step) for step in analyzer.push(frame)):
+                for step in analyze(until_interrupted(frames, interrupt), analyzer):
+                    if not output(step):
                         break
-                    interrupt.check()
-            finally:  # also on Ctrl-C: the last frame and the events of whoever is still in view
+                interrupt.check()
+            finally:  # on a closed window or a second Ctrl-C: the events of whoever is still in view
                 for step in analyzer.finish():
                     output(step)
     return report(options, outputs.summary, source.failures)
+
+
+def until_interrupted(frames: Iterable[Frame], interrupt: DeferredInterrupt) -> Iterator[Frame]:
+    """The frames until a first Ctrl-C, taken once the frame before is written."""
+    for frame in frames:
+        if interrupt.requested:
+            return
+        yield frame

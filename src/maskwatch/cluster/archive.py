@@ -27,32 +27,17 @@ from maskwatch.cluster import require_ray
 from maskwatch.cluster.manifest import Manifest
 from maskwatch.core.errors import InvalidInput
 from maskwatch.core.records import frame_record
-from maskwatch.core.zones import Zone
 from maskwatch.detect import DetectOptions, Outputs, report, validate
 from maskwatch.io.sinks import AnnotatedSaver, Summary
 from maskwatch.io.sources import FileSource, open_source
-from maskwatch.video.analysis import Step
+from maskwatch.video.analysis import AnalysisSettings, Step, analyze
+from maskwatch.vision.presets import preset_for
 
 log = logging.getLogger(__name__)
 
 LOCAL = "local"  # --ray with no address: a Ray instance on this machine, for this run
 NO_IMAGE = np.zeros((0, 0, 3), np.uint8)  # frames go back to the driver without their pixels
 RESTARTS = {"max_restarts": -1, "max_task_retries": 3}  # an actor lost with its worker or node comes back
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    preset: str
-    model: Path | None
-    face_threshold: float | None
-    scale: float | None
-    detector: str
-    track: bool
-    detect_every: int | None
-    snapshots: bool
-    save: Path | None
-    zones: tuple[Zone, ...] = ()
-    ignore_outside_zones: bool = False
 
 
 @dataclass
@@ -65,39 +50,27 @@ class FileResult:
 class FileWorker:
     """The Ray actor (made remote in `run_detect_ray`): models loaded once, then whole files."""
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: AnalysisSettings, save: Path | None) -> None:
         import cv2
 
-        from maskwatch.vision.pipeline import MaskDetector
-
         cv2.setNumThreads(1)
-        self.settings = settings
-        self.detector = MaskDetector(settings.preset, settings.model, settings.face_threshold, settings.scale,
-                                     settings.detector, threads=1)
+        self.settings, self.save = settings, save
+        self.detector = settings.pipeline(live=False, threads=1)
 
     def pid(self) -> int:
         return os.getpid()
 
     def run(self, file: str, relative: str) -> FileResult:
         from maskwatch.io.annotate import draw
-        from maskwatch.video.analysis import VideoAnalyzer
 
-        s = self.settings
-        analyzer = VideoAnalyzer(self.detector, s.detect_every, s.track, snapshots=s.snapshots, zones=s.zones,
-                                 ignore_outside_zones=s.ignore_outside_zones)
+        zones = self.settings.zones
         source, steps = FileSource([Path(file)], relatives=[Path(relative)]), []
         with ExitStack() as stack:
-            saver = stack.enter_context(AnnotatedSaver(s.save)) if s.save else None
-
-            def keep(done: list[Step]) -> None:
-                for step in done:
-                    if saver:
-                        saver.write(step.frame, draw(step.frame.image, step.faces, zones=s.zones))
-                    steps.append(replace(step, frame=replace(step.frame, image=NO_IMAGE)))
-
-            for frame in source:
-                keep(analyzer.push(frame))
-            keep(analyzer.finish())
+            saver = stack.enter_context(AnnotatedSaver(self.save)) if self.save else None
+            for step in analyze(source, self.settings.analyzer(self.detector, live=False)):
+                if saver:
+                    saver.write(step.frame, draw(step.frame.image, step.faces, zones=zones))
+                steps.append(replace(step, frame=replace(step.frame, image=NO_IMAGE)))
         return FileResult(file, steps, source.failures)
 
 
@@ -175,10 +148,7 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
     manifest = Manifest.for_outputs(options.json, options.events, options.save, options.summary)
     finished = manifest.finished if manifest else {}
     pending = [(str(path), str(relative)) for path, relative in source.items if str(path) not in finished]
-    preset = options.preset or "accurate"
-    settings = WorkerSettings(preset, options.model, options.face_threshold, options.scale, options.detector,
-                              options.track, options.detect_every, options.snapshots, options.save, options.zones,
-                              options.ignore_outside_zones)
+    settings = replace(options.analysis, preset=options.analysis.preset or preset_for(live=False))
     # the folders that could not be listed, then what finished files of an earlier attempt reported
     failures = source.failures + [f for record in finished.values() for f in record["failures"]]
     started = connect(address) if pending else False
@@ -206,9 +176,9 @@ def run_detect_ray(options: DetectOptions, address: str) -> int:
         progress = stack.enter_context(tqdm(total=total, unit="frame", desc=f"Detecting ({len(pending)} files)"))
         size = max(1, min(len(pending), int(ray.available_resources().get("CPU", 1))))
         actor = ray.remote(num_cpus=1, **RESTARTS)(FileWorker)
-        actors = [actor.remote(settings) for _ in range(size)]
+        actors = [actor.remote(settings, options.save) for _ in range(size)]
         stack.callback(lambda: [ray.kill(a) for a in actors])
-        log.info("%d file(s) on %d Ray actor(s), %s preset", len(pending), size, preset)
+        log.info("%d file(s) on %d Ray actor(s), %s preset", len(pending), size, settings.preset)
         pool = ray.util.ActorPool(actors)
         for item in pending:
             pool.submit(lambda a, item: a.run.remote(*item), item)

@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -25,17 +25,16 @@ from pathlib import Path
 import cv2
 
 from maskwatch.core.events import Event, verdict
+from maskwatch.core.frame import Frame
 from maskwatch.io.annotate import draw, drawn_counts
 from maskwatch.io.latest import LatestFrame
 from maskwatch.io.rate import RateMeter
 from maskwatch.io.sources import LiveSource, PacedFile, Source
 from maskwatch.monitor.config import CameraConfig
-from maskwatch.monitor.store import EventStore, EventStoreError
+from maskwatch.store import EventStore, EventStoreError
 from maskwatch.video.alerts import AlertRule, Alerts
-from maskwatch.video.analysis import Step, VideoAnalyzer
+from maskwatch.video.analysis import AnalysisSettings, Step, analyze
 from maskwatch.video.clips import ClipRecorder, ClipSettings
-from maskwatch.vision.judge import DEFAULT_RULE
-from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +139,13 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
     cv2.setNumThreads(1)
-    rule = replace(DEFAULT_RULE, min_side=camera.min_face_px)
-    detector = MaskDetector(camera.preset, camera.model or settings.model, camera.face_threshold,
-                            detector=camera.detector, threads=1, rule=rule)
-    analyzer = VideoAnalyzer(detector, camera.detect_every, live=True, snapshots=settings.snapshots,
-                             alerts=Alerts(settings.rules, camera.zones) if settings.rules else None,
-                             zones=camera.zones, ignore_outside_zones=camera.ignore_outside_zones,
-                             motion_gate=camera.motion_gate)
+    analysis = AnalysisSettings(preset=camera.preset, model=camera.model or settings.model,
+                                face_threshold=camera.face_threshold, detector=camera.detector,
+                                detect_every=camera.detect_every, snapshots=settings.snapshots, zones=camera.zones,
+                                ignore_outside_zones=camera.ignore_outside_zones, motion_gate=camera.motion_gate,
+                                min_face_px=camera.min_face_px)
+    analyzer = analysis.analyzer(analysis.pipeline(live=True, threads=1), live=True,
+                                 alerts=Alerts(settings.rules, camera.zones) if settings.rules else None)
     clips = ClipRecorder(settings.store.with_suffix(".clips"), settings.clips, camera.zones) \
         if settings.clips and settings.store else None
     grab = LatestFrame(open_camera(camera))
@@ -154,32 +153,38 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
              os.getpid())
     next_status = next_view = time.monotonic()
 
-    def record(steps: list[Step]) -> None:
-        nonlocal next_view
-        for step in steps:
-            if clips is not None:
-                clips.push(step)  # first: it names the clips of the step's events
-            if step.events and store is not None:
-                record_events(store, camera.name, step.events)
-            elif step.events:  # the parent records them
-                send({"kind": "events", "events": step.events})
-            report.step(step)
-            if report.last_frame >= next_view:
-                next_view = report.last_frame + VIEW_EVERY_S
-                send(_view(step, report.rate.rate(), camera.zones))
-
-    try:
+    def frames() -> Iterator[Frame]:
+        """The camera's newest frames until told to stop, with a status message every STATUS_EVERY_S."""
+        nonlocal next_status
         while not stop.is_set() and parent_alive():
             frame = grab.get(timeout=0.5)
             if frame is not None:
-                record(analyzer.push(replace(frame, source=camera.name)))
+                yield replace(frame, source=camera.name)
             elif grab.ended:
-                break
+                return
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_EVERY_S
                 send(report.message(grab))
+
+    def record(step: Step) -> None:
+        nonlocal next_view
+        if clips is not None:
+            clips.push(step)  # first: it names the clips of the step's events
+        if step.events and store is not None:
+            record_events(store, camera.name, step.events)
+        elif step.events:  # the parent records them
+            send({"kind": "events", "events": step.events})
+        report.step(step)
+        if report.last_frame >= next_view:
+            next_view = report.last_frame + VIEW_EVERY_S
+            send(_view(step, report.rate.rate(), camera.zones))
+
+    try:
+        for step in analyze(frames(), analyzer):
+            record(step)
     finally:
-        record(analyzer.finish())  # whoever is still in view leaves
+        for step in analyzer.finish():  # after an error too: whoever is still in view leaves
+            record(step)
         if clips is not None:
             clips.close()
         grab.close()

@@ -15,8 +15,9 @@ Still images pass through as single images: no person, no event.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from maskwatch.core.classes import NOT_A_FACE
 from maskwatch.core.events import Event
@@ -28,8 +29,10 @@ from maskwatch.video.alerts import Alerts
 from maskwatch.video.band import WHOLE, FaceBand, Look
 from maskwatch.video.motion import MotionGate
 from maskwatch.video.persons import DEFAULT_SETTINGS, PersonTracker, TrackingSettings
+from maskwatch.vision.detector import DEFAULT_DETECTOR
+from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.pipeline import MaskDetector
-from maskwatch.vision.presets import detect_every_for
+from maskwatch.vision.presets import detect_every_for, preset_for
 
 IDLE_DETECT_S = 2.0  # with motion gating, a still picture is still looked at this often (a seated person)
 
@@ -57,6 +60,46 @@ class Step:
     def to_detections(self):
         """The faces as `supervision.Detections` (see `maskwatch.vision.results.to_detections`)."""
         return to_detections(self.faces)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How a run looks at its frames: the one settings type of `detect`, `track()`, the Ray archive, a
+    camera of `watch` and `bench`."""
+
+    preset: str | None = None  # None: fast for cameras and streams, accurate for files (`preset_for`)
+    model: Path | None = None  # None: the preset's shipped classifier
+    face_threshold: float | None = None  # None: the detector's own, else the preset's
+    scale: float | None = None  # None: the preset's detector input scale
+    detector: str = DEFAULT_DETECTOR
+    detect_every: int | None = None  # None: the preset's, by frame size
+    track: bool = True  # faces of video frames belong to tracked persons, with events
+    snapshots: bool = True  # keep each person's clearest face for their events
+    zones: tuple[Zone, ...] = ()  # events name them
+    ignore_outside_zones: bool = False  # faces in no zone are not looked at
+    motion_gate: bool = False  # frames where nothing moved and no one is followed are skipped
+    min_face_px: float | None = None  # None: the unknown rule's own smallest judged face (px)
+
+    def pipeline(self, live: bool, threads: int | None = None) -> MaskDetector:
+        """The per-image pipeline these settings load, for a live source or a file."""
+        rule = DEFAULT_RULE if self.min_face_px is None else replace(DEFAULT_RULE, min_side=self.min_face_px)
+        return MaskDetector(self.preset or preset_for(live), self.model, self.face_threshold, self.scale,
+                            self.detector, threads=threads, rule=rule)
+
+    def analyzer(self, pipeline: MaskDetector, live: bool, alerts: Alerts | None = None) -> VideoAnalyzer:
+        """A `VideoAnalyzer` of `pipeline` with these settings."""
+        return VideoAnalyzer(pipeline, self.detect_every, self.track, live, snapshots=self.snapshots, alerts=alerts,
+                             zones=self.zones, ignore_outside_zones=self.ignore_outside_zones,
+                             motion_gate=self.motion_gate)
+
+
+def analyze(frames: Iterable[Frame], analyzer: VideoAnalyzer) -> Iterator[Step]:
+    """The steps of `frames` in order, each as soon as it is complete; when the frames end, the last step
+    carries the person_left of everyone still in view. A consumer that stops early has closed no one: it
+    calls `analyzer.finish()` itself where they must leave (`detect` does, on Ctrl-C)."""
+    for frame in frames:
+        yield from analyzer.push(frame)
+    yield from analyzer.finish()
 
 
 class VideoAnalyzer:

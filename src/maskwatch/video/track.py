@@ -19,7 +19,7 @@ from pathlib import Path
 
 from maskwatch.io.background import prefetch
 from maskwatch.io.sources import open_source
-from maskwatch.video.analysis import Step, VideoAnalyzer
+from maskwatch.video.analysis import AnalysisSettings, Step, analyze
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.pipeline import MaskDetector
 
@@ -33,11 +33,10 @@ def track(source: str | int | Path | None = None, preset: str | None = None, mod
     events (`event.face_image`). When the source ends, the last frame carries the person_left of everyone
     still in view; stop early (break) and they are not closed. `pipeline`: a `MaskDetector` already loaded
     (several videos, one loading), instead of `preset`, `model` and `detector`."""
+    settings = AnalysisSettings(preset, None if model is None else Path(model), detector=detector,
+                                detect_every=detect_every, snapshots=snapshots)
     frames = open_source(None if source is None else str(source))
     with closing(frames):
-        pipeline = pipeline or MaskDetector(preset or ("fast" if frames.live else "accurate"), model, detector=detector)
-        analyzer = VideoAnalyzer(pipeline, detect_every, live=frames.live, snapshots=snapshots)
+        analyzer = settings.analyzer(pipeline or settings.pipeline(frames.live), frames.live)
         with closing(prefetch(frames)) as ahead:
-            for frame in ahead:
-                yield from analyzer.push(frame)
-        yield from analyzer.finish()
+            yield from analyze(ahead, analyzer)

@@ -42,6 +42,11 @@ PRESETS = {
 }
 
 
+def preset_for(live: bool) -> str:
+    """The preset a run takes unless told: `fast` for cameras and streams, `accurate` for files and folders."""
+    return "fast" if live else "accurate"
+
+
 def detect_every_for(preset: Preset, height: int, width: int) -> int:
     """Detection every Nth frame of a video of this size. `accurate` caps its detector input at 2048 px, so
     from 1280x720 on one detection costs about 120 ms (2 cores) and every 2nd frame runs at 10-15 fps;
