@@ -3,7 +3,7 @@ unsure, to judge.
 
 Calling a bare face masked is the costliest error (a missed violation), so a `with_mask` label needs more
 confidence than a `without_mask` one. The thresholds were chosen by measurement on the development scenes
-of mask-detect (`benchmarks/unknown_rule.py`, `benchmarks/turned_away.py`; numbers in docs/results-2026-12-05.md).
+of mask-detect (docs/decisions/2026-11-unknown-rule.md and 2026-11-turned-away-floor.md).
 """
 
 from __future__ import annotations
