@@ -9,7 +9,8 @@ import pytest
 from skimage import data
 
 from maskwatch.core.faces import Face
-from maskwatch.vision.detector import GOOD_FACES, load_detector, merge, pass_factors
+from maskwatch.vision.detector import load_detector
+from maskwatch.vision.passes import GOOD_FACES, merge, pass_factors
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import PRESETS
 

@@ -15,7 +15,7 @@ from maskwatch.evaluation.detection import iou
 from maskwatch.video import band
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.video.band import FULL_EVERY, WHOLE, FaceBand, Look
-from maskwatch.vision import detector as detector_module
+from maskwatch.vision import centerface
 from maskwatch.vision.detector import load_detector
 from maskwatch.vision.pipeline import MaskDetector
 
@@ -66,8 +66,8 @@ def test_a_band_is_detected_at_the_whole_frames_scale(monkeypatch: pytest.Monkey
     detector = load_detector(threshold=preset.face_threshold, scale=preset.scale, max_side=preset.max_side)
     whole = detector.detect(frame)
     factors = []
-    resize = detector_module.resize
-    monkeypatch.setattr(detector_module, "resize", lambda image, f: factors.append(f) or resize(image, f))
+    resize = centerface.resize
+    monkeypatch.setattr(centerface, "resize", lambda image, f: factors.append(f) or resize(image, f))
     [lower] = detector.detect(frame, (600, 900))
     assert factors == [pytest.approx(2048 / 1000)]
     assert len(whole) == 2 and _close(lower.box, max(whole, key=lambda f: f.box[1]).box, lower.side)
@@ -81,8 +81,8 @@ def test_faces_of_known_sizes_are_detected_at_the_scale_they_need(monkeypatch: p
     detector = MaskDetector("accurate").detector
     whole = detector.detect(frame)
     factors = []
-    resize = detector_module.resize
-    monkeypatch.setattr(detector_module, "resize", lambda image, f: factors.append(f) or resize(image, f))
+    resize = centerface.resize
+    monkeypatch.setattr(centerface, "resize", lambda image, f: factors.append(f) or resize(image, f))
     # faces of 64-128 px need no 2.048x: the smallest at FOLLOWED_FACE (64 px) of input is 1x
     [lower] = detector.detect(frame, (600, 900), sizes=(64.0, 128.0))
     assert factors == [1.0]

@@ -13,9 +13,11 @@ from skimage import data
 from maskwatch.data.voc import scan_scenes
 from maskwatch.evaluation.detection import iou as pairwise_iou
 from maskwatch.io.images import read_image
-from maskwatch.vision.detector import CenterFace, YuNet, load_detector
+from maskwatch.vision.centerface import CenterFace
+from maskwatch.vision.detector import load_detector
 from maskwatch.vision.presets import PRESETS
 from maskwatch.vision.runtimes import openvino_bf16
+from maskwatch.vision.yunet import YuNet
 
 MASK_DETECT = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "mask-detect"
 # Hand-checked face of skimage's astronaut (512x512): hairline to chin, ear to ear.
@@ -158,12 +160,12 @@ def test_the_trained_detector_brings_its_own_face_threshold() -> None:
 def test_8_bits_only_where_they_keep_their_accuracy(monkeypatch, machine, flags, expected) -> None:
     import platform
 
-    from maskwatch.vision import detector
+    from maskwatch.vision import sessions
 
     monkeypatch.setattr(platform, "machine", lambda: machine)
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: f"flags\t\t: {flags}\n")
-    assert detector.int8_is_exact.__wrapped__() is expected
-    monkeypatch.setattr(detector, "int8_is_exact", lambda: expected)
+    assert sessions.int8_is_exact.__wrapped__() is expected
+    monkeypatch.setattr(sessions, "int8_is_exact", lambda: expected)
     assert CenterFace(runtime="onnxruntime").int8 is expected
     assert CenterFace(int8=True, runtime="onnxruntime").int8 is True
     assert CenterFace(runtime="openvino").int8 is False  # there bfloat16 floats are as fast, and more accurate
@@ -213,7 +215,7 @@ def test_bfloat16_finds_the_faces_float32_finds() -> None:
 def test_openvino_compiles_a_model_for_a_size_only_when_it_comes_three_times_in_a_row(monkeypatch,
                                                                                     astronaut: np.ndarray) -> None:
     """Photos of many sizes run on the any-size model; video (one size) gets a model of its own."""
-    from maskwatch.vision import detector as module
+    from maskwatch.vision import sessions as module
 
     sizes = []
     build = module._centerface_session

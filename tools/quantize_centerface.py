@@ -16,7 +16,7 @@ from pathlib import Path
 from maskwatch.data.voc import holdout
 from maskwatch.io.images import IMAGE_SUFFIXES, iter_files, read_image
 from maskwatch.training.quantize import CALIBRATION_SCENES, quantize_centerface
-from maskwatch.vision.detector import _float_model
+from maskwatch.vision.sessions import _float_model
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "maskwatch" / "models" / "centerface_int8.onnx"

@@ -81,7 +81,7 @@ def evaluate_photos(data_dir: Path, detector, min_side: int = 0) -> dict:
     `min_side` are left out."""
 
     from maskwatch.io.images import UnreadableImage, read_image
-    from maskwatch.vision.detector import part_of
+    from maskwatch.vision.passes import part_of
 
     classes = folder_classes(data_dir, minimum=1)
     per_class: dict[str, dict] = {c: {"photos": 0, "found": 0, "right": 0, "unknown": 0} for c in classes}

@@ -22,7 +22,7 @@ from onnx import numpy_helper
 from maskwatch.core.errors import InvalidInput
 from maskwatch.io.atomic import atomic_write_bytes
 
-# The graph's outputs, in the order the detector reads them (see maskwatch.vision.detector).
+# The graph's outputs, in the order the detector reads them (see maskwatch.vision.sessions).
 HEATMAP, SIZE, OFFSET, LANDMARKS = "537", "538", "539", "540"
 OUTPUTS = (HEATMAP, SIZE, OFFSET, LANDMARKS)
 

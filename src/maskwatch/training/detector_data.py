@@ -39,7 +39,7 @@ class Augment:
 
     crop: int = 448  # square crop side in pixels (a multiple of 32)
     # the long side a crop's chosen face is resized to, log-uniform: from specks to the largest size the
-    # detector's passes hand it (vision.detector.GOOD_FACES), and a little beyond
+    # detector's passes hand it (vision.passes.GOOD_FACES), and a little beyond
     # (at most 85% of the crop); None: every crop resized by `scale`
     face_sizes: tuple[float, float] | None = (6.0, 380.0)
     scale: tuple[float, float] = (0.5, 3.0)  # resize factor, log-uniform, of crops not chosen around a face

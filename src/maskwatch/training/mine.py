@@ -34,8 +34,9 @@ from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, iter_files, rea
 from maskwatch.io.progress import progress
 from maskwatch.io.sources import open_source
 from maskwatch.vision.crops import IMAGE_SIZE, face_crop
-from maskwatch.vision.detector import FaceDetector, part_of
+from maskwatch.vision.detector import FaceDetector
 from maskwatch.vision.judge import DEFAULT_RULE
+from maskwatch.vision.passes import part_of
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import numpy as np
 import onnx
 from onnx import version_converter
 
-from maskwatch.vision.detector import STRIDE, resize
+from maskwatch.vision.centerface import STRIDE
+from maskwatch.vision.passes import resize
 
 SCALE, MAX_SIDE, CALIBRATION_SCENES = 2.5, 2048, 60
 # Quantizing the first convolutions lost dim, small faces: with only the first one in float, the 8-bit

@@ -114,8 +114,9 @@ def _validate(model, data: SceneImages, indices: np.ndarray, evaluate_scenes: Sc
     """Face AP50 on validation scenes detected as the `accurate` preset detects (its passes, merged), with
     every face scoring at least the lowest of THRESHOLDS, per collection and as their mean (so the larger
     collection does not decide alone); and recall, precision and F1 at each threshold over all of them."""
-    from maskwatch.vision.detector import STRIDE as PAD
-    from maskwatch.vision.detector import decode, merge, pass_factors, resize
+    from maskwatch.vision.centerface import STRIDE as PAD
+    from maskwatch.vision.centerface import decode
+    from maskwatch.vision.passes import merge, pass_factors, resize
     from maskwatch.vision.presets import PRESETS
 
     preset = PRESETS["accurate"]
@@ -176,7 +177,8 @@ def train_detector(config: DetectorTrainConfig, score_scenes: ScoreScenes) -> di
     from maskwatch.io.interrupt import deferred_interrupt
     from maskwatch.training.centerface import LANDMARKS, build_keras, set_metadata, write_onnx
     from maskwatch.training.plots import plot_curves
-    from maskwatch.vision.detector import THRESHOLD_KEY, _float_model
+    from maskwatch.vision.detector import THRESHOLD_KEY
+    from maskwatch.vision.sessions import _float_model
 
     started = time.time()
     if config.augment.crop % 32:
