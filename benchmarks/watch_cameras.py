@@ -29,7 +29,7 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers for real services
 
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.services import Watch, free_port
 
 FPS = 15.0

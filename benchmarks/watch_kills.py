@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' helpers for real services
 
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.services import Watch, WebhookReceiver, door_clip, free_port, wait_until
 
 PASS_S = 3.5  # door_clip: 2 s of a bare face, then 1.5 s of nobody

@@ -10,8 +10,8 @@ import pytest
 
 import maskwatch.cli
 from maskwatch.monitor.config import load
-from maskwatch.monitor.store import EventStore
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
+from maskwatch.store import EventStore
 from tests.services import door_clip
 
 CAMERAS = """

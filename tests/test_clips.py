@@ -13,8 +13,8 @@ import numpy as np
 
 import maskwatch.cli
 from maskwatch.monitor.config import load
-from maskwatch.monitor.store import EventStore
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
+from maskwatch.store import EventStore
 from tests.services import Watch, door_clip, free_port, wait_until
 
 SITE = """store = "events.db"

@@ -20,7 +20,7 @@ import pytest
 from skimage import data
 
 import maskwatch.cli
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.services import door_clip, wait_until
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[cluster]')")

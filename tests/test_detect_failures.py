@@ -20,7 +20,7 @@ import pytest
 from skimage import data
 
 from maskwatch.core.events import Event
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.nobody import maskwatch_as_nobody, nobody_folder
 
 FRAMES = 60

@@ -17,7 +17,7 @@ import pytest
 
 import maskwatch.cli
 from maskwatch.core.events import Event
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.services import Watch, door_site
 
 FORMULAS = ('=HYPERLINK("evil.example","click").mp4', "+1+2.mp4", "-1+2.mp4", "@SUM(1).mp4", "\tTAB.mp4",

@@ -17,7 +17,7 @@ import pytest
 from skimage import data
 
 from maskwatch.core.events import Event
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.services import ROOT, Serve, Watch, door_site
 
 FOREIGN = ("evil.example", "evil.example:{port}", "127.0.0.1.evil.example:{port}", "[::2]:{port}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.browser import chromium, needs_chromium, wait_for
 from tests.services import Watch, door_clip, free_port, wait_until
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maskwatch.monitor.store import EventStore, EventStoreError
+from maskwatch.store import EventStore, EventStoreError
 from tests.test_store import cli, event
 
 NOW = datetime.now().astimezone()

@@ -24,7 +24,7 @@ import pytest
 import maskwatch.cli
 from maskwatch.core.events import Event
 from maskwatch.monitor import events_cli
-from maskwatch.monitor.store import SCHEMA_VERSION, EventStore, EventStoreError
+from maskwatch.store import SCHEMA_VERSION, EventStore, EventStoreError
 
 T0 = datetime.fromisoformat("2024-05-01T10:15:00+02:00")
 
@@ -335,8 +335,8 @@ def test_main_cli_lists(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 WRITER = """
 import sys, time
 import numpy as np
-from maskwatch.monitor.store import EventStore
-from maskwatch.video.events import Event
+from maskwatch.core.events import Event
+from maskwatch.store import EventStore
 
 face = np.full((64, 48, 3), 120, np.uint8)
 store = EventStore(sys.argv[1])

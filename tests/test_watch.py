@@ -19,7 +19,7 @@ import pytest
 from skimage import data
 
 from maskwatch.monitor.delivery import SIGNATURE_HEADER, sign
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.browser import chromium, needs_chromium
 from tests.services import MOSQUITTO, Mosquitto, Subscriber, Watch, WebhookReceiver, door_clip, free_port, wait_until
 

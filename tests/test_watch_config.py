@@ -118,8 +118,8 @@ def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Pat
     from datetime import datetime, timedelta
 
     from maskwatch.core.events import Event
-    from maskwatch.monitor.store import EventStore
     from maskwatch.monitor.watch import _retain
+    from maskwatch.store import EventStore
 
     (tmp_path / "door.mp4").write_bytes(b"")
     config = load(write(tmp_path, 'store = "e.db"\nretain_days = 7\n[[camera]]\nname = "door"\nsource = "door.mp4"\n'))

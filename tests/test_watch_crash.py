@@ -15,13 +15,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from maskwatch.core.events import Event
-from maskwatch.monitor.store import EventStore, process_identity
+from maskwatch.store import EventStore, process_identity
 from tests.services import Watch, WebhookReceiver, door_clip, free_port, wait_until
 
 WRITER = """
 import sys, time
-from maskwatch.monitor.store import EventStore
-from maskwatch.video.events import Event
+from maskwatch.core.events import Event
+from maskwatch.store import EventStore
 
 store = EventStore(sys.argv[1])
 store.add(Event("person_appeared", 1, "cam", 5, 0.5, "2025-03-01T10:00:00.000+00:00", "without_mask", (1, 2, 30, 40),

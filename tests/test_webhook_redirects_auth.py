@@ -24,7 +24,7 @@ import maskwatch.monitor.delivery as delivery
 from maskwatch.core.events import Event
 from maskwatch.monitor.config import ConfigError, WebhookConfig, load
 from maskwatch.monitor.delivery import DeliveryFailed, WebhookDelivery
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from tests.services import Watch, WebhookReceiver, door_clip, free_port, wait_until
 
 REDIRECTS = (301, 302, 307, 308)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from maskwatch.core.classes import INCORRECT, WITH_MASK
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 from maskwatch.vision.pipeline import MaskDetector
 from tests.clipmaker import Script, _along, pick_crops, render
 from tests.conftest import SHARED, needs_shared

@@ -15,8 +15,8 @@ import maskwatch.cli
 from maskwatch.core.zones import Zone, parse_zone, zone_problem, zones_of
 from maskwatch.io.annotate import ZONE_COLOUR, draw
 from maskwatch.monitor.config import load
-from maskwatch.monitor.store import EventStore
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
+from maskwatch.store import EventStore
 from tests.services import door_clip
 
 # door_clip: a 640x480 view with one bare face in the middle (centre 320, 240), then nobody

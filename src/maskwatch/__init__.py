@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 # Loaded on first use, so that `import maskwatch` (and every CLI command) stays quick.
 _LAZY = {"MaskDetector": "maskwatch.vision.pipeline", "read_image": "maskwatch.io.images",
-         "VideoAnalyzer": "maskwatch.video.analysis", "EventStore": "maskwatch.monitor.store",
+         "VideoAnalyzer": "maskwatch.video.analysis", "EventStore": "maskwatch.store",
          "track": "maskwatch.video.track", "to_detections": "maskwatch.core.faces"}
 __all__ = ["EventStore", "MaskDetector", "VideoAnalyzer", "__version__", "read_image", "to_detections", "track"]
 

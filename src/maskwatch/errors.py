@@ -8,7 +8,7 @@ from maskwatch.data.dataset import DatasetError
 from maskwatch.io.images import UnreadableImage
 from maskwatch.io.sources import SourceError
 from maskwatch.monitor.config import ConfigError
-from maskwatch.monitor.store import EventStoreError
+from maskwatch.store import EventStoreError
 from maskwatch.training.weights import WeightsNotFound
 
 USER_ERRORS: tuple[type[BaseException], ...] = (

@@ -29,7 +29,7 @@ from maskwatch.core.events import Event
 from maskwatch.core.records import event_record
 from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
 from maskwatch.monitor.home_assistant import discovery_messages
-from maskwatch.monitor.store import EventStore, EventStoreError
+from maskwatch.store import EventStore, EventStoreError
 
 log = logging.getLogger(__name__)
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TextIO
 
 from maskwatch.core.classes import INCORRECT
-from maskwatch.core.events import EVENT_KINDS, Event
+from maskwatch.core.events import EVENT_KINDS
 
 DESCRIPTION = """\
 List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
@@ -54,10 +52,6 @@ examples:
   maskwatch events out/EVENTS.db --retain-days 30 --csv last30.csv   prune, then export
 """
 
-CSV_COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "state", "x1", "y1", "x2",
-               "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones",
-               "clip")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
 def _when(text: str) -> datetime:
@@ -112,27 +106,6 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: set
                                enumerate(zip(row, widths, strict=True))).rstrip() for row in cells)
 
 
-def _csv_cell(value: object) -> object:
-    """Empty for None; text a spreadsheet would run as a formula (a source named `=HYPERLINK(...).mp4`)
-    gets a leading single quote, as OWASP advises; numbers stay numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return f"'{value}"
-    return value
-
-
-def write_csv(file: TextIO, events: Sequence[tuple[int, Event]]) -> None:
-    """The events with the columns CSV_COLUMNS, numbers rounded as `--json` rounds them."""
-    writer = csv.writer(file)
-    writer.writerow(CSV_COLUMNS)
-    for run, event in events:
-        record = {**event.to_json(), "run": run}
-        record.update(zip(("x1", "y1", "x2", "y2"), record.pop("box"), strict=True))
-        record["zones"] = None if record["zones"] is None else " ".join(record["zones"])
-        writer.writerow([_csv_cell(record[column]) for column in CSV_COLUMNS])
-
-
 def _no_such_source(wanted: str, sources: Sequence[str], shown: int = 10) -> str:
     """What to say when --source matches no stored source: the ones there are, the first `shown` of them."""
     if not sources:
@@ -158,7 +131,7 @@ def format_summary(summary: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from maskwatch.core.records import event_record
     from maskwatch.io.atomic import atomic_path
-    from maskwatch.monitor.store import EventStore, summarise
+    from maskwatch.store import EventStore, summarise, write_csv
 
     if args.csv == "-" and (args.json or args.summary):
         raise argparse.ArgumentTypeError("--csv - writes CSV on stdout: leave out --json and --summary there")

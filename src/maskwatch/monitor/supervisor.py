@@ -67,7 +67,7 @@ class _Worker:
 
 class Supervisor:
     def __init__(self, config: WatchConfig, log_level: int = logging.INFO) -> None:
-        from maskwatch.monitor.store import EventStore
+        from maskwatch.store import EventStore
 
         self.config, self.log_level = config, log_level
         self.status = {c.name: CameraStatus(c.name) for c in config.cameras}

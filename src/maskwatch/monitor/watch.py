@@ -89,7 +89,7 @@ def _take_port(config: WatchConfig) -> socket.socket:
 
 
 def _retain(config: WatchConfig, days: float | None) -> None:
-    from maskwatch.monitor.store import EventStore
+    from maskwatch.store import EventStore
 
     if days is None:
         return
@@ -103,7 +103,7 @@ def _retain(config: WatchConfig, days: float | None) -> None:
 
 def _people_today(config: WatchConfig) -> dict[str, dict]:
     """Per camera, the people since midnight as `maskwatch events --summary` counts them."""
-    from maskwatch.monitor.store import EventStore
+    from maskwatch.store import EventStore
 
     midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
     with EventStore.open_existing(config.store) as store:
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace, site_server: SiteServer) -> int:
 def _watch(config: WatchConfig, args: argparse.Namespace, site_server: SiteServer) -> int:
     _on_stop_signals(_stopped)
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
-    from maskwatch.monitor.store import EventStore
+    from maskwatch.store import EventStore
 
     days = args.retain_days if args.retain_days is not None else config.retain_days
     sock = _take_port(config)

@@ -27,10 +27,9 @@ from maskwatch.core.records import event_record
 from maskwatch.io.net import is_loopback
 from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.delivery import Delivery
-from maskwatch.monitor.events_cli import write_csv
 from maskwatch.monitor.prometheus import registry as metrics_registry
-from maskwatch.monitor.store import EventStore, summarise
 from maskwatch.monitor.supervisor import Supervisor
+from maskwatch.store import EventStore, summarise, write_csv
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
 from maskwatch.web.review import add_review
 from maskwatch.web.serve import STATIC, UVICORN_OPTIONS

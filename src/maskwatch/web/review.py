@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 
 from maskwatch.core.classes import STATES
 from maskwatch.core.events import EVENT_KINDS, Event
-from maskwatch.monitor.store import EventStore
+from maskwatch.store import EventStore
 
 PER_PAGE = 25
 
