@@ -309,10 +309,6 @@ def test_cli_rejects_bad_options(tmp_path: Path) -> None:
     assert len(out.splitlines()) == 1 + 5  # the 10:15-10:20 events, offsets in both forms
 
 
-needs_wiring = pytest.mark.skipif("events" not in maskwatch.cli.COMMANDS, reason="`events` not wired into cli.py")
-
-
-@needs_wiring
 @pytest.mark.parametrize("damage", ["missing", "garbage", "foreign"])
 def test_main_cli_one_line_error(tmp_path: Path, damage: str, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "EVENTS.db"
@@ -325,7 +321,6 @@ def test_main_cli_one_line_error(tmp_path: Path, damage: str, capsys: pytest.Cap
     assert err.startswith(f"maskwatch events: error: {path}: ") and "\n" not in err and "Traceback" not in err
 
 
-@needs_wiring
 def test_main_cli_lists(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     summary_store(tmp_path / "e.db")
     assert maskwatch.cli.main(["events", str(tmp_path / "e.db"), "--summary", "--json"]) == 0
