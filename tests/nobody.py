@@ -20,7 +20,7 @@ import pytest
 
 NOBODY = {"user": "nobody", "group": "nogroup"}
 SITE = sysconfig.get_paths()["purelib"]
-MAIN = f"import site, sys; site.addsitedir({SITE!r}); from maskwatch.cli import main; sys.exit(main(sys.argv[1:]))"
+MAIN = f"import site, sys; site.addsitedir({SITE!r}); from maskwatch.commands import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _runs_as_nobody(python: str) -> bool:

@@ -14,8 +14,8 @@ import cv2
 import pytest
 from skimage import data
 
-from maskwatch.bench import STAGES, format_bench, webcam_frames
-from maskwatch.cli import main
+from maskwatch.commands import main
+from maskwatch.commands.bench import STAGES, format_bench, webcam_frames
 from maskwatch.io.images import decode_image
 from maskwatch.vision.centerface import CenterFace
 from maskwatch.vision.classifier import runtime_choice

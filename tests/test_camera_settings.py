@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.monitor.config import load
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
 from maskwatch.store import EventStore
@@ -49,7 +49,7 @@ def test_check_names_a_bad_camera_setting(tmp_path: Path, capsys, lines: str, pr
     door_clip(tmp_path / "door.mp4")
     (tmp_path / "site.toml").write_text(f'store = "events.db"\n[[camera]]\nname = "door"\nsource = "door.mp4"\n'
                                         f"{lines}\n")
-    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
+    assert maskwatch.commands.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
     err = capsys.readouterr().err
     assert f"camera 'door': {problem}" in err
 

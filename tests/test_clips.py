@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.monitor.config import load
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
 from maskwatch.store import EventStore
@@ -89,7 +89,7 @@ def test_retention_deletes_a_clip_with_its_event(tmp_path: Path) -> None:
 def test_check_refuses_clips_where_no_face_is_kept(tmp_path: Path, capsys) -> None:
     door_clip(tmp_path / "door.mp4")
     (tmp_path / "site.toml").write_text(SITE.format(top="snapshots = false") + 'on = ["alert", "waved"]\n')
-    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
+    assert maskwatch.commands.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
     err = capsys.readouterr().err
     assert "clips: clips show faces, and this site keeps none" in err and "clips: 'on' must list some of" in err
 

@@ -19,7 +19,7 @@ import cv2
 import pytest
 from skimage import data
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.store import EventStore
 from tests.services import door_clip, wait_until
 
@@ -55,8 +55,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def detect(archive: Path, out: Path, *extra: str) -> int:
-    return maskwatch.cli.main(["-q", "detect", str(archive), "--preset", "fast", "--json", str(out / "faces.jsonl"),
-                               "--events", str(out / "events.db"), "--summary", str(out / "summary.json"), *extra])
+    return maskwatch.commands.main(["-q", "detect", str(archive), "--preset", "fast", "--json",
+                                    str(out / "faces.jsonl"), "--events", str(out / "events.db"), "--summary",
+                                    str(out / "summary.json"), *extra])
 
 
 def outputs(out: Path) -> tuple[list, list, dict]:
@@ -170,7 +171,7 @@ def test_a_rerun_after_a_crash_skips_finished_files(cluster: str, archive: Path,
         str(p) for p in archive.iterdir())
     assert time.monotonic() - started < 600
     # and once more: everything is finished, nothing is run again, the outputs stay
-    assert maskwatch.cli.main(["detect", str(archive), "--json", str(tmp_path / "faces.jsonl"), "--events",
+    assert maskwatch.commands.main(["detect", str(archive), "--json", str(tmp_path / "faces.jsonl"), "--events",
                                str(tmp_path / "events.db"), "--summary", str(tmp_path / "summary.json"),
                                "--ray", cluster]) == 1
     assert outputs(tmp_path) == reference
@@ -179,14 +180,14 @@ def test_a_rerun_after_a_crash_skips_finished_files(cluster: str, archive: Path,
 def test_detect_without_ray_never_imports_ray(tmp_path: Path) -> None:
     image = tmp_path / "a.jpg"
     cv2.imwrite(str(image), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    code = ("import sys; from maskwatch.cli import main; "
+    code = ("import sys; from maskwatch.commands import main; "
             f"code = main(['-q', 'detect', {str(image)!r}, '--json', {str(tmp_path / 'f.jsonl')!r}]); "
             "assert code == 0 and 'ray' not in sys.modules, sorted(m for m in sys.modules if 'ray' in m)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_ray_refuses_cameras_and_show(cluster: str, capsys: pytest.CaptureFixture) -> None:
-    assert maskwatch.cli.main(["detect", "http://127.0.0.1:9/live.mjpg", "--ray", cluster]) == 2
+    assert maskwatch.commands.main(["detect", "http://127.0.0.1:9/live.mjpg", "--ray", cluster]) == 2
     assert "--ray runs folders and files" in capsys.readouterr().err
 
 

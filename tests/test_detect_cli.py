@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.data.voc import holdout, scan_scenes
 from tests.conftest import N_FRAMES, SHARED, needs_shared
 
@@ -141,7 +141,7 @@ def test_scene_photos_from_the_shared_set(tmp_path):
 
 
 def test_detect_never_imports_tensorflow(tmp_path):
-    code = ("import sys; from maskwatch.cli import main; "
+    code = ("import sys; from maskwatch.commands import main; "
             f"main(['detect', 'sample:astronaut', '--json', {str(tmp_path / 'f.jsonl')!r}]); "
             "print(sorted(m for m in ('tensorflow', 'keras', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -154,7 +154,7 @@ def test_ray_missing_is_a_one_line_error_that_says_how_to_install_it(folder, tmp
     config = tmp_path / "site.toml"
     config.write_text(f'store = "e.db"\n[[camera]]\nname = "a"\nsource = "{folder / "clip.mp4"}"\n')
     argv = [a.format(folder=folder, out=tmp_path / "f.jsonl", config=config) for a in command]
-    code = ("import sys; sys.modules['ray'] = None; from maskwatch.cli import main; "  # as if not installed
+    code = ("import sys; sys.modules['ray'] = None; from maskwatch.commands import main; "  # as if not installed
             f"sys.exit(main({argv!r}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     lines = result.stderr.strip().splitlines()

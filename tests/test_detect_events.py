@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from tests.services import interruptible
 
 VISIT, GAP = 12, 40  # frames the face is in view, then out of view (longer than a person is kept when lost)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.data.truth import BARE, MASKED, NOBODY, TruthError, read_truth
 from maskwatch.evaluation.clips import SeenEvent, SeenFace, score_clip
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 
 from .conftest import masked
 

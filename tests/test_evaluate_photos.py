@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 
 
 def _photo(path: Path, scale: float, crop: tuple[int, int, int, int]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 
 XML = """<annotation><filename>{name}</filename><object><name>without_mask</name>
 <bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object></annotation>"""

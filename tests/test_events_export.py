@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.core.events import Event
 from maskwatch.store import EventStore
 from tests.services import Watch, door_site
@@ -81,7 +81,7 @@ def test_api_csv_neutralises_formulas_and_rounds(site: Watch) -> None:
 
 def events(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[list[str], str]:
     """The sources of the events `maskwatch events ... --csv -` lists, and its stderr."""
-    assert maskwatch.cli.main(["events", *argv, "--csv", "-"]) == 0
+    assert maskwatch.commands.main(["events", *argv, "--csv", "-"]) == 0
     captured = capsys.readouterr()
     return [row["source"] for row in csv.DictReader(io.StringIO(captured.out))], captured.err
 
@@ -90,7 +90,7 @@ def test_source_matches_the_file_name_too(store: Path, capsys: pytest.CaptureFix
     for wanted, found in [("clip.mp4", "/data/clips/clip.mp4"), ("/data/clips/clip.mp4", "/data/clips/clip.mp4"),
                           ("hall.mp4", "D:\\videos\\hall.mp4"), ("cam1", "cam1"), ("@SUM(1).mp4", "'@SUM(1).mp4")]:
         assert events([str(store), "--source", wanted], capsys) == ([found], ""), wanted
-    assert maskwatch.cli.main(["events", str(store), "--source", "clip.mp4", "--summary", "--json"]) == 0
+    assert maskwatch.commands.main(["events", str(store), "--source", "clip.mp4", "--summary", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["total"]["people"] == 1
 
 
@@ -105,7 +105,7 @@ def test_no_match_names_the_sources_there_are(store: Path, capsys: pytest.Captur
                            "with_mask", (0.0, 0.0, 1.0, 1.0), 0.9))
     _, err = events([str(store), "--source", "nowhere"], capsys)
     assert err.count(", '") == 9 and err.endswith("'cam01' and 19 more\n") and len(err.splitlines()) == 1
-    assert maskwatch.cli.main(["events", str(store), "--source", "nowhere"]) == 0
+    assert maskwatch.commands.main(["events", str(store), "--source", "nowhere"]) == 0
     err = capsys.readouterr().err
     assert "no source matches 'nowhere'" in err
 

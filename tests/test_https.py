@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
 from tests.services import Serve, Watch, door_clip, free_port, self_signed, trusting
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
@@ -56,14 +56,14 @@ def test_check_refuses_a_certificate_it_cannot_serve(tmp_path: Path, capsys, lin
     door_clip(tmp_path / "door.mp4")
     (tmp_path / "site.toml").write_text(f'store = "events.db"\n[http]\n{lines}\n'
                                         '[[camera]]\nname = "door"\nsource = "door.mp4"\n')
-    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
+    assert maskwatch.commands.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
     error = capsys.readouterr().err.strip()
     assert "site.toml: http: " in error and problem in error and len(error.splitlines()) == 1
 
 
 def test_serve_refuses_a_key_without_its_certificate(tmp_path: Path, capsys) -> None:
     cert, _ = self_signed(tmp_path)
-    assert maskwatch.cli.main(["serve", "--cert-file", str(cert)]) == 2
+    assert maskwatch.commands.main(["serve", "--cert-file", str(cert)]) == 2
     assert "--cert-file and --key-file go together" in capsys.readouterr().err
-    assert maskwatch.cli.main(["serve", "--cert-file", str(cert), "--key-file", str(cert)]) == 2
+    assert maskwatch.commands.main(["serve", "--cert-file", str(cert), "--key-file", str(cert)]) == 2
     assert "not a PEM certificate and its private key" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import cv2
 import pytest
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.core.classes import INCORRECT, WITH_MASK, WITHOUT_MASK
 from maskwatch.monitor.config import ConfigError, load
 from maskwatch.vision.pipeline import MaskDetector

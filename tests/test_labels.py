@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.vision.classifier import MaskClassifier, default_model_path
 
 
@@ -18,6 +18,6 @@ def test_labels_that_do_not_match_the_outputs_are_refused(tmp_path: Path, capsys
     (tmp_path / "labels.json").write_text(json.dumps(["with_mask", "without_mask"]))
     with pytest.raises(ValueError, match=r"labels\.json names 2 classes, but the model has 3 outputs"):
         MaskClassifier(model)
-    assert maskwatch.cli.main(["detect", "sample:astronaut", "--model", str(model)]) == 2
+    assert maskwatch.commands.main(["detect", "sample:astronaut", "--model", str(model)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "names 2 classes, but the model has 3 outputs" in err[0]

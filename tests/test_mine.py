@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.data.voc import holdout
 
 HEAD = data.astronaut()[0:260, 90:330]

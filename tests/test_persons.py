@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.vision.presets import PRESETS
 from tests.clipmaker import Clip, iou, make_clips
 from tests.conftest import SHARED, needs_shared

@@ -44,7 +44,7 @@ def test_a_folder_with_pixel_bombs_refuses_them_and_processes_the_rest(tmp_path:
     # the pages it shared with this test process between fork and exec (GBs after the training tests).
     report_peak = (f"import atexit, re, sys; atexit.register(lambda: open({str(peak)!r}, 'w').write(re.search("
                    "r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])); "
-                   "from maskwatch.cli import main; sys.exit(main(sys.argv[1:]))")
+                   "from maskwatch.commands import main; sys.exit(main(sys.argv[1:]))")
     with stderr.open("w") as errors:
         process = subprocess.run([sys.executable, "-c", report_peak, "detect", str(folder), "--summary",
                                   str(summary)], stdout=subprocess.DEVNULL, stderr=errors, timeout=300)

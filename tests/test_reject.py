@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.core.classes import INCORRECT, NOT_A_FACE, UNKNOWN, WITH_MASK, WITHOUT_MASK
 from maskwatch.core.faces import Face
 from maskwatch.video.analysis import faces_only

@@ -211,10 +211,10 @@ def test_a_token_guards_everything_but_healthz(astronaut_jpeg, monkeypatch, caps
         assert http.get("/docs").status_code == 401
         check_astronaut(http.post("/v1/detect", content=astronaut_jpeg, headers={
             "Content-Type": "image/jpeg", "Authorization": "Bearer t0k"}))
-    import maskwatch.cli
+    import maskwatch.commands
 
     monkeypatch.delenv("MASKWATCH_TOKEN", raising=False)
-    assert maskwatch.cli.main(["serve", "--host", "0.0.0.0"]) == 2
+    assert maskwatch.commands.main(["serve", "--host", "0.0.0.0"]) == 2
     assert "set a token in the environment variable MASKWATCH_TOKEN" in capsys.readouterr().err
 
 

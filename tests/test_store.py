@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
+from maskwatch.commands import events as events_command
 from maskwatch.core.events import Event
-from maskwatch.monitor import events_cli
 from maskwatch.store import SCHEMA_VERSION, EventStore, EventStoreError
 
 T0 = datetime.fromisoformat("2024-05-01T10:15:00+02:00")
@@ -39,11 +39,11 @@ def event(kind: str = "person_appeared", person: int = 1, at: datetime = T0, sta
 def cli(*argv: str) -> tuple[int, str, str]:
     """`maskwatch events ARGV` through its own parser: exit code (2 for bad options), stdout, stderr."""
     parser = argparse.ArgumentParser(prog="maskwatch")
-    events_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    events_command.add_parser(parser.add_subparsers(dest="command", required=True))
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         try:
-            code = events_cli.run(parser.parse_args(["events", *argv]))
+            code = events_command.run(parser.parse_args(["events", *argv]))
         except SystemExit as exit_:
             code = exit_.code
     return code, out.getvalue(), err.getvalue()
@@ -316,14 +316,14 @@ def test_main_cli_one_line_error(tmp_path: Path, damage: str, capsys: pytest.Cap
         path.write_bytes(b"\x00\xffnot sqlite" * 100)
     elif damage == "foreign":
         sqlite3.connect(path).execute("CREATE TABLE t (x)").close()
-    assert maskwatch.cli.main(["events", str(path)]) == 2
+    assert maskwatch.commands.main(["events", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"maskwatch events: error: {path}: ") and "\n" not in err and "Traceback" not in err
 
 
 def test_main_cli_lists(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     summary_store(tmp_path / "e.db")
-    assert maskwatch.cli.main(["events", str(tmp_path / "e.db"), "--summary", "--json"]) == 0
+    assert maskwatch.commands.main(["events", str(tmp_path / "e.db"), "--summary", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["total"]["people"] == 6
 
 

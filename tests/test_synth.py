@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 from skimage import data
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.training.synth import faces_with_landmarks, mask_polygon
-from maskwatch.vision.detector import CenterFace
+from maskwatch.vision.centerface import CenterFace
 
 
 def test_mask_positions_follow_the_landmarks() -> None:
@@ -31,7 +31,7 @@ def test_synth_writes_both_classes_and_a_manifest_of_sources(tmp_path: Path, cap
     cv2.imwrite(str(faces / "astronaut.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(faces / "coffee.jpg"), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))  # no face
     out = tmp_path / "synth"
-    assert maskwatch.cli.main(["synth", str(faces), "--out", str(out), "--per-face", "2"]) == 0
+    assert maskwatch.commands.main(["synth", str(faces), "--out", str(out), "--per-face", "2"]) == 0
     assert "1 photos had no face" in capsys.readouterr().out
     rows = [r for r in csv.DictReader((out / "manifest.csv").open()) if r["class"]]
     assert sorted(r["class"] for r in rows) == ["mask_weared_incorrect"] * 2 + ["with_mask"] * 2
@@ -40,7 +40,7 @@ def test_synth_writes_both_classes_and_a_manifest_of_sources(tmp_path: Path, cap
     for row in rows:
         image = cv2.imread(str(out / row["file"]))
         assert image.shape == (256, 256, 3) and np.std(image) > 10
-    assert maskwatch.cli.main(["synth", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert maskwatch.commands.main(["synth", str(tmp_path / "none"), "--out", str(out)]) == 2
 
 
 def test_recolour_changes_the_blue_mask_and_nothing_else() -> None:

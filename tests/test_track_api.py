@@ -14,7 +14,7 @@ import pytest
 import supervision as sv
 
 import maskwatch
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.core.classes import STATES
 from tests.services import door_clip
 

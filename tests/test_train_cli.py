@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from tests.conftest import SHARED, needs_shared
 from tests.services import interruptible
 
@@ -58,7 +58,7 @@ def test_both_runtimes_agree(trained, tiny_dataset, capsys):
 def test_the_bench_times_keras_on_the_same_architecture(trained):
     import keras
 
-    from maskwatch.bench import keras_twin
+    from maskwatch.commands.bench import keras_twin
     from maskwatch.vision.classifier import MaskClassifier
 
     twin = keras_twin(MaskClassifier(trained / "model.tflite"))

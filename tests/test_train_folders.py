@@ -10,7 +10,7 @@ import shutil
 
 import numpy as np
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.data.split import group_split
 
 

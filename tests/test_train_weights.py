@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 from maskwatch.training.train import class_weights, source_balanced_weights
 
 XML = """<annotation><filename>{name}</filename><object><name>{label}</name>

@@ -312,11 +312,11 @@ def test_sigterm_while_starting_up_stops_in_order(tmp_path: Path) -> None:
 
 
 def test_watch_in_process_gives_back_the_signal_handlers_it_found(tmp_path: Path) -> None:
-    """`maskwatch.cli.main(["watch", ...])` in one's own process: after it stops, Ctrl-C and SIGTERM do
+    """`maskwatch.commands.main(["watch", ...])` in one's own process: after it stops, Ctrl-C and SIGTERM do
     what they did before (not ignored, as watch has them while it stops in order)."""
     import httpx
 
-    import maskwatch.cli
+    import maskwatch.commands
 
     door_clip(tmp_path / "door.mp4")
     port = free_port()
@@ -339,5 +339,5 @@ def test_watch_in_process_gives_back_the_signal_handlers_it_found(tmp_path: Path
             os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=stop_when_up, daemon=True).start()
-    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml")]) == 0 and ran
+    assert maskwatch.commands.main(["watch", str(tmp_path / "site.toml")]) == 0 and ran
     assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.core.zones import Zone, parse_zone, zone_problem, zones_of
 from maskwatch.io.annotate import ZONE_COLOUR, draw
 from maskwatch.monitor.config import load
@@ -47,7 +47,7 @@ def test_a_bad_zone_says_what_is_wrong(name, points, problem) -> None:
 
 def _run(tmp_path: Path, *zones: str) -> tuple[int, list[dict]]:
     clip = door_clip(tmp_path / "door.mp4", seconds_in=2.0)
-    code = maskwatch.cli.main(["-q", "detect", str(clip), "--json", str(tmp_path / "faces.jsonl"), "--events",
+    code = maskwatch.commands.main(["-q", "detect", str(clip), "--json", str(tmp_path / "faces.jsonl"), "--events",
                                str(tmp_path / "events.db"), "--save", str(tmp_path / "out"), *zones])
     return code, [json.loads(line) for line in (tmp_path / "faces.jsonl").read_text().splitlines()]
 
@@ -79,7 +79,7 @@ def test_faces_outside_every_zone_can_be_ignored(tmp_path: Path) -> None:
 def test_bad_zone_options_are_one_line_errors(tmp_path: Path, capsys, options, error) -> None:
     clip = door_clip(tmp_path / "door.mp4")
     try:
-        code = maskwatch.cli.main(["detect", str(clip), "--json", str(tmp_path / "f.jsonl"), *options])
+        code = maskwatch.commands.main(["detect", str(clip), "--json", str(tmp_path / "f.jsonl"), *options])
     except SystemExit as exit_:  # argparse refuses a --zone it cannot read
         code = exit_.code
     assert code == 2
@@ -125,7 +125,7 @@ def test_watch_config_zones_and_alert_rules_that_need_them(tmp_path: Path) -> No
 def test_check_refuses_bad_zones(tmp_path: Path, capsys, extra: str, problem: str) -> None:
     door_clip(tmp_path / "door.mp4")
     (tmp_path / "site.toml").write_text(SITE + extra)
-    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
+    assert maskwatch.commands.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
     assert problem in capsys.readouterr().err
 
 
@@ -133,7 +133,7 @@ def test_ignore_outside_zones_needs_a_zone(tmp_path: Path, capsys) -> None:
     door_clip(tmp_path / "door.mp4")
     (tmp_path / "site.toml").write_text('store = "e.db"\n[[camera]]\nname = "door"\nsource = "door.mp4"\n'
                                         "ignore_outside_zones = true\n")
-    assert maskwatch.cli.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
+    assert maskwatch.commands.main(["watch", str(tmp_path / "site.toml"), "--check"]) == 2
     assert "camera 'door': 'ignore_outside_zones' needs at least one [[camera.zone]]" in capsys.readouterr().err
 
 

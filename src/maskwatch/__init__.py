@@ -6,7 +6,7 @@
         print(frame.events)
 """
 
-__version__ = "0.1.0"
+from maskwatch.core.version import VERSION as __version__
 
 # Loaded on first use, so that `import maskwatch` (and every CLI command) stays quick.
 _LAZY = {"MaskDetector": "maskwatch.vision.pipeline", "read_image": "maskwatch.io.images",

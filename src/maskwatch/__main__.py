@@ -1,5 +1,5 @@
 import sys
 
-from maskwatch.cli import main
+from maskwatch.commands import main
 
 sys.exit(main())

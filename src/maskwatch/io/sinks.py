@@ -27,7 +27,7 @@ from maskwatch.core.frame import Frame
 from maskwatch.core.records import frame_record
 from maskwatch.io.atomic import atomic_path
 from maskwatch.io.images import write_image
-from maskwatch.io.video import VideoFileWriter
+from maskwatch.io.mp4 import VideoFileWriter
 
 # Videos are saved as H.264 MP4 (browsers play it): names in the MP4 family keep their suffix, others get
 # .mp4 appended (clip.avi -> clip.avi.mp4, never clashing with a clip.mp4 beside it). Images are saved in

@@ -24,9 +24,9 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from maskwatch import __version__
 from maskwatch.core.events import Event
 from maskwatch.core.records import event_record
+from maskwatch.core.version import VERSION
 from maskwatch.monitor.config import MqttConfig, WebhookConfig, redact
 from maskwatch.monitor.home_assistant import discovery_messages
 from maskwatch.store import EventStore, EventStoreError
@@ -175,7 +175,7 @@ class WebhookDelivery(Delivery):
 
     def send(self, run: int, event: Event) -> None:
         body = json.dumps(event_record(run, event)).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": f"maskwatch/{__version__}",
+        headers = {"Content-Type": "application/json", "User-Agent": f"maskwatch/{VERSION}",
                    "X-Maskwatch-Event-Id": str(event.id)}
         if self.config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, body)

@@ -11,7 +11,6 @@ goes away mid-upload is a debug line, not an error.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
@@ -25,7 +24,6 @@ from pathlib import Path
 
 import h11
 import numpy as np
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -37,9 +35,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Message, Receive
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from maskwatch.core.errors import InvalidInput
 from maskwatch.io.images import TooManyPixels, UnreadableImage, decode_image
-from maskwatch.io.net import TOKEN_ENV, is_loopback, tls_problem
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
 
@@ -259,24 +255,3 @@ def create_app(detector_factory: DetectorFactory | None = None, max_body: int = 
         return result
 
     return app
-
-
-def run(args: argparse.Namespace) -> int:
-    token = os.environ.get(TOKEN_ENV) or None
-    if not is_loopback(args.host) and not token:
-        raise InvalidInput(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
-                         f"{TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
-    if (args.cert_file is None) != (args.key_file is None):
-        raise InvalidInput("--cert-file and --key-file go together")
-    if args.cert_file and (problem := tls_problem(args.cert_file, args.key_file)):
-        raise InvalidInput(problem)
-    factory = factory_for(args.preset, args.model)
-    factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
-    app = create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token,
-                     host=args.host, extra_hosts=tuple(args.allowed_host), body_timeout_s=args.body_timeout)
-    tls = {"ssl_certfile": str(args.cert_file), "ssl_keyfile": str(args.key_file)} if args.cert_file else {}
-    scheme = "https" if tls else "http"
-    log.info("open %s://%s:%d/ in a browser; API docs at /docs", scheme, args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if log.isEnabledFor(logging.INFO) else "warning",
-                access_log=log.isEnabledFor(logging.DEBUG), **UVICORN_OPTIONS, **tls)
-    return 0

@@ -53,7 +53,6 @@ examples:
 """
 
 
-
 def _when(text: str) -> datetime:
     """An argparse type: an ISO 8601 date or datetime, local time unless it has an offset."""
     try:

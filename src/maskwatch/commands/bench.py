@@ -9,6 +9,8 @@ bfloat16, the detector and classifier on OpenVINO against onnxruntime and LiteRT
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import re
 import time
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 from skimage import data
 
+from maskwatch.commands.options import positive
 from maskwatch.core.errors import InvalidInput
 from maskwatch.io.annotate import draw
 from maskwatch.io.images import decode_image
@@ -384,3 +387,36 @@ def format_bench(report: dict) -> str:
                      f"({o['detect_speedup']}x); classifier against LiteRT {o['classify_ms_per_face']['openvino']} "
                      f"vs {o['classify_ms_per_face']['litert']} ms/face ({o['classify_speedup']}x)")
     return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="measure per-stage ms and fps of detection, and the runtimes against each other",
+                       description="Times decode, detect, classify and draw on 640x480 webcam-like frames "
+                       "(fast preset), on scene photos (accurate preset) and on a crowded 1280x720 video with "
+                       "small faces (accurate, with the fps / faces-kept curve of detection every N frames), "
+                       "in one run on this machine.")
+    p.add_argument("--scenes", type=Path, help="folder of scene photos (default: ../shared/datasets/mask-detect/images "
+                   "if present; its held-out part)")
+    p.add_argument("--model", type=Path, help="a .tflite classifier (default: each preset's shipped model)")
+    p.add_argument("--keras-model", type=Path, help="the same model as .keras for the Keras comparison "
+                   "(default: the same architecture with untrained weights; timing does not depend on weights)")
+    p.add_argument("--frames", type=positive(int), default=60, help="frames per workload (default 60)")
+    p.add_argument("--clip", type=Path, action="append", default=[], metavar="VIDEO",
+                   help="also measure the detection-every-N curve on this video (repeatable)")
+    p.add_argument("--repeat", type=positive(int), default=1,
+                   help="time each point of the detection-every-N curves this many times and keep the best: "
+                   "on a shared machine, others' work only slows a run (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    scenes = args.scenes
+    default_scenes = Path("../shared/datasets/mask-detect/images")
+    if scenes is None and default_scenes.is_dir():
+        scenes = default_scenes
+    missing = [str(clip) for clip in args.clip if not clip.is_file()]
+    if missing:
+        raise FileNotFoundError(f"--clip: no such file: {', '.join(missing)}")
+    report = run_bench(scenes, args.model, args.keras_model, args.frames, args.clip, args.repeat)
+    print(json.dumps(report) if args.json else format_bench(report))
+    return 0

@@ -20,13 +20,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from maskwatch.commands.events import parse_days
 from maskwatch.monitor.config import ConfigError, WatchConfig, load
-from maskwatch.monitor.events_cli import parse_days
 
 if TYPE_CHECKING:
-    import uvicorn
 
-    from maskwatch.monitor.delivery import Delivery, MqttDelivery
+    from maskwatch.monitor.delivery import MqttDelivery
     from maskwatch.monitor.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
@@ -165,12 +164,8 @@ def _on_stop_signals(handler: Callable | int) -> None:
         signal.signal(sig, handler)
 
 
-SiteServer = Callable[["Supervisor", WatchConfig, list["Delivery"]], "uvicorn.Server"]
-
-
-def run(args: argparse.Namespace, site_server: SiteServer) -> int:
-    """Run the site; `site_server` makes the page, API and metrics server (the web wing, which sits above
-    this one: the CLI hands it in)."""
+def run(args: argparse.Namespace) -> int:
+    """Check the config, or run the site until Ctrl-C or SIGTERM."""
     config = load(args.config)
     if args.check:
         print(f"{config.path}: OK: {config.describe()}")
@@ -183,16 +178,17 @@ def run(args: argparse.Namespace, site_server: SiteServer) -> int:
     # the processes it starts later do not inherit an ignored SIGINT
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _watch(config, args, site_server)
+        return _watch(config, args)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _watch(config: WatchConfig, args: argparse.Namespace, site_server: SiteServer) -> int:
+def _watch(config: WatchConfig, args: argparse.Namespace) -> int:
     _on_stop_signals(_stopped)
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
     from maskwatch.store import EventStore
+    from maskwatch.web.dashboard import site_server
 
     days = args.retain_days if args.retain_days is not None else config.retain_days
     sock = _take_port(config)
