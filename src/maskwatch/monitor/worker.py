@@ -31,7 +31,7 @@ from maskwatch.io.latest import LatestFrame
 from maskwatch.io.rate import RateMeter
 from maskwatch.io.sources import LiveSource, PacedFile, Source
 from maskwatch.monitor.config import CameraConfig
-from maskwatch.store import EventStore, EventStoreError
+from maskwatch.store import EventStore, EventStoreError, clip_folder
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import AnalysisSettings, Step, analyze
 from maskwatch.video.clips import ClipRecorder, ClipSettings
@@ -146,7 +146,7 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
                                 min_face_px=camera.min_face_px)
     analyzer = analysis.analyzer(analysis.pipeline(live=True, threads=1), live=True,
                                  alerts=Alerts(settings.rules, camera.zones) if settings.rules else None)
-    clips = ClipRecorder(settings.store.with_suffix(".clips"), settings.clips, camera.zones) \
+    clips = ClipRecorder(clip_folder(settings.store), settings.clips, camera.zones) \
         if settings.clips and settings.store else None
     grab = LatestFrame(open_camera(camera))
     log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,

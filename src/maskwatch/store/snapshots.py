@@ -25,6 +25,12 @@ def blur(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(h, w) / 16)
 
 
+def clip_folder(store: Path) -> Path:
+    """Where the event clips of the store at `store` go (`X/EVENTS.db` -> `X/EVENTS.clips/`): the camera
+    workers write them (video.clips), the page serves them, retention deletes them with their events."""
+    return store.with_suffix(".clips")
+
+
 def stored_file(folder: Path, stored: str) -> Path:
     """A stored snapshot's or clip's file: by its name, in this store's own `folder`. Stored paths are
     `EVENTS.snapshots/NAME.jpg` of the name the store had when it wrote them, and a store copied or

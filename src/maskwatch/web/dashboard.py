@@ -29,7 +29,7 @@ from maskwatch.monitor.config import WatchConfig
 from maskwatch.monitor.delivery import Delivery
 from maskwatch.monitor.prometheus import registry as metrics_registry
 from maskwatch.monitor.supervisor import Supervisor
-from maskwatch.store import EventStore, summarise, write_csv
+from maskwatch.store import EventStore, clip_folder, summarise, write_csv
 from maskwatch.web.auth import allowed_hosts, require_host, require_token
 from maskwatch.web.review import add_review
 from maskwatch.web.serve import STATIC, UVICORN_OPTIONS
@@ -166,7 +166,7 @@ def create_dashboard(supervisor: Supervisor, store_path: Path, deliveries: list[
     async def clip(name: str) -> FileResponse:
         """An event's video clip (names as in the events' `clip_url`); 404 until it is written, a few seconds
         after its event."""
-        path = store_path.with_suffix(".clips") / name
+        path = clip_folder(store_path) / name
         if not CLIP_NAME.fullmatch(name) or not path.is_file():
             raise HTTPException(404, "no such clip (yet: a clip is written a few seconds after its event)")
         return FileResponse(path, media_type="video/mp4", headers=NO_STORE)
