@@ -8,6 +8,7 @@ the file itself can be shared; the MQTT password may also be written in it, for 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from maskwatch.core.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.zones import Zone, zone_problem
 from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
@@ -29,111 +31,132 @@ from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
 
 
+REQUIRED = "required"
+NUMBER = (int, float)
+_TYPE_NAMES = {str: "string", int: "integer", bool: "bool", list: "list of strings"}
+
+
 @dataclass(frozen=True)
 class Key:
-    """One key of the config, as docs/config.md lists it (a test checks the defaults against `parse`)."""
+    """One key of the config, declared once: parsing reads its types, default and bounds, and docs/config.md
+    is generated from it, so the checks, the defaults and the docs cannot disagree."""
 
     name: str
-    kind: str
-    default: object  # REQUIRED, or the value a config without the key gets (None: unset)
+    types: type | tuple[type, ...]  # the TOML values it takes
+    default: Any  # REQUIRED, or the value a config without the key gets (None: unset)
     meaning: str
+    kind: str = ""  # its type in the docs where the TOML types do not say it (a path); else named from them
+    low: float | None = None  # a number: the least value accepted (None: not checked) ...
+    high: float = math.inf  # ... and the most, shown in the docs when there is one
+
+    @property
+    def accepted(self) -> tuple[type, ...]:
+        return self.types if isinstance(self.types, tuple) else (self.types,)
+
+    @property
+    def doc_kind(self) -> str:
+        kind = self.kind or ("number" if float in self.accepted else
+                             " or ".join(_TYPE_NAMES[t] for t in self.accepted))
+        return kind if self.high == math.inf else f"{kind} {self.low:g}-{self.high:g}"
 
 
-REQUIRED = "required"
-REFERENCE: dict[str, tuple[Key, ...]] = {
+SPEC: dict[str, tuple[Key, ...]] = {
     "": (
-        Key("store", "path", REQUIRED, "the SQLite event store and outbox; snapshots go to STORE.snapshots/ beside it"),
-        Key("retain_days", "number", None, "delete events and snapshots older than this, at start and every hour"),
-        Key("snapshots", "bool", True, "keep the clearest face of each person with their events"),
-        Key("blur_snapshots", "bool", False, "keep snapshots blurred to a few blocks (no face left to recognise)"),
-        Key("model", "path or \"incorrect\"", None, "a .tflite classifier with labels.json beside it, or "
-            "\"incorrect\": the opt-in three-class model (default: each camera's preset's model)"),
+        Key("store", str, REQUIRED, "the SQLite event store and outbox; snapshots go to STORE.snapshots/ beside it",
+            kind="path"),
+        Key("retain_days", NUMBER, None, "delete events and snapshots older than this, at start and every hour",
+            low=0.001),
+        Key("snapshots", bool, True, "keep the clearest face of each person with their events"),
+        Key("blur_snapshots", bool, False, "keep snapshots blurred to a few blocks (no face left to recognise)"),
+        Key("model", str, None, "a .tflite classifier with labels.json beside it, or \"incorrect\": the opt-in "
+            "three-class model (default: each camera's preset's model)", kind='path or "incorrect"'),
     ),
     "http": (
-        Key("host", "string", "127.0.0.1", "the address of the page, the API and /metrics; beyond loopback "
+        Key("host", str, "127.0.0.1", "the address of the page, the API and /metrics; beyond loopback "
             "(127.0.0.0/8, ::1) every request but /healthz needs the token"),
-        Key("port", "integer", 8080, "its port"),
-        Key("token_env", "string", "MASKWATCH_TOKEN", "the environment variable holding the token "
+        Key("port", int, 8080, "its port", low=1, high=65535),
+        Key("token_env", str, TOKEN_ENV, "the environment variable holding the token "
             "(Authorization: Bearer TOKEN)"),
-        Key("users_env", "string", None, "an environment variable holding tokens that name users, as "
+        Key("users_env", str, None, "an environment variable holding tokens that name users, as "
             "\"alice=TOKEN1,bob=TOKEN2\": each lets its user in, and the review page records who reviewed"),
-        Key("allowed_hosts", "list of strings", [], "more names the page may be reached by (the Host header): on "
+        Key("allowed_hosts", list, [], "more names the page may be reached by (the Host header): on "
             "loopback, localhost, 127.0.0.1, ::1 and the bound address always are; beyond it, any name unless "
             "this lists some"),
-        Key("cert_file", "path", None, "PEM certificate: serve HTTPS instead of HTTP (with key_file)"),
-        Key("key_file", "path", None, "its private key (PEM, unencrypted)"),
+        Key("cert_file", str, None, "PEM certificate: serve HTTPS instead of HTTP (with key_file)", kind="path"),
+        Key("key_file", str, None, "its private key (PEM, unencrypted)", kind="path"),
     ),
     "camera": (
-        Key("name", "string", REQUIRED, "1-64 letters, digits, '.', '_' or '-': part of MQTT topics and URLs"),
-        Key("source", "string or integer", REQUIRED, "a camera index, an rtsp:// or http(s):// URL, or a video file"),
-        Key("loop", "bool", False, "replay a file forever at its own frame rate (demos, tests)"),
-        Key("preset", "string", "fast", "fast or accurate (detector input, threshold, classifier)"),
-        Key("detect_every", "integer 1-30", None, "run the face detector on every Nth frame (default: the preset's)"),
-        Key("model", "path or \"incorrect\"", None, "this camera's classifier (default: the top-level model, "
-            "else the preset's)"),
-        Key("detector", "string or path", "maskwatch", "maskwatch (fine-tuned CenterFace), centerface, or a .onnx "
-            "file from train-detector"),
-        Key("face_threshold", "number 0.01-1", None, "least face score (default: the detector's own, else the "
-            "preset's)"),
-        Key("min_face_px", "number", 16.0, "faces smaller than this (long side, px) are `unknown`, not judged"),
-        Key("zone", "tables", [], "[[camera.zone]] tables below it: named parts of the picture (events name them)"),
-        Key("ignore_outside_zones", "bool", False, "look only at faces inside a zone: others are not classified, "
+        Key("name", str, REQUIRED, "1-64 letters, digits, '.', '_' or '-': part of MQTT topics and URLs"),
+        Key("source", (str, int), REQUIRED, "a camera index, an rtsp:// or http(s):// URL, or a video file"),
+        Key("loop", bool, False, "replay a file forever at its own frame rate (demos, tests)"),
+        Key("preset", str, "fast", "fast or accurate (detector input, threshold, classifier)"),
+        Key("detect_every", int, None, "run the face detector on every Nth frame (default: the preset's)",
+            low=1, high=30),
+        Key("model", str, None, "this camera's classifier (default: the top-level model, else the preset's)",
+            kind='path or "incorrect"'),
+        Key("detector", str, DEFAULT_DETECTOR, "maskwatch (fine-tuned CenterFace), centerface, or a .onnx "
+            "file from train-detector", kind="string or path"),
+        Key("face_threshold", NUMBER, None, "least face score (default: the detector's own, else the preset's)",
+            low=0.01, high=1.0),
+        Key("min_face_px", NUMBER, DEFAULT_RULE.min_side, "faces smaller than this (long side, px) are `unknown`, "
+            "not judged", low=1.0, high=10000.0),
+        Key("zone", (list, dict), [], "[[camera.zone]] tables below it: named parts of the picture (events name "
+            "them)", kind="tables"),
+        Key("ignore_outside_zones", bool, False, "look only at faces inside a zone: others are not classified, "
             "counted or alerted on"),
-        Key("motion_gate", "bool", True, "look at a frame only when something moved or a face is being followed "
+        Key("motion_gate", bool, True, "look at a frame only when something moved or a face is being followed "
             "(and at least every 2 s): an empty camera costs almost nothing"),
     ),
     "camera.zone": (
-        Key("name", "string", REQUIRED, "1-64 letters, digits, '.', '_' or '-'"),
-        Key("points", "list of [x, y]", REQUIRED, "3 or more corners: fractions of the frame when every value is "
-            "0-1, else pixels; a face is in the zone when the centre of its box is"),
+        Key("name", str, REQUIRED, "1-64 letters, digits, '.', '_' or '-'"),
+        Key("points", list, REQUIRED, "3 or more corners: fractions of the frame when every value is 0-1, else "
+            "pixels; a face is in the zone when the centre of its box is", kind="list of [x, y]"),
     ),
     "clips": (
-        Key("enabled", "bool", False, "write a video clip of each event of the kinds below (H.264 MP4, in "
+        Key("enabled", bool, False, "write a video clip of each event of the kinds below (H.264 MP4, in "
             "STORE.clips/ beside the store; needs snapshots; faces blurred with blur_snapshots)"),
-        Key("before_s", "number 0-60", 5.0, "seconds of video before the event"),
-        Key("after_s", "number 0-120", 5.0, "seconds after it"),
-        Key("on", "list of strings", ["alert"], "the kinds of event that get a clip: alert, mask_off, mask_on, "
+        Key("before_s", NUMBER, 5.0, "seconds of video before the event", low=0.0, high=60.0),
+        Key("after_s", NUMBER, 5.0, "seconds after it", low=0.0, high=120.0),
+        Key("on", list, ["alert"], "the kinds of event that get a clip: alert, mask_off, mask_on, "
             "person_appeared"),
-        Key("boxes", "bool", True, "draw the faces' boxes, states and zones on the clip"),
+        Key("boxes", bool, True, "draw the faces' boxes, states and zones on the clip"),
     ),
     "alert": (
-        Key("state", "string or list", REQUIRED, "with_mask, without_mask, mask_weared_incorrect, unknown, or "
-            "non_compliant (without_mask or mask_weared_incorrect)"),
-        Key("after_s", "number", 3.0, "seconds a person must be in that state before the alert"),
-        Key("cooldown_s", "number", 60.0, "seconds before the same person alerts again while still so"),
-        Key("camera_cooldown_s", "number", 0.0, "seconds between alerts of one camera (0: each person their own)"),
-        Key("cameras", "list of strings", None, "only these cameras (default: all)"),
-        Key("zones", "list of strings", None, "only while the person's face is in one of these zones (default: "
-            "anywhere)"),
+        Key("state", (str, list), REQUIRED, "with_mask, without_mask, mask_weared_incorrect, unknown, or "
+            "non_compliant (without_mask or mask_weared_incorrect)", kind="string or list"),
+        Key("after_s", NUMBER, 3.0, "seconds a person must be in that state before the alert", low=0.0),
+        Key("cooldown_s", NUMBER, 60.0, "seconds before the same person alerts again while still so", low=0.0),
+        Key("camera_cooldown_s", NUMBER, 0.0, "seconds between alerts of one camera (0: each person their own)",
+            low=0.0),
+        Key("cameras", list, None, "only these cameras (default: all)"),
+        Key("zones", list, None, "only while the person's face is in one of these zones (default: anywhere)"),
     ),
     "mqtt": (
-        Key("host", "string", "127.0.0.1", "the broker"),
-        Key("port", "integer", 1883, "its port"),
-        Key("username", "string", None, "user name for the broker"),
-        Key("password", "string", None, "its password, written in the config"),
-        Key("password_env", "string", None, "or the environment variable holding it"),
-        Key("tls", "bool", False, "connect with TLS (on by itself when ca_file is given)"),
-        Key("ca_file", "path", None, "CA certificate that signed the broker's"),
-        Key("cert_file", "path", None, "client certificate (with key_file)"),
-        Key("key_file", "path", None, "its private key"),
-        Key("topic_prefix", "string", "maskwatch", "topics are PREFIX/CAMERA/events and PREFIX/CAMERA/status"),
-        Key("keepalive_s", "integer 5-3600", 30, "MQTT keepalive, and how long a publish waits for its PUBACK"),
-        Key("discovery", "bool", True, "announce each camera to Home Assistant (MQTT discovery): sensors, a "
+        Key("host", str, "127.0.0.1", "the broker"),
+        Key("port", int, 1883, "its port", low=1, high=65535),
+        Key("username", str, None, "user name for the broker"),
+        Key("password", str, None, "its password, written in the config"),
+        Key("password_env", str, None, "or the environment variable holding it"),
+        Key("tls", bool, False, "connect with TLS (on by itself when ca_file is given)"),
+        Key("ca_file", str, None, "CA certificate that signed the broker's", kind="path"),
+        Key("cert_file", str, None, "client certificate (with key_file)", kind="path"),
+        Key("key_file", str, None, "its private key", kind="path"),
+        Key("topic_prefix", str, "maskwatch", "topics are PREFIX/CAMERA/events and PREFIX/CAMERA/status"),
+        Key("keepalive_s", int, 30, "MQTT keepalive, and how long a publish waits for its PUBACK", low=5, high=3600),
+        Key("discovery", bool, True, "announce each camera to Home Assistant (MQTT discovery): sensors, a "
             "binary sensor and the live picture appear there without YAML"),
-        Key("discovery_prefix", "string", "homeassistant", "Home Assistant's discovery prefix"),
+        Key("discovery_prefix", str, "homeassistant", "Home Assistant's discovery prefix"),
     ),
     "webhook": (
-        Key("url", "string", REQUIRED, "http(s):// URL that each event is POSTed to; a USER:PASSWORD@ in it goes as "
+        Key("url", str, REQUIRED, "http(s):// URL that each event is POSTed to; a USER:PASSWORD@ in it goes as "
             "HTTP Basic auth; redirects are not followed"),
-        Key("secret_env", "string", None, "environment variable holding the HMAC-SHA256 key of "
-            "X-Maskwatch-Signature"),
-        Key("password_env", "string", None, "environment variable holding the password of the URL's USER@"),
-        Key("timeout_s", "number 0.1-120", 5.0, "seconds a POST may take before it counts as failed"),
+        Key("secret_env", str, None, "environment variable holding the HMAC-SHA256 key of X-Maskwatch-Signature"),
+        Key("password_env", str, None, "environment variable holding the password of the URL's USER@"),
+        Key("timeout_s", NUMBER, 5.0, "seconds a POST may take before it counts as failed", low=0.1, high=120.0),
     ),
 }
-KEYS = {table: {key.name for key in keys} | ({"http", "camera", "alert", "mqtt", "webhook", "clips"} if not table
-                                             else set())
-        for table, keys in REFERENCE.items()}
+KEYS = {table: {key.name: key for key in keys} for table, keys in SPEC.items()}
+SUBTABLES = {table for table in SPEC if table and "." not in table}  # the tables of the top level
 TABLES = {"": "top level", "http": "[http]", "camera": "[[camera]] (one or more)",
           "camera.zone": "[[camera.zone]] (zero or more, each after the [[camera]] it belongs to)",
           "clips": "[clips]", "alert": "[[alert]]", "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
@@ -154,13 +177,13 @@ def _toml(value: object) -> str:
 def reference_markdown() -> str:
     """Every key with its type, default and meaning: the body of docs/config.md."""
     parts = []
-    for table, keys in REFERENCE.items():
-        rows = "\n".join(f"| `{k.name}` | {k.kind} | {_toml(k.default)} | {k.meaning} |" for k in keys)
+    for table, keys in SPEC.items():
+        rows = "\n".join(f"| `{k.name}` | {k.doc_kind} | {_toml(k.default)} | {k.meaning} |" for k in keys)
         parts.append(f"### {TABLES[table]}\n\n| key | type | default | meaning |\n| --- | --- | --- | --- |\n{rows}\n")
     return "\n".join(parts)
 
 
-class ConfigError(ValueError):
+class ConfigError(InvalidInput):
     """Everything wrong with a config file, one problem per line."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
@@ -172,16 +195,16 @@ class ConfigError(ValueError):
 class CameraConfig:
     name: str
     source: str  # a camera index, a stream URL or a file
-    loop: bool = False  # replay a file forever, at its own frame rate, as if it were a camera
-    preset: str = "fast"
-    detect_every: int | None = None  # None: the preset's
-    model: Path | None = None  # None: the site's model, else the preset's
-    detector: str = DEFAULT_DETECTOR
-    face_threshold: float | None = None  # None: the detector's own, else the preset's
-    min_face_px: float = DEFAULT_RULE.min_side
-    zones: tuple[Zone, ...] = ()
-    ignore_outside_zones: bool = False
-    motion_gate: bool = True
+    loop: bool  # replay a file forever, at its own frame rate, as if it were a camera
+    preset: str
+    detect_every: int | None  # None: the preset's
+    model: Path | None  # None: the site's model, else the preset's
+    detector: str
+    face_threshold: float | None  # None: the detector's own, else the preset's
+    min_face_px: float
+    zones: tuple[Zone, ...]
+    ignore_outside_zones: bool
+    motion_gate: bool
 
     @property
     def is_file(self) -> bool:
@@ -190,13 +213,13 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class HttpConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    token: str | None = field(default=None, repr=False)  # read from the environment variable `token_env`
-    users: dict[str, str] = field(default_factory=dict, repr=False)  # user -> token, from `users_env`
-    allowed_hosts: tuple[str, ...] = ()  # more names for the Host header than the bind's own (see web.auth)
-    cert_file: Path | None = None  # with key_file: HTTPS (uvicorn's own TLS)
-    key_file: Path | None = None
+    host: str
+    port: int
+    token: str | None = field(repr=False)  # read from the environment variable `token_env`
+    users: dict[str, str] = field(repr=False)  # user -> token, from `users_env`
+    allowed_hosts: tuple[str, ...]  # more names for the Host header than the bind's own (see web.auth)
+    cert_file: Path | None  # with key_file: HTTPS (uvicorn's own TLS)
+    key_file: Path | None
 
     @property
     def url(self) -> str:
@@ -210,25 +233,25 @@ class HttpConfig:
 
 @dataclass(frozen=True)
 class MqttConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    topic_prefix: str = "maskwatch"
-    keepalive_s: int = 30
-    discovery: bool = True  # Home Assistant MQTT discovery
-    discovery_prefix: str = "homeassistant"
+    host: str
+    port: int
+    username: str | None
+    password: str | None = field(repr=False)
+    tls: bool
+    ca_file: Path | None
+    cert_file: Path | None
+    key_file: Path | None
+    topic_prefix: str
+    keepalive_s: int
+    discovery: bool  # Home Assistant MQTT discovery
+    discovery_prefix: str
 
 
 @dataclass(frozen=True)
 class WebhookConfig:
     url: str  # as configured: a user (and password) in it go as HTTP Basic auth (see delivery.basic_auth)
     secret: bytes | None = field(default=None, repr=False)  # never logged: see `__repr__`
-    timeout_s: float = 5.0
+    timeout_s: float = KEYS["webhook"]["timeout_s"].default
     password: str | None = field(default=None, repr=False)  # of the URL's user, from `password_env`
 
     def __repr__(self) -> str:
@@ -240,15 +263,15 @@ class WatchConfig:
     path: Path
     store: Path
     cameras: list[CameraConfig]
-    http: HttpConfig = HttpConfig()
-    alerts: list[tuple[AlertRule, tuple[str, ...] | None]] = field(default_factory=list)  # rule, its cameras
-    mqtt: MqttConfig | None = None
-    webhooks: list[WebhookConfig] = field(default_factory=list)
-    retain_days: float | None = None
-    snapshots: bool = True
-    blur_snapshots: bool = False
-    model: Path | None = None
-    clips: ClipSettings | None = None  # None: no clips
+    http: HttpConfig
+    alerts: list[tuple[AlertRule, tuple[str, ...] | None]]  # rule, its cameras
+    mqtt: MqttConfig | None
+    webhooks: list[WebhookConfig]
+    retain_days: float | None
+    snapshots: bool
+    blur_snapshots: bool
+    model: Path | None
+    clips: ClipSettings | None  # None: no clips
 
     def rules_for(self, camera: str) -> list[AlertRule]:
         return [rule for rule, cameras in self.alerts if cameras is None or camera in cameras]
@@ -266,42 +289,40 @@ class WatchConfig:
 
 
 class _Reader:
-    """Typed reads of one table, each failure added to the shared list of problems."""
+    """Reads of one table as its keys' spec says, each failure added to the shared list of problems."""
 
-    def __init__(self, table: dict, where: str, kind: str, problems: list[str]) -> None:
-        self.table, self.where, self.problems = table, where, problems
-        for key in sorted(set(table) - KEYS[kind]):
-            self.problem(f"unknown key {key!r} (known: {', '.join(sorted(KEYS[kind]))})")
+    def __init__(self, table: dict, where: str, spec: str, problems: list[str]) -> None:
+        self.table, self.where, self.problems, self.keys = table, where, problems, KEYS[spec]
+        known = set(self.keys) | (SUBTABLES if not spec else set())
+        for key in sorted(set(table) - known):
+            self.problem(f"unknown key {key!r} (known: {', '.join(sorted(known))})")
 
     def problem(self, text: str) -> None:
         self.problems.append(f"{self.where}{text}")
 
-    def get(self, key: str, kinds: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
-        if key not in self.table:
-            if required:
-                self.problem(f"{key!r} is required")
+    def get(self, name: str) -> Any:
+        """The key's value; its default when it is left out or wrong (None for a required key)."""
+        key = self.keys[name]
+        default = None if key.default is REQUIRED else key.default
+        if name not in self.table:
+            if key.default is REQUIRED:
+                self.problem(f"{name!r} is required")
             return default
-        value = self.table[key]
-        allowed = kinds if isinstance(kinds, tuple) else (kinds,)
-        names = " or ".join(k.__name__ for k in allowed)
+        value, allowed = self.table[name], key.accepted
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):  # True is an int
-            self.problem(f"{key!r} must be {names.replace('str', 'a string').replace('float', 'a number')}, "
+            names = " or ".join(k.__name__ for k in allowed)
+            self.problem(f"{name!r} must be {names.replace('str', 'a string').replace('float', 'a number')}, "
                          f"got {value!r}")
             return default
-        return value
-
-    def number(self, key: str, default: float | None, low: float = 0.0, integer: bool = False,
-               high: float = float("inf")) -> Any:
-        value = self.get(key, int if integer else (int, float), default)
-        if value is not None and value is not default and not low <= value <= high:
-            limits = f"at least {low:g}" if high == float("inf") else f"between {low:g} and {high:g}"
-            self.problem(f"{key!r} must be {limits}, got {value}")
+        if key.low is not None and not key.low <= value <= key.high:
+            limits = f"at least {key.low:g}" if key.high == math.inf else f"between {key.low:g} and {key.high:g}"
+            self.problem(f"{name!r} must be {limits}, got {value}")
             return default
         return value
 
     def secret(self, key: str) -> str | None:
         """The value of the environment variable that `key` names, which must be set."""
-        name = self.get(key, str)
+        name = self.get(key)
         if name is None:
             return None
         value = os.environ.get(name)
@@ -311,7 +332,7 @@ class _Reader:
 
     def path(self, key: str, base: Path) -> Path | None:
         """A file that must exist, relative to the config's folder."""
-        text = self.get(key, str)
+        text = self.get(key)
         if text is None:
             return None
         path = base / Path(text).expanduser()
@@ -376,20 +397,17 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
     name = table.get("name")
     where = f"camera {name!r}: " if isinstance(name, str) else f"camera #{index + 1}: "
     r = _Reader(table, where, "camera", problems)
-    name = r.get("name", str, required=True)
+    name = r.get("name")
     if name is not None and not CAMERA_NAME.fullmatch(name):
         r.problem("'name' must be 1-64 letters, digits, '.', '_' or '-' (it is part of MQTT topics and URLs)")
-    source = r.get("source", (str, int), required=True)
-    loop = r.get("loop", bool, False)
-    preset = r.get("preset", str, "fast")
+    source, loop, preset = r.get("source"), r.get("loop"), r.get("preset")
     if preset not in PRESETS:
         r.problem(f"'preset' must be one of {', '.join(PRESETS)}, got {preset!r}")
-    every = r.number("detect_every", None, low=1, integer=True, high=30)
+    every = r.get("detect_every")
     vision = {"model": _model(table, r, base), "detector": _detector(r, base),
-              "face_threshold": r.number("face_threshold", None, low=0.01, high=1.0),
-              "min_face_px": float(r.number("min_face_px", DEFAULT_RULE.min_side, low=1.0, high=10000.0)),
-              "zones": _zones(r), "ignore_outside_zones": r.get("ignore_outside_zones", bool, False),
-              "motion_gate": r.get("motion_gate", bool, True)}
+              "face_threshold": r.get("face_threshold"), "min_face_px": float(r.get("min_face_px")),
+              "zones": _zones(r), "ignore_outside_zones": r.get("ignore_outside_zones"),
+              "motion_gate": r.get("motion_gate")}
     if vision["ignore_outside_zones"] and not vision["zones"]:
         r.problem("'ignore_outside_zones' needs at least one [[camera.zone]]")
     if source is None or name is None:
@@ -412,7 +430,7 @@ def _camera(table: dict, index: int, base: Path, problems: list[str]) -> CameraC
 
 def _zones(camera: _Reader) -> tuple[Zone, ...]:
     """The [[camera.zone]] tables of a camera: each checked (a name, a polygon with some area), names unique."""
-    tables = camera.get("zone", (list, dict), [])
+    tables = camera.get("zone")
     tables = [tables] if isinstance(tables, dict) else tables
     zones: list[Zone] = []
     for index, table in enumerate(tables):
@@ -420,7 +438,7 @@ def _zones(camera: _Reader) -> tuple[Zone, ...]:
             camera.problem("'zone' must be [[camera.zone]] tables")
             return ()
         r = _Reader(table, f"{camera.where}zone #{index + 1}: ", "camera.zone", camera.problems)
-        name, points = r.get("name", str, required=True), r.get("points", list, required=True)
+        name, points = r.get("name"), r.get("points")
         if name is None or points is None:
             continue
         if problem := zone_problem(name, points):
@@ -440,7 +458,7 @@ def _model(table: dict, r: _Reader, base: Path) -> Path | None:
 def _detector(r: _Reader, base: Path) -> str:
     """"maskwatch", "centerface", or a detector file (relative to the config) that must be a CenterFace-format
     or YuNet .onnx."""
-    name = r.get("detector", str, DEFAULT_DETECTOR)
+    name = r.get("detector")
     if name.lower() in (DEFAULT_DETECTOR, "centerface"):
         return name.lower()
     path = base / Path(name).expanduser()
@@ -454,22 +472,20 @@ def _detector(r: _Reader, base: Path) -> str:
 def _alert(table: dict, index: int, cameras: list[CameraConfig],
            problems: list[str]) -> tuple[AlertRule, tuple | None] | None:
     r = _Reader(table, f"alert #{index + 1}: ", "alert", problems)
-    state = r.get("state", (str, list), required=True)
+    state = r.get("state")
     named = [state] if isinstance(state, str) else state or []
     states = [s for name in named for s in (NON_COMPLIANT if name == NON_COMPLIANT_ALIAS else [name])]
     bad = [s for s in states if s not in STATES]
     if bad or (state is not None and not states):
         r.problem(f"'state' must be one or a list of {', '.join((*STATES, NON_COMPLIANT_ALIAS))}, got {state!r}")
-    after = r.number("after_s", 3.0)
-    cooldown = r.number("cooldown_s", 60.0)
-    camera_cooldown = r.number("camera_cooldown_s", 0.0)
+    after, cooldown, camera_cooldown = r.get("after_s"), r.get("cooldown_s"), r.get("camera_cooldown_s")
     names = {camera.name for camera in cameras}
-    chosen = r.get("cameras", list)
+    chosen = r.get("cameras")
     if chosen is not None:
         unknown = [c for c in chosen if c not in names]
         if unknown:
             r.problem(f"'cameras' names no configured camera: {', '.join(map(str, unknown))}")
-    zones = r.get("zones", list)
+    zones = r.get("zones")
     if zones is not None:
         known = {zone.name for camera in cameras if chosen is None or camera.name in chosen for zone in camera.zones}
         unknown = [z for z in zones if z not in known]
@@ -486,9 +502,7 @@ def _alert(table: dict, index: int, cameras: list[CameraConfig],
 
 def _clips(table: dict, snapshots: bool, blur: bool, problems: list[str]) -> ClipSettings | None:
     r = _Reader(table, "clips: ", "clips", problems)
-    enabled = r.get("enabled", bool, False)
-    before, after = r.number("before_s", 5.0, 0.0, high=60.0), r.number("after_s", 5.0, 0.0, high=120.0)
-    kinds = r.get("on", list, ["alert"])
+    enabled, before, after, kinds = r.get("enabled"), r.get("before_s"), r.get("after_s"), r.get("on")
     bad = [kind for kind in kinds if kind not in CLIP_KINDS]
     if bad or not kinds:
         r.problem(f"'on' must list some of {', '.join(CLIP_KINDS)}, got {kinds!r}")
@@ -497,35 +511,34 @@ def _clips(table: dict, snapshots: bool, blur: bool, problems: list[str]) -> Cli
                   "instead to keep clips with every face blurred")
     if not enabled:
         return None
-    return ClipSettings(float(before), float(after), tuple(kinds), r.get("boxes", bool, True), blur)
+    return ClipSettings(float(before), float(after), tuple(kinds), r.get("boxes"), blur)
 
 
 def _mqtt(table: dict, base: Path, problems: list[str]) -> MqttConfig:
     r = _Reader(table, "mqtt: ", "mqtt", problems)
-    password = r.get("password", str)
+    password = r.get("password")
     from_env = r.secret("password_env")
     if password and from_env:
         r.problem("give 'password' or 'password_env', not both")
-    prefix = r.get("topic_prefix", str, "maskwatch")
-    discovery_prefix = r.get("discovery_prefix", str, "homeassistant")
+    prefix, discovery_prefix = r.get("topic_prefix"), r.get("discovery_prefix")
     for key, value in (("topic_prefix", prefix), ("discovery_prefix", discovery_prefix)):
         if any(c in value for c in "+#") or not value.strip("/"):
             r.problem(f"'{key}' must be a topic without wildcards, got {value!r}")
     files = {key: r.path(key, base) for key in ("ca_file", "cert_file", "key_file")}
     if (files["cert_file"] is None) != (files["key_file"] is None):
         r.problem("'cert_file' and 'key_file' go together")
-    return MqttConfig(r.get("host", str, "127.0.0.1"), r.number("port", 1883, 1, True, 65535), r.get("username", str),
-                      password or from_env, r.get("tls", bool, False) or files["ca_file"] is not None, **files,
-                      topic_prefix=prefix.strip("/"), keepalive_s=r.number("keepalive_s", 30, 5, True, 3600),
-                      discovery=r.get("discovery", bool, True), discovery_prefix=discovery_prefix.strip("/"))
+    return MqttConfig(r.get("host"), r.get("port"), r.get("username"), password or from_env,
+                      r.get("tls") or files["ca_file"] is not None, **files, topic_prefix=prefix.strip("/"),
+                      keepalive_s=r.get("keepalive_s"), discovery=r.get("discovery"),
+                      discovery_prefix=discovery_prefix.strip("/"))
 
 
 def _webhook(table: dict, index: int, problems: list[str]) -> WebhookConfig | None:
     r = _Reader(table, f"webhook #{index + 1}: ", "webhook", problems)
-    url = r.get("url", str, required=True)
+    url = r.get("url")
     secret = r.secret("secret_env")
     password = r.secret("password_env")
-    timeout = r.number("timeout_s", 5.0, 0.1, high=120)
+    timeout = r.get("timeout_s")
     if url is None:
         return None
     if problem := _url_problem(url, ("http", "https")):
@@ -542,22 +555,19 @@ def parse(data: dict, path: Path) -> WatchConfig:
     """The config from parsed TOML; a ConfigError naming every problem."""
     base, problems = path.parent, []
     top = _Reader(data, "", "", problems)
-    store = top.get("store", str, required=True)
-    retain = top.number("retain_days", None, low=0.001)
+    store, retain = top.get("store"), top.get("retain_days")
     model = _model(data, top, base)
     http = _Reader(data.get("http", {}), "http: ", "http", problems) if isinstance(data.get("http", {}), dict) else None
     if http is None:
         problems.append("'http' must be a table ([http])")
         http = _Reader({}, "http: ", "http", problems)
-    host = http.get("host", str, "127.0.0.1")
-    port = http.number("port", 8080, 1, True, 65535)
-    token_env = http.get("token_env", str, TOKEN_ENV)
+    host, port, token_env = http.get("host"), http.get("port"), http.get("token_env")
     token = os.environ.get(token_env) or None
     users = _users(http)
     if not is_loopback(host) and not token and not users:
         http.problem(f"the page and the API listen on {host}, beyond this machine: set a token in the environment "
                      f"variable {token_env} (clients send it as 'Authorization: Bearer TOKEN')")
-    allowed = _host_names(http.get("allowed_hosts", list, []), http)
+    allowed = _host_names(http.get("allowed_hosts"), http)
     tls = {key: http.path(key, base) for key in ("cert_file", "key_file")}
     if (tls["cert_file"] is None) != (tls["key_file"] is None):
         http.problem("'cert_file' and 'key_file' go together")
@@ -581,7 +591,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
         else:
             problems.append("'mqtt' must be a table ([mqtt])")
     webhooks = [w for i, t in enumerate(_tables(data, "webhook", problems)) if (w := _webhook(t, i, problems))]
-    snapshots, blur = top.get("snapshots", bool, True), top.get("blur_snapshots", bool, False)
+    snapshots, blur = top.get("snapshots"), top.get("blur_snapshots")
     clips_table = data.get("clips", {})
     clips = _clips(clips_table, snapshots, blur, problems) if isinstance(clips_table, dict) else None
     if not isinstance(clips_table, dict):
@@ -589,7 +599,7 @@ def parse(data: dict, path: Path) -> WatchConfig:
     if problems:
         raise ConfigError(path, problems)
     return WatchConfig(path, base / Path(store).expanduser(), cameras,
-                       HttpConfig(host, port, token, allowed_hosts=allowed, users=users, **tls),
+                       HttpConfig(host, port, token, users, allowed, **tls),
                        alerts, mqtt, webhooks, retain, snapshots, blur, model, clips)
 
 

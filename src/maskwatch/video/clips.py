@@ -22,7 +22,7 @@ from maskwatch.core.events import Event
 from maskwatch.core.zones import Zone
 from maskwatch.io.annotate import draw
 from maskwatch.io.atomic import atomic_path
-from maskwatch.io.video import VideoFileWriter
+from maskwatch.io.mp4 import VideoFileWriter
 from maskwatch.video.analysis import Step
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,13 @@ BLUR_BLOCKS = 6  # a blurred face keeps this many blocks across
 
 @dataclass(frozen=True)
 class ClipSettings:
-    before_s: float = 5.0
-    after_s: float = 5.0
-    kinds: tuple[str, ...] = ("alert",)
-    boxes: bool = True  # draw the faces' boxes and states on the clip
-    blur_faces: bool = False
+    """What to record, as `maskwatch watch`'s [clips] table sets it (its defaults are declared there)."""
+
+    before_s: float
+    after_s: float
+    kinds: tuple[str, ...]
+    boxes: bool  # draw the faces' boxes and states on the clip
+    blur_faces: bool
 
 
 @dataclass
