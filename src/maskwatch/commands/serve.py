@@ -9,7 +9,7 @@ from pathlib import Path
 
 from maskwatch.commands.options import INCORRECT_HELP, positive
 from maskwatch.core.errors import InvalidInput
-from maskwatch.io.net import host_name
+from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger(__name__)
@@ -49,24 +49,26 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
     from maskwatch.web import serve
 
-    token = os.environ.get(serve.TOKEN_ENV) or None
-    if not serve.is_loopback(args.host) and not token:
+    token = os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(args.host) and not token:
         raise InvalidInput(f"--host {args.host} serves beyond this machine: set a token in the environment variable "
-                           f"{serve.TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
+                           f"{TOKEN_ENV} (clients send it as 'Authorization: Bearer TOKEN')")
     if (args.cert_file is None) != (args.key_file is None):
         raise InvalidInput("--cert-file and --key-file go together")
-    if args.cert_file and (problem := serve.tls_problem(args.cert_file, args.key_file)):
+    if args.cert_file and (problem := tls_problem(args.cert_file, args.key_file)):
         raise InvalidInput(problem)
     factory = serve.factory_for(args.preset, args.model)
     factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
     app = serve.create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token,
-                     host=args.host, extra_hosts=tuple(args.allowed_host), body_timeout_s=args.body_timeout)
+                           host=args.host, extra_hosts=tuple(args.allowed_host), body_timeout_s=args.body_timeout)
     tls = {"ssl_certfile": str(args.cert_file), "ssl_keyfile": str(args.key_file)} if args.cert_file else {}
     scheme = "https" if tls else "http"
     log.info("open %s://%s:%d/ in a browser; API docs at /docs", scheme, args.host, args.port)
     level = "info" if log.isEnabledFor(logging.INFO) else "warning"
-    serve.uvicorn.run(app, host=args.host, port=args.port, log_level=level, access_log=log.isEnabledFor(logging.DEBUG),
-                      **serve.UVICORN_OPTIONS, **tls)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=level, access_log=log.isEnabledFor(logging.DEBUG),
+                **serve.UVICORN_OPTIONS, **tls)
     return 0
