@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from maskwatch.core.classes import INCORRECT
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.events import EVENT_KINDS
 
 DESCRIPTION = """\
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     from maskwatch.store import EventStore, summarise, write_csv
 
     if args.csv == "-" and (args.json or args.summary):
-        raise argparse.ArgumentTypeError("--csv - writes CSV on stdout: leave out --json and --summary there")
+        raise InvalidInput("--csv - writes CSV on stdout: leave out --json and --summary there")
     with EventStore.open_existing(args.db, readonly=args.retain_days is None) as store:
         if args.retain_days is not None:
             cutoff = datetime.now().astimezone() - timedelta(days=args.retain_days)

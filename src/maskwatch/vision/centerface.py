@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.faces import Face
 from maskwatch.vision.passes import (
     COARSE_SCORE,
@@ -62,7 +63,7 @@ class CenterFace:
         coarse_side: int | None = None,
     ) -> None:
         if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+            raise InvalidInput(f"scale must be positive, got {scale}")
         if runtime not in (None, *RUNTIMES):
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         self.threshold, self.scale, self.max_side, self.nms_iou = threshold, scale, max_side, nms_iou

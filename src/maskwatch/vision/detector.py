@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 import onnx
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.faces import Face
 from maskwatch.vision.centerface import CenterFace
 from maskwatch.vision.passes import Sizes
@@ -83,9 +84,9 @@ def load_detector(name: str = DEFAULT_DETECTOR, **kwargs: object) -> FaceDetecto
         try:
             centerface = is_centerface_format(onnx.load(str(path), load_external_data=False))
         except Exception:  # protobuf's DecodeError and kin: not an ONNX file
-            raise ValueError(f"{path}: not an ONNX model") from None
+            raise InvalidInput(f"{path}: not an ONNX model") from None
         if centerface:
             return CenterFace(model=path, **kwargs)  # type: ignore[arg-type]
         return YuNet(path, **{k: v for k, v in kwargs.items() if k in ("threshold", "scale")})  # type: ignore[arg-type]
-    raise ValueError(f"unknown detector {name!r}: use '{TRAINED}', 'centerface' or the path of a CenterFace-format "
+    raise InvalidInput(f"unknown detector {name!r}: use '{TRAINED}', 'centerface' or the path of a CenterFace-format "
                      "or YuNet .onnx file")

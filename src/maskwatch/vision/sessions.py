@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from maskwatch.core.errors import InvalidInput
 from maskwatch.vision.runtimes import Choice, OpenVinoModel, choose, read_openvino, takes_uint8_images
 
 # Heatmap, log box size (h, w), centre offset (y, x) and 5 landmarks (y, x as shares of the box: eyes, nose,
@@ -45,11 +46,11 @@ def _model_file(path: str) -> onnx.ModelProto:
     try:
         model = onnx.load_from_string(Path(path).read_bytes())
     except OSError as error:
-        raise ValueError(f"{path}: cannot be read ({error.strerror})") from None
+        raise InvalidInput(f"{path}: cannot be read ({error.strerror})") from None
     except Exception as error:  # protobuf's DecodeError and kin: not an ONNX file at all
-        raise ValueError(f"{path}: not an ONNX model ({type(error).__name__})") from None
+        raise InvalidInput(f"{path}: not an ONNX model ({type(error).__name__})") from None
     if not is_centerface_format(model):
-        raise ValueError(f"{path}: not a CenterFace-format detector (input {_INPUT}, outputs {', '.join(_OUTPUTS)})")
+        raise InvalidInput(f"{path}: not a CenterFace-format detector (input {_INPUT}, outputs {', '.join(_OUTPUTS)})")
     del model.graph.value_info[:]  # shapes inferred for a free input size; each session fixes its own
     return _without_weight_inputs(model)
 
