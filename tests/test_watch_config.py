@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import maskwatch.cli
+import maskwatch.commands
 from maskwatch.monitor.config import ConfigError, load, redact
 
 ISSUE_EXAMPLE = """
@@ -76,7 +76,7 @@ cameras = ["garage"]
 url = "hooks.example.org"
 secret_env = "NOT_SET_ANYWHERE"
 """
-    code = maskwatch.cli.main(["watch", str(write(tmp_path, text)), "--check"])
+    code = maskwatch.commands.main(["watch", str(write(tmp_path, text)), "--check"])
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     expected = ["unknown key 'colour'", "0.0.0.0, beyond this machine: set a token", "ftp://cam.local/x",
@@ -104,10 +104,10 @@ def test_one_line_errors(tmp_path: Path, text: str, problem: str) -> None:
 def test_check_says_ok_and_what_it_will_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "door.mp4").write_bytes(b"")
     path = write(tmp_path, 'store = "e.db"\n[[camera]]\nname = "door"\nsource = "door.mp4"\nloop = true\n')
-    assert maskwatch.cli.main(["watch", str(path), "--check"]) == 0
+    assert maskwatch.commands.main(["watch", str(path), "--check"]) == 0
     out = capsys.readouterr().out
     assert "OK: 1 camera(s): door" in out and "http://127.0.0.1:8080/" in out
-    assert maskwatch.cli.main(["watch", str(tmp_path / "none.toml"), "--check"]) == 2
+    assert maskwatch.commands.main(["watch", str(tmp_path / "none.toml"), "--check"]) == 2
 
 
 def test_urls_are_redacted_for_logs() -> None:
@@ -117,8 +117,8 @@ def test_urls_are_redacted_for_logs() -> None:
 def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Path, astronaut_face) -> None:
     from datetime import datetime, timedelta
 
+    from maskwatch.commands.watch import _retain
     from maskwatch.core.events import Event
-    from maskwatch.monitor.watch import _retain
     from maskwatch.store import EventStore
 
     (tmp_path / "door.mp4").write_bytes(b"")
@@ -138,8 +138,8 @@ def test_retention_at_start_deletes_old_events_and_their_snapshots(tmp_path: Pat
 def test_the_config_in_watch_help_loads_with_its_optional_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                 ) -> None:
     """What `maskwatch watch --help` teaches is a config that loads, with the alternatives its comments name."""
+    from maskwatch.commands.watch import DESCRIPTION
     from maskwatch.core.classes import NON_COMPLIANT
-    from maskwatch.monitor.watch import DESCRIPTION
 
     monkeypatch.setenv("MASKWATCH_WEBHOOK_SECRET", "s3cret")
     example = DESCRIPTION.split("lists every key with its type, default and meaning):\n", 1)[1]
