@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -157,6 +159,28 @@ def test_a_key_left_out_gets_the_default_of_its_spec(table: str, key: Key, tmp_p
     if key.name.endswith("_env") and key.default is not None:
         expected = os.environ[key.default]
     assert value == expected
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
+def test_the_site_walkthrough_builds_a_config_watch_accepts(tmp_path: Path, monkeypatch) -> None:
+    """The steps of "A site, step by step", their TOML joined as a reader would write them, pass `--check`
+    with every piece they add: a broker, zones, an alert with clips, HTTPS and users."""
+    from maskwatch.monitor.config import load
+    from tests.services import self_signed
+
+    text = SITE_DOC.read_text(encoding="utf-8")
+    steps = text[text.index("### A site, step by step"):text.index("## Beyond one machine")]
+    blocks = [textwrap.dedent(block) for block in re.findall(r"```toml\n(.*?)```", steps, re.S)]
+    assert len(blocks) == 4
+    cert, key = self_signed(tmp_path)
+    cert.rename(tmp_path / "site.pem")
+    key.rename(tmp_path / "site.key")
+    monkeypatch.setenv("MASKWATCH_USERS", "alice=token-one-1234,bob=token-two-5678")
+    (tmp_path / "site.toml").write_text("".join(blocks))
+    config = load(tmp_path / "site.toml")
+    assert config.mqtt is not None and config.mqtt.discovery
+    assert [zone.name for zone in config.cameras[0].zones] == ["door"] and config.clips is not None
+    assert config.http.cert_file is not None and set(config.http.users) == {"alice", "bob"}
 
 
 def test_the_documented_site_config_is_a_config_watch_accepts(tmp_path: Path, monkeypatch) -> None:
