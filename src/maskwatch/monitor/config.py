@@ -23,6 +23,7 @@ from maskwatch.core.zones import Zone, zone_problem
 from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.video.alerts import AlertRule
+from maskwatch.video.analysis import AnalysisSettings
 from maskwatch.video.clips import CLIP_KINDS, ClipSettings
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.judge import DEFAULT_RULE
@@ -209,6 +210,14 @@ class CameraConfig:
     @property
     def is_file(self) -> bool:
         return not self.source.isdigit() and not self.source.lower().startswith(STREAM_PREFIXES)
+
+    def analysis(self, site_model: Path | None, snapshots: bool) -> AnalysisSettings:
+        """How this camera's frames are looked at: its keys, the site's model where it names none."""
+        return AnalysisSettings(preset=self.preset, model=self.model or site_model,
+                                face_threshold=self.face_threshold, detector=self.detector,
+                                detect_every=self.detect_every, snapshots=snapshots, zones=self.zones,
+                                ignore_outside_zones=self.ignore_outside_zones, motion_gate=self.motion_gate,
+                                min_face_px=self.min_face_px)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from maskwatch.io.sources import LiveSource, PacedFile, Source
 from maskwatch.monitor.config import CameraConfig
 from maskwatch.store import EventStore, EventStoreError, clip_folder
 from maskwatch.video.alerts import AlertRule, Alerts
-from maskwatch.video.analysis import AnalysisSettings, Step, analyze
+from maskwatch.video.analysis import Step, analyze
 from maskwatch.video.clips import ClipRecorder, ClipSettings
 
 log = logging.getLogger(__name__)
@@ -139,11 +139,7 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
     cv2.setNumThreads(1)
-    analysis = AnalysisSettings(preset=camera.preset, model=camera.model or settings.model,
-                                face_threshold=camera.face_threshold, detector=camera.detector,
-                                detect_every=camera.detect_every, snapshots=settings.snapshots, zones=camera.zones,
-                                ignore_outside_zones=camera.ignore_outside_zones, motion_gate=camera.motion_gate,
-                                min_face_px=camera.min_face_px)
+    analysis = camera.analysis(settings.model, settings.snapshots)
     analyzer = analysis.analyzer(analysis.pipeline(live=True, threads=1), live=True,
                                  alerts=Alerts(settings.rules, camera.zones) if settings.rules else None)
     clips = ClipRecorder(clip_folder(settings.store), settings.clips, camera.zones) \
