@@ -22,7 +22,8 @@ from maskwatch.core.frame import Frame
 from maskwatch.io.sinks import Summary
 from maskwatch.monitor.config import load
 from maskwatch.monitor.supervisor import Supervisor
-from maskwatch.web.dashboard import create_dashboard, today
+from maskwatch.web.dashboard import create_dashboard
+from maskwatch.web.people import today
 from tests.browser import chromium, needs_chromium, wait_for
 from tests.conftest import masked
 from tests.test_serve import running

@@ -1,0 +1,97 @@
+"""The site's events: the latest, as CSV, one with its person's timeline, and marking one reviewed.
+
+Marking is a POST with a JSON body: a browser sends JSON to another site only after a CORS preflight,
+which this server never grants, so a page elsewhere cannot mark events through the operator's browser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from maskwatch.core.events import Event
+from maskwatch.core.records import event_record
+from maskwatch.store import EventStore, write_csv
+from maskwatch.web.site import SiteDep
+
+router = APIRouter()
+
+
+def event_json(run: int, event: Event) -> dict:
+    """An event as `maskwatch events --json` prints it, with the URLs of its snapshot and clip (see media)."""
+    record = event_record(run, event)
+    record["snapshot_url"] = f"/api/snapshots/{Path(event.snapshot).name}" if event.snapshot else None
+    record["clip_url"] = f"/api/clips/{Path(event.clip).name}" if event.clip else None
+    return record
+
+
+def with_review(store: EventStore, found: list[tuple[int, Event]]) -> list[dict]:
+    """The events as `event_json` renders them, each with its review (None if not reviewed)."""
+    reviews = store.reviews([event.id for _, event in found])
+    return [{**event_json(run, event), "review": reviews.get(event.id)} for run, event in found]
+
+
+@router.get("/api/events")
+async def latest(site: SiteDep, limit: int = Query(50, ge=1, le=1000), source: str | None = None) -> list[dict]:
+    """The latest events, newest first, as `maskwatch events --json` prints them, with a snapshot URL."""
+    def read() -> list[dict]:
+        with EventStore.open_existing(site.store_path) as store:
+            return [event_json(run, e) for run, e in store.latest(limit, source)]
+
+    return await asyncio.to_thread(read)
+
+
+@router.get("/api/events.csv", responses={200: {"content": {"text/csv": {}}}})
+async def events_csv(site: SiteDep, since: datetime | None = None, until: datetime | None = None,
+                     source: str | None = None) -> Response:
+    """Events as CSV (the columns of `maskwatch events --csv`), optionally since / until an ISO time."""
+    def read() -> str:
+        with EventStore.open_existing(site.store_path) as store:
+            events = store.events_with_run(source=source, since=since, until=until)
+        out = io.StringIO()
+        write_csv(out, events)
+        return out.getvalue()
+
+    text = await asyncio.to_thread(read)
+    return Response(text, media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="maskwatch-events.csv"'})
+
+
+@router.get("/api/events/{event_id}")
+async def one(event_id: int, site: SiteDep) -> dict:
+    """One event with its review, and the timeline of its person (every event of them in that run)."""
+    def read() -> dict:
+        with EventStore.open_existing(site.store_path) as store:
+            found = store.event(event_id)
+            if found is None:
+                raise HTTPException(404, f"no event {event_id}")
+            run, event = found
+            return {"event": with_review(store, [found])[0],
+                    "timeline": with_review(store, store.timeline(run, event.source, event.person))}
+
+    return await asyncio.to_thread(read)
+
+
+@router.post("/api/events/{event_id}/review")
+async def review(event_id: int, request: Request, site: SiteDep) -> dict:
+    """Mark the event reviewed (`{"reviewed": true}`, by the user the token names) or not (`false`)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, "send the review as JSON: {\"reviewed\": true}")
+    body = await request.json()
+    if not isinstance(body, dict) or not isinstance(body.get("reviewed"), bool):
+        raise HTTPException(422, "send {\"reviewed\": true} or {\"reviewed\": false}")
+    reviewer = getattr(request.state, "user", None)
+
+    def write() -> dict:
+        with EventStore.open_existing(site.store_path, readonly=False) as store:
+            try:
+                return {"id": event_id, "review": store.review(event_id, reviewer, body["reviewed"])}
+            except KeyError:
+                raise HTTPException(404, f"no event {event_id}") from None
+
+    return await asyncio.to_thread(write)

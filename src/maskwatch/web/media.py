@@ -1,0 +1,36 @@
+"""The events' media: face snapshots and video clips, served only by a plain file name from the store's own
+folders, so no request can reach beyond them."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+
+from maskwatch.store import clip_folder
+from maskwatch.web.site import NO_STORE, SiteDep
+
+SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
+CLIP_NAME = re.compile(r"[\w.-]+\.mp4")
+
+router = APIRouter()
+
+
+@router.get("/api/snapshots/{name}", responses={200: {"content": {"image/jpeg": {}}}})
+async def snapshot(name: str, site: SiteDep) -> FileResponse:
+    """A stored face snapshot (names as in the events' `snapshot_url`)."""
+    path = site.store_path.with_suffix(".snapshots") / name
+    if not SNAPSHOT_NAME.fullmatch(name) or not path.is_file():
+        raise HTTPException(404, "no such snapshot")
+    return FileResponse(path, media_type="image/jpeg", headers=NO_STORE)
+
+
+@router.get("/api/clips/{name}", responses={200: {"content": {"video/mp4": {}}}})
+async def clip(name: str, site: SiteDep) -> FileResponse:
+    """An event's video clip (names as in the events' `clip_url`); 404 until it is written, a few seconds
+    after its event."""
+    path = clip_folder(site.store_path) / name
+    if not CLIP_NAME.fullmatch(name) or not path.is_file():
+        raise HTTPException(404, "no such clip (yet: a clip is written a few seconds after its event)")
+    return FileResponse(path, media_type="video/mp4", headers=NO_STORE)
