@@ -23,6 +23,7 @@ import pytest
 
 import maskwatch.commands
 from maskwatch.commands import events as events_command
+from maskwatch.core.errors import InvalidInput
 from maskwatch.core.events import Event
 from maskwatch.store import SCHEMA_VERSION, EventStore, EventStoreError
 
@@ -303,7 +304,7 @@ def test_cli_rejects_bad_options(tmp_path: Path) -> None:
         code, out, err = cli(str(tmp_path / "e.db"), *bad)
         assert code == 2 and out == ""
         assert err.strip().splitlines()[-1].startswith("maskwatch events: error: argument"), err
-    with pytest.raises(argparse.ArgumentTypeError, match="--csv -"):
+    with pytest.raises(InvalidInput, match="--csv -"):
         cli(str(tmp_path / "e.db"), "--csv", "-", "--summary")
     _, out, _ = cli(str(tmp_path / "e.db"), "--since", "2024-05-01T09:15+01:00", "--until", "2024-05-01 11:00+02:00")
     assert len(out.splitlines()) == 1 + 5  # the 10:15-10:20 events, offsets in both forms

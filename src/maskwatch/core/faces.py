@@ -51,7 +51,7 @@ class Face:
 
 def to_detections(faces: Sequence[Face]) -> sv.Detections:
     """The faces as `supervision.Detections`, to draw or filter with supervision's tools: `xyxy`, `confidence`
-    (the face score), `class_id` (the index of the state in `maskwatch.vision.classes.STATES`, `unknown` = 0),
+    (the face score), `class_id` (the index of the state in `maskwatch.core.classes.STATES`, `unknown` = 0),
     `tracker_id` (the person, -1 for none) and, in `data`, each face's `state`, `label` and `confidence` of
     the label."""
     import numpy as np

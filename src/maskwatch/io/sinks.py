@@ -71,7 +71,7 @@ class JsonLinesWriter(_Closing):
 class AnnotatedSaver(_Closing):
     """Annotated copies under `out_dir` with the input's relative names: images as files, videos re-encoded.
 
-    A video is written (H.264, `io/video.py`) to a temporary name and renamed when it is finished (a frame of
+    A video is written (H.264, `io/mp4.py`) to a temporary name and renamed when it is finished (a frame of
     another source comes, or close()); closing the writer completes the mp4, so even an interrupted video plays.
     """
 

@@ -58,7 +58,7 @@ class Step:
         return frame_record(self.frame, self.faces, self.events)
 
     def to_detections(self):
-        """The faces as `supervision.Detections` (see `maskwatch.vision.results.to_detections`)."""
+        """The faces as `supervision.Detections` (see `maskwatch.core.faces.to_detections`)."""
         return to_detections(self.faces)
 
 
