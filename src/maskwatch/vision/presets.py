@@ -4,7 +4,7 @@ Cameras and streams need every frame done in a few milliseconds, yet an entrance
 20-40 px (`fast`: a 480 px detector input on every 2nd frame, persons carried between, and the 88 px
 classifier); photos of scenes hold many small faces, which CenterFace finds far better on an upscaled
 image, and the 128 px classifier labels better (`accurate`). The values were chosen by measurement
-(`benchmarks/live_preset.py`, `benchmarks/detector_settings.py`, `maskwatch bench`; docs/results.md).
+(docs/decisions/2026-11-fast-preset.md, `maskwatch bench`; docs/results.md).
 """
 
 from __future__ import annotations
