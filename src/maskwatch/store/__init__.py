@@ -14,7 +14,7 @@ from maskwatch.store.queries import summarise
 from maskwatch.store.retention import Deleted
 from maskwatch.store.runs import process_identity
 from maskwatch.store.schema import SCHEMA_VERSION
-from maskwatch.store.snapshots import clip_folder
+from maskwatch.store.snapshots import clip_folder, snapshot_folder
 
-__all__ = ["SCHEMA_VERSION", "Deleted", "EventStore", "EventStoreError", "clip_folder", "process_identity", "summarise",
-           "write_csv"]
+__all__ = ["SCHEMA_VERSION", "Deleted", "EventStore", "EventStoreError", "clip_folder", "process_identity",
+           "snapshot_folder", "summarise", "write_csv"]

@@ -21,7 +21,7 @@ from maskwatch.store.db import EventStoreError, epoch, reason
 from maskwatch.store.retention import Deleted, delete_rows, delete_strays, unlink_media, used_names
 from maskwatch.store.rows import Row, insert, row_of, select, to_event
 from maskwatch.store.schema import ADDED_IN, REVIEWS_SINCE, connect
-from maskwatch.store.snapshots import SnapshotWriter, clip_folder, stored_file, stored_path
+from maskwatch.store.snapshots import SnapshotWriter, clip_folder, snapshot_folder, stored_file, stored_path
 
 
 class EventStore:
@@ -36,7 +36,7 @@ class EventStore:
         self.verify = verify
         self.snapshots, self.blur_snapshots, self.readonly = snapshots, blur_snapshots, readonly
         self.folder = self.path.parent  # stored snapshot paths are relative to it
-        self.snapshot_dir = self.path.with_suffix(".snapshots")
+        self.snapshot_dir = snapshot_folder(self.path)
         self.clip_dir = clip_folder(self.path)
         self._run: int | None = None
         self._writer = SnapshotWriter(self.snapshot_dir, blur_snapshots)

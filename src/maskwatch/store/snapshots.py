@@ -25,6 +25,12 @@ def blur(image: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), (0, 0), max(h, w) / 16)
 
 
+def snapshot_folder(store: Path) -> Path:
+    """Where the face snapshots of the store at `store` go (`X/EVENTS.db` -> `X/EVENTS.snapshots/`): the
+    store writes them, the page serves them, retention deletes them with their events."""
+    return store.with_suffix(".snapshots")
+
+
 def clip_folder(store: Path) -> Path:
     """Where the event clips of the store at `store` go (`X/EVENTS.db` -> `X/EVENTS.clips/`): the camera
     workers write them (video.clips), the page serves them, retention deletes them with their events."""

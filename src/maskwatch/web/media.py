@@ -8,7 +8,7 @@ import re
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
-from maskwatch.store import clip_folder
+from maskwatch.store import clip_folder, snapshot_folder
 from maskwatch.web.site import NO_STORE, SiteDep
 
 SNAPSHOT_NAME = re.compile(r"[\w.-]+\.jpg")
@@ -20,7 +20,7 @@ router = APIRouter()
 @router.get("/api/snapshots/{name}", responses={200: {"content": {"image/jpeg": {}}}})
 async def snapshot(name: str, site: SiteDep) -> FileResponse:
     """A stored face snapshot (names as in the events' `snapshot_url`)."""
-    path = site.store_path.with_suffix(".snapshots") / name
+    path = snapshot_folder(site.store_path) / name
     if not SNAPSHOT_NAME.fullmatch(name) or not path.is_file():
         raise HTTPException(404, "no such snapshot")
     return FileResponse(path, media_type="image/jpeg", headers=NO_STORE)
