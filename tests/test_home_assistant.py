@@ -45,6 +45,8 @@ def test_cameras_appear_in_home_assistant_by_discovery(tmp_path: Path) -> None:
             "homeassistant/binary_sensor/maskwatch_door/non_compliant_in_view/config",
             "homeassistant/camera/maskwatch_door/picture/config"])
         ids = {config["unique_id"] for config in configs.values()}
+        assert all("object_id" not in c and c["default_entity_id"] == f"{t.split('/')[1]}.{c['unique_id']}"
+                   for t, c in configs.items())  # object_id is deprecated since Home Assistant 2025.10
         assert len(ids) == 8 and all(c["device"]["identifiers"] == ["maskwatch_door"] for c in configs.values())
         status_topic = "maskwatch/door/status"
         sensors = {t.split("/")[3]: c for t, c in configs.items() if "/sensor/" in t or "/binary_sensor/" in t}

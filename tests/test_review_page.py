@@ -119,6 +119,15 @@ def test_review_api_refuses_bad_filters(tmp_path: Path) -> None:
         assert site.get("/api/events/999999").status_code == 404
         assert site.http.post("/api/events/999999/review", json={"reviewed": True}).status_code == 404
         assert site.http.post("/api/events/1/review", json={"reviewed": "yes"}).status_code == 422
+        # a body that is not JSON, an id or a page past SQLite's integers: the client's error, said in JSON
+        for answer in (site.http.post("/api/events/1/review", content=b"{reviewed",
+                                      headers={"Content-Type": "application/json"}),
+                       site.http.post("/api/events/1/review", content=b"\xff\xfe",
+                                      headers={"Content-Type": "application/json"}),
+                       site.get(f"/api/events/{2**63}"), site.get(f"/api/events/{-2**63 - 1}"),
+                       site.http.post(f"/api/events/{2**64}/review", json={"reviewed": True}),
+                       site.get(f"/api/review?page={2**62}")):
+            assert answer.status_code == 422 and "detail" in answer.json(), answer.text
         result = site.get("/api/review").json()
         assert result["page"] == 1 and result["pages"] >= 1 and result["cameras"] == ["door"]
     finally:

@@ -95,6 +95,8 @@ secret_env = "NOT_SET_ANYWHERE"
     ('[[camera]]\nname = "a"\nsource = "0"', "'store' is required"),
     ('store = "e.db"\n[[camera]]\nsource = "0"\n[mqtt]\nport = 70000', "'port' must be between 1 and 65535"),
     ('store = "e.db"\n[[camera]]\nname = "a"\nsource = "0"\n[mqtt]\ncert_file = "c.pem"', "no such file"),
+    ('store = "e.db"\n[[camera]]\nname = "a.b"\nsource = "0"\n[[camera]]\nname = "a_b"\nsource = "1"\n[mqtt]',
+     "cameras 'a.b' and 'a_b' would share the Home Assistant id 'maskwatch_a_b'"),
 ])
 def test_one_line_errors(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
@@ -147,3 +149,10 @@ def test_the_config_in_watch_help_loads_with_its_optional_lines(tmp_path: Path, 
     assert config.model == Path("incorrect") and config.alerts[0][0].states == ("without_mask",)
     either = example.replace('state = "without_mask"', 'state = "non_compliant"')
     assert load(write(tmp_path, either)).alerts[0][0].states == NON_COMPLIANT
+
+
+def test_names_that_share_a_home_assistant_id_pass_without_discovery(tmp_path: Path) -> None:
+    """Only discovery maps names to one id: without MQTT, or with discovery off, `a.b` and `a_b` are two cameras."""
+    cameras = '[[camera]]\nname = "a.b"\nsource = "0"\n[[camera]]\nname = "a_b"\nsource = "1"\n'
+    assert len(load(write(tmp_path, 'store = "e.db"\n' + cameras)).cameras) == 2
+    assert len(load(write(tmp_path, 'store = "e.db"\n' + cameras + "[mqtt]\ndiscovery = false\n")).cameras) == 2

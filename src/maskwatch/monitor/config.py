@@ -22,6 +22,7 @@ from maskwatch.core.errors import InvalidInput
 from maskwatch.core.zones import Zone, zone_problem
 from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
+from maskwatch.monitor.home_assistant import node_id
 from maskwatch.video.alerts import AlertRule
 from maskwatch.video.analysis import AnalysisSettings
 from maskwatch.video.clips import CLIP_KINDS, ClipSettings
@@ -560,6 +561,16 @@ def _webhook(table: dict, index: int, problems: list[str]) -> WebhookConfig | No
     return WebhookConfig(url, secret.encode() if secret else None, float(timeout), password)
 
 
+def _shared_node_ids(names: list[str]) -> list[str]:
+    """Cameras whose names Home Assistant would give one id (`a.b` and `a_b`): one of them would have no
+    entities."""
+    by_id: dict[str, list[str]] = {}
+    for name in names:
+        by_id.setdefault(node_id(name), []).append(name)
+    return [f"cameras {' and '.join(map(repr, same))} would share the Home Assistant id {node!r}: rename one, or "
+            "set discovery = false in [mqtt]" for node, same in by_id.items() if len(same) > 1]
+
+
 def parse(data: dict, path: Path) -> WatchConfig:
     """The config from parsed TOML; a ConfigError naming every problem."""
     base, problems = path.parent, []
@@ -599,6 +610,8 @@ def parse(data: dict, path: Path) -> WatchConfig:
             mqtt = _mqtt(mqtt_table, base, problems)
         else:
             problems.append("'mqtt' must be a table ([mqtt])")
+    if mqtt is not None and mqtt.discovery:
+        problems += _shared_node_ids([camera.name for camera in cameras])
     webhooks = [w for i, t in enumerate(_tables(data, "webhook", problems)) if (w := _webhook(t, i, problems))]
     snapshots, blur = top.get("snapshots"), top.get("blur_snapshots")
     clips_table = data.get("clips", {})

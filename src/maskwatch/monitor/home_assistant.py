@@ -33,17 +33,24 @@ NON_COMPLIANT_IN_VIEW = (f"{{{{ 'ON' if value_json.in_view.get('{WITHOUT_MASK}',
 AVAILABLE = "{{ 'offline' if value_json.state == 'offline' else 'online' }}"
 
 
+def node_id(camera: str) -> str:
+    """The camera's id in Home Assistant: its device, and the prefix of its entities' ids (letters, digits, _)."""
+    return f"maskwatch_{camera.replace('.', '_').replace('-', '_')}"
+
+
 def discovery_messages(discovery_prefix: str, camera: str, status_topic: str,
                        picture_topic: str | None) -> list[tuple[str, str]]:
     """(topic, JSON payload) of every retained config message of one camera; `picture_topic` None: no
     camera entity (the site keeps no faces)."""
-    node = f"maskwatch_{camera.replace('.', '_').replace('-', '_')}"
+    node = node_id(camera)
     device = {"identifiers": [node], "name": f"maskwatch {camera}", "manufacturer": "maskwatch",
               "model": "mask watch camera"}
     common = {"device": device, "availability_topic": status_topic, "availability_template": AVAILABLE}
 
     def config(component: str, entity: str, payload: dict) -> tuple[str, str]:
-        body = {"unique_id": f"{node}_{entity}", "object_id": f"{node}_{entity}", **common, **payload}
+        # default_entity_id (domain.id) replaces object_id, deprecated by Home Assistant 2025.10
+        body = {"unique_id": f"{node}_{entity}", "default_entity_id": f"{component}.{node}_{entity}", **common,
+                **payload}
         return f"{discovery_prefix}/{component}/{node}/{entity}/config", json.dumps(body)
 
     messages = [config("sensor", entity, {"name": name, "state_topic": status_topic, "value_template": template,

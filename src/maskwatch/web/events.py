@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import Response
 
 from maskwatch.core.events import Event
@@ -20,6 +23,9 @@ from maskwatch.store import EventStore, write_csv
 from maskwatch.web.site import SiteDep
 
 router = APIRouter()
+
+SQLITE_INT = 2**63 - 1  # SQLite's largest integer: an id or offset past it is the client's error (422), not a 500
+EventId = Annotated[int, PathParameter(ge=-SQLITE_INT - 1, le=SQLITE_INT)]
 
 
 def event_json(run: int, event: Event) -> dict:
@@ -63,7 +69,7 @@ async def events_csv(site: SiteDep, since: datetime | None = None, until: dateti
 
 
 @router.get("/api/events/{event_id}")
-async def one(event_id: int, site: SiteDep) -> dict:
+async def one(event_id: EventId, site: SiteDep) -> dict:
     """One event with its review, and the timeline of its person (every event of them in that run)."""
     def read() -> dict:
         with EventStore.open_existing(site.store_path) as store:
@@ -78,11 +84,14 @@ async def one(event_id: int, site: SiteDep) -> dict:
 
 
 @router.post("/api/events/{event_id}/review")
-async def review(event_id: int, request: Request, site: SiteDep) -> dict:
+async def review(event_id: EventId, request: Request, site: SiteDep) -> dict:
     """Mark the event reviewed (`{"reviewed": true}`, by the user the token names) or not (`false`)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise HTTPException(415, "send the review as JSON: {\"reviewed\": true}")
-    body = await request.json()
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
     if not isinstance(body, dict) or not isinstance(body.get("reviewed"), bool):
         raise HTTPException(422, "send {\"reviewed\": true} or {\"reviewed\": false}")
     reviewer = getattr(request.state, "user", None)

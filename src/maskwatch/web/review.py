@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from maskwatch.core.classes import STATES
 from maskwatch.core.events import EVENT_KINDS
 from maskwatch.store import EventStore
-from maskwatch.web.events import with_review
+from maskwatch.web.events import SQLITE_INT, with_review
 from maskwatch.web.serve import STATIC
 from maskwatch.web.site import SiteDep
 
@@ -30,7 +30,7 @@ async def page() -> FileResponse:
 @router.get("/api/review")
 async def search(site: SiteDep, camera: str | None = None, zone: str | None = None, kind: str | None = None,
                  state: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                 reviewed: bool | None = None, page: int = Query(1, ge=1),
+                 reviewed: bool | None = None, page: int = Query(1, ge=1, le=SQLITE_INT // 200),
                  per_page: int = Query(PER_PAGE, ge=1, le=200)) -> dict:
     """Events newest first, filtered (all given filters hold), a page at a time; each with its review;
     and the cameras, zones, kinds and states to filter by."""
