@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 from pathlib import Path
 
 import av
@@ -40,9 +41,22 @@ def test_a_face_is_in_a_zone_when_the_centre_of_its_box_is() -> None:
     ("door", [[0, 0], [1, "a"], [1, 1]], "every corner"),
     ("door", [[0, 0], [-1, 0], [1, 1]], "every corner"),
     ("a door", [[0, 0], [1, 0], [1, 1]], "a name of 1-64"),
+    ("door", [[0, 0], [1e308, 0], [1e308, 1e308]], "from 0 to 100000"),  # float32 corners would overflow
+    ("door", [[0, 0], [2, 2], [2, 0], [0, 1]], "edges 1 and 3 cross"),  # a bow tie
+    ("door", [[0, 0], [4, 0], [4, 4], [2, 4], [2, 0], [0, 4]], "cross"),  # an edge runs back along another
+    ("door", [[0, 0], [2, 0], [1, 0], [1, 1]], "edges 1 and 2 cross"),  # folds back on itself
 ])
 def test_a_bad_zone_says_what_is_wrong(name, points, problem) -> None:
-    assert problem in zone_problem(name, points)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way to the answer
+        assert problem in zone_problem(name, points)
+
+
+@pytest.mark.parametrize("points", [[[0, 0], [1, 0], [1, 1], [0, 1]], [[0, 0], [4, 0], [4, 4], [2, 1], [0, 4]],
+                                    [[0.3, 0.0], [0.7, 0.0], [0.7, 1.0], [0.3, 1.0]], [[0, 0], [2, 0], [1, 1]]])
+def test_simple_polygons_are_zones(points) -> None:
+    """A square, a concave one, a door of fractions, a triangle: no crossing where edges only share corners."""
+    assert zone_problem("door", points) is None
 
 
 def _run(tmp_path: Path, *zones: str) -> tuple[int, list[dict]]:
@@ -73,6 +87,8 @@ def test_faces_outside_every_zone_can_be_ignored(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("options", "error"), [
     (["--zone", "door=0,0 1,0"], "at least 3"),
     (["--zone", "door"], "give NAME=X,Y X,Y X,Y"),
+    (["--zone", "door=0x10,0 1,0 0,1"], "a corner is not a number"),
+    (["--zone", "door=0,0 1e300,0 0,1e300"], "from 0 to 100000"),
     (["--ignore-outside-zones"], "--ignore-outside-zones needs at least one --zone"),
     (["--zone", DOOR, "--zone", DOOR], "each zone needs its own name"),
 ])

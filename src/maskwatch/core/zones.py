@@ -19,6 +19,7 @@ import numpy as np
 from maskwatch.core.errors import InvalidInput
 
 ZONE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_COORDINATE = 100_000  # px: beyond any camera's frame, and far from where float32 corners overflow
 
 
 @dataclass(frozen=True)
@@ -55,25 +56,73 @@ def zone_problem(name: object, points: object) -> str | None:
         return f"zone {name!r}: 'points' must list at least 3 [x, y] corners"
     for point in points:
         if (not isinstance(point, list | tuple) or len(point) != 2
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
-                           for v in point)):
-            return f"zone {name!r}: every corner must be [x, y] with x, y >= 0, got {point!r}"
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                           and 0 <= v <= MAX_COORDINATE for v in point)):
+            return (f"zone {name!r}: every corner must be [x, y] with x and y from 0 to {MAX_COORDINATE} "
+                    f"(fractions of the frame, or pixels), got {point!r}")
     corners = np.array(points, np.float64)
     x, y = corners[:, 0], corners[:, 1]
     if abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) < 1e-9:
         return f"zone {name!r}: its corners enclose no area"
+    if crossing := _crossing_edges([(float(a), float(b)) for a, b in corners]):
+        return f"zone {name!r}: its edges {crossing[0]} and {crossing[1]} cross (list the corners in order around it)"
     return None
+
+
+def _crossing_edges(corners: list[tuple[float, float]]) -> tuple[int, int] | None:
+    """The first two edges (1-based: edge k runs from corner k to the next) of the closed polygon that meet,
+    other than neighbours at their shared corner; None for a simple polygon."""
+    n = len(corners)
+    edges = [(corners[i], corners[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            if j == i + 1 or (i == 0 and j == n - 1):
+                if _overlap(*edges[i], *edges[j]):  # neighbours meet at a corner; folding back on each other is a cross
+                    return i + 1, j + 1
+            elif _meet(*edges[i], *edges[j]):
+                return i + 1, j + 1
+    return None
+
+
+def _turn(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]) -> float:
+    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+
+def _on(a: tuple[float, float], b: tuple[float, float], p: tuple[float, float]) -> bool:
+    """p, collinear with a-b, lies on the segment."""
+    return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+
+
+def _meet(a, b, c, d) -> bool:
+    """Segments a-b and c-d touch or cross."""
+    d1, d2, d3, d4 = _turn(c, d, a), _turn(c, d, b), _turn(a, b, c), _turn(a, b, d)
+    if ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and 0 not in (d1, d2, d3, d4):
+        return True
+    return ((d1 == 0 and _on(c, d, a)) or (d2 == 0 and _on(c, d, b)) or (d3 == 0 and _on(a, b, c))
+            or (d4 == 0 and _on(a, b, d)))
+
+
+def _overlap(a, b, c, d) -> bool:
+    """Neighbouring edges a-b and c-d (sharing a corner) run back along each other."""
+    shared = ({a, b} & {c, d}) or {b}
+    corner = next(iter(shared))
+    far1 = a if b == corner else b
+    far2 = c if d == corner else d
+    if _turn(corner, far1, far2) != 0:
+        return False
+    return ((far1[0] - corner[0]) * (far2[0] - corner[0]) + (far1[1] - corner[1]) * (far2[1] - corner[1])) > 0
 
 
 def parse_zone(text: str) -> Zone:
     """A zone as `detect --zone` takes it: NAME=X,Y X,Y X,Y ... (fractions of the frame, or pixels)."""
     name, sep, rest = text.partition("=")
-    try:
-        points = [tuple(float(v) for v in pair.split(",")) for pair in rest.replace(";", " ").split()]
-    except ValueError:
-        points = []
-    if not sep or any(len(p) != 2 for p in points):
+    pairs = [pair.split(",") for pair in rest.replace(";", " ").split()]
+    if not sep or any(len(pair) != 2 for pair in pairs):
         raise InvalidInput(f"--zone {text!r}: give NAME=X,Y X,Y X,Y ..., e.g. door=0.3,0 0.7,0 0.7,1 0.3,1")
+    try:
+        points = [(float(x), float(y)) for x, y in pairs]
+    except ValueError as error:
+        raise InvalidInput(f"--zone {text!r}: a corner is not a number ({error})") from None
     if problem := zone_problem(name, [list(p) for p in points]):
         raise InvalidInput(f"--zone: {problem}")
     return Zone(name, tuple((float(x), float(y)) for x, y in points))
