@@ -16,6 +16,8 @@ import supervision as sv
 import maskwatch
 from maskwatch.commands import main
 from maskwatch.core.classes import STATES
+from maskwatch.core.errors import InvalidInput
+from maskwatch.io.sources import SourceError
 from tests.services import door_clip
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -63,3 +65,39 @@ def test_faces_and_frames_become_supervision_detections(entrance: Path) -> None:
     faces = maskwatch.MaskDetector()(step.frame.image)  # a single image: no person ids
     still = maskwatch.to_detections(faces)
     assert list(still.tracker_id) == [-1] * len(faces) and len(maskwatch.to_detections([])) == 0
+
+
+def test_a_source_that_cannot_be_read_raises(tmp_path: Path) -> None:
+    """A 0-byte or corrupt video and a stream nobody answers raise SourceError instead of giving no steps."""
+    empty, corrupt = tmp_path / "empty.mp4", tmp_path / "corrupt.mp4"
+    empty.write_bytes(b"")
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    for source in (empty, corrupt, "rtsp://127.0.0.1:9/none"):
+        with pytest.raises(SourceError, match=re.escape(str(source).rsplit("/", 1)[-1])):
+            list(maskwatch.track(source))
+    with pytest.raises(SourceError, match="an empty SOURCE"):
+        list(maskwatch.track(""))
+
+
+def test_a_wrong_preset_is_a_one_line_error_not_a_key_error() -> None:
+    with pytest.raises(InvalidInput, match="preset 'bogus': use one of accurate, fast"):
+        maskwatch.MaskDetector("bogus")
+
+
+def test_no_faces_still_filter_as_the_readme_does() -> None:
+    """`detections[detections.data["state"] == "without_mask"]` works on a frame without faces too."""
+    detections = maskwatch.to_detections([])
+    assert len(detections) == 0 and list(detections.tracker_id) == [] and detections.xyxy.shape == (0, 4)
+    assert len(detections[detections.data["state"] == "without_mask"]) == 0
+
+
+def test_an_image_is_rgb_pixels_or_a_path(entrance: Path, tmp_path: Path) -> None:
+    from maskwatch.io.images import read_image, write_image
+
+    step = next(s for s in maskwatch.track(entrance) if s.persons)
+    write_image(tmp_path / "frame.png", step.frame.image)
+    detector = maskwatch.MaskDetector()
+    by_path = detector(str(tmp_path / "frame.png"))
+    assert [f.box for f in by_path] == [f.box for f in detector(tmp_path / "frame.png")]
+    pixels = detector(read_image(tmp_path / "frame.png"))
+    assert by_path and [(f.box, f.state) for f in by_path] == [(f.box, f.state) for f in pixels]

@@ -59,14 +59,13 @@ def to_detections(faces: Sequence[Face]) -> sv.Detections:
 
     from maskwatch.core.classes import STATES, UNKNOWN
 
-    if not faces:
-        return sv.Detections.empty()
-    states = [face.state or UNKNOWN for face in faces]
+    states = [face.state or UNKNOWN for face in faces]  # none: empty arrays, with the same fields to filter on
     return sv.Detections(
-        xyxy=np.array([face.box for face in faces], np.float32),
+        xyxy=np.array([face.box for face in faces], np.float32).reshape(-1, 4),
         confidence=np.array([face.score for face in faces], np.float32),
         class_id=np.array([STATES.index(state) if state in STATES else 0 for state in states], int),
         tracker_id=np.array([-1 if face.person is None else face.person for face in faces], int),
-        data={"state": np.array(states), "label": np.array([face.label or "" for face in faces]),
-              "label_confidence": np.array([np.nan if face.confidence is None else face.confidence for face in faces])},
+        data={"state": np.array(states, dtype=str), "label": np.array([face.label or "" for face in faces], dtype=str),
+              "label_confidence": np.array([np.nan if face.confidence is None else face.confidence for face in faces],
+                                           np.float64)},
     )

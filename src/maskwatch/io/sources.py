@@ -301,6 +301,8 @@ def resolve_sample(spec: str) -> str:
 def open_source(spec: str | None, reconnects: int = 5, backoff: float = 0.5) -> Source:
     """Turn the SOURCE argument into frames: None or a digit is a camera, a URL a stream, @FILE a list of
     files, sample:NAME a scikit-image photo, else a path."""
+    if spec is not None and not spec.strip():
+        raise SourceError("an empty SOURCE: give a file, a folder, a camera index or a URL")
     spec = None if spec is None else resolve_sample(spec)
     if spec is None or (spec.isascii() and spec.isdigit()):
         index = int(spec or 0)

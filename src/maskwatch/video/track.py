@@ -18,7 +18,7 @@ from contextlib import closing
 from pathlib import Path
 
 from maskwatch.io.background import prefetch
-from maskwatch.io.sources import open_source
+from maskwatch.io.sources import SourceError, open_source
 from maskwatch.video.analysis import AnalysisSettings, Step, analyze
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.pipeline import MaskDetector
@@ -32,7 +32,8 @@ def track(source: str | int | Path | None = None, preset: str | None = None, mod
     cameras and streams, `accurate` for files; `snapshots` keeps each person's clearest face on their
     events (`event.face_image`). When the source ends, the last frame carries the person_left of everyone
     still in view; stop early (break) and they are not closed. `pipeline`: a `MaskDetector` already loaded
-    (several videos, one loading), instead of `preset`, `model` and `detector`."""
+    (several videos, one loading), instead of `preset`, `model` and `detector`. A source that cannot be read
+    raises `SourceError`; so does one of a folder's files that cannot, after the steps of the others."""
     settings = AnalysisSettings(preset, None if model is None else Path(model), detector=detector,
                                 detect_every=detect_every, snapshots=snapshots)
     frames = open_source(None if source is None else str(source))
@@ -40,3 +41,5 @@ def track(source: str | int | Path | None = None, preset: str | None = None, mod
         analyzer = settings.analyzer(pipeline or settings.pipeline(frames.live), frames.live)
         with closing(prefetch(frames)) as ahead:
             yield from analyze(ahead, analyzer)
+    if frames.failures:  # a corrupt file, a stream that never answered: said, not zero steps in silence
+        raise SourceError("; ".join(frames.failures))
