@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,11 +12,13 @@ from skimage import data
 
 from maskwatch.core.faces import Face
 from maskwatch.core.frame import Frame
+from maskwatch.io.sources import PacedFile
 from maskwatch.video.analysis import VideoAnalyzer
 from maskwatch.vision.judge import UnknownRule
 from maskwatch.vision.pipeline import MaskDetector
 
 from .conftest import masked
+from .services import door_clip
 
 
 def _clip(source: str, count: int, is_video: bool = True, mask_from: int | None = None) -> list[Frame]:
@@ -161,3 +164,26 @@ def test_the_frame_after_a_cut_is_detected_at_once() -> None:
     assert len(calls) == 3  # frames 0, 7 (after the cut at 6) and 15
     # the box carried onto the cut itself is classified there as not a face, and left out: no ghost at all
     assert [len(s.faces) for s in steps] == [1] * 6 + [0] * 10
+
+
+def test_a_looped_file_begins_again_as_a_cut() -> None:
+    """The frames of a looped file's second take (`Frame.take`): whoever was in view leaves where it wraps,
+    and the person seen again is a new one, numbered on within the run (not person 1 twice)."""
+    first = _clip("door", 8)
+    again = [replace(frame, index=frame.index + 8, time=frame.time + 8 / 25, take=1) for frame in _clip("door", 8)]
+    steps = _run(VideoAnalyzer(MaskDetector("fast")), first + again)
+    events = [(step.frame.take, event.kind, event.person) for step in steps for event in step.events]
+    assert events == [(0, "person_appeared", 1), (1, "person_left", 1), (1, "person_appeared", 2),
+                      (1, "person_left", 2)], events
+    assert steps[8].events[0].kind == "person_left"  # on the first frame of the new take
+
+
+def test_a_paced_file_counts_its_loops_as_takes(tmp_path: Path) -> None:
+    clip = door_clip(tmp_path / "door.mp4", fps=25.0, seconds_in=0.2, seconds_out=0.0)  # 5 frames
+    source = PacedFile(clip, loop=True)
+    frames = []
+    for frame in source:
+        frames.append((frame.index, frame.take))
+        if len(frames) == 12:
+            source.close()
+    assert frames == [(i, i // 5) for i in range(12)]

@@ -19,3 +19,4 @@ class Frame:
     relative: Path
     fps: float | None
     is_video: bool
+    take: int = 0  # the pass over the source: a looped file counts its loops, and each begins a new picture

@@ -235,7 +235,8 @@ class LiveSource(Source):
 
 class PacedFile(Source):
     """A video file played at its own frame rate as if it were a camera, once or (`loop`) forever: demos and
-    tests of `maskwatch watch`. Frames are timed by the wall clock and numbered on across the loops."""
+    tests of `maskwatch watch`. Frames are timed by the wall clock and numbered on across the loops; each loop
+    is a `take` of its own."""
 
     live = True
 
@@ -246,7 +247,7 @@ class PacedFile(Source):
         self._closed = threading.Event()
 
     def __iter__(self) -> Iterator[Frame]:
-        index, started = 0, time.monotonic()
+        index, started, take = 0, time.monotonic(), 0
         while not self._closed.is_set():
             capture = cv2.VideoCapture(str(self.path))
             fps = _fps(capture) or 25.0
@@ -261,7 +262,7 @@ class PacedFile(Source):
                     if self._closed.wait(max(0.0, due - time.monotonic())):
                         return
                     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    yield Frame(rgb, str(self.path), index, time.time(), Path(self.path.name), fps, True)
+                    yield Frame(rgb, str(self.path), index, time.time(), Path(self.path.name), fps, True, take)
                     index += 1
             finally:
                 capture.release()
@@ -269,6 +270,7 @@ class PacedFile(Source):
                 self._fail(f"{self.path}: video has no readable frames")
             if read == 0 or not self.loop:
                 return
+            take += 1  # the wrap from end to start is a cut: whoever was in view leaves
 
     def close(self) -> None:
         self._closed.set()

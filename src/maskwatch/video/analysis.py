@@ -125,6 +125,7 @@ class VideoAnalyzer:
         self._held: Step | None = None
         self._every = detect_every or 1  # of the video being analysed (None: by its frame size, per video)
         self._since = 0  # frames since the last detection
+        self._take = 0  # the pass over the source being analysed (`Frame.take`)
         self.band = FaceBand()  # the rows detections look at, of the video being analysed
 
     def push(self, frame: Frame) -> list[Step]:
@@ -148,9 +149,12 @@ class VideoAnalyzer:
         if not (self.track and frame.is_video):
             return Step(frame, self.detector.classify(frame.image, self._detect(frame)), [])
         events = []
-        if frame.source != self.persons.source:
-            self._every = self.detect_every or detect_every_for(self.detector.settings, *frame.image.shape[:2])
-            events += self.persons.start(frame, self._every, self.live)
+        new_video = frame.source != self.persons.source
+        if new_video or frame.take != self._take:  # a new video, or a looped one from its start again
+            if new_video:
+                self._every = self.detect_every or detect_every_for(self.detector.settings, *frame.image.shape[:2])
+            events += self.persons.start(frame, self._every, self.live, keep_ids=not new_video)
+            self._take = frame.take
             self._since, self._detected_at = self._every, -math.inf
             self.gate = MotionGate() if self.gate else None
             self.band = FaceBand()

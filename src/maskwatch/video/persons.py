@@ -134,9 +134,11 @@ class PersonTracker:
         self._motion = MotionFollower(enabled=False)
         self.lost_sight = False  # the picture said nothing about where any carried face went (a cut)
 
-    def start(self, frame: Frame, detect_every: int = 1, live: bool = False) -> list[Event]:
+    def start(self, frame: Frame, detect_every: int = 1, live: bool = False, keep_ids: bool = False) -> list[Event]:
         """Begin a new video or stream with this frame (`live`: a camera or stream, whose frame times are
-        the wall clock); person_left events for whoever was still in view."""
+        the wall clock); person_left events for whoever was still in view. `keep_ids`: the same source begins
+        again (a looped file's next take), and its new persons go on from the last id."""
+        next_id = self._next_id
         events = self.finish()
         fps = frame.fps or 25.0
         sparse = detect_every >= self.settings.sparse_from
@@ -147,7 +149,7 @@ class PersonTracker:
             high_conf_det_threshold=start_score, iou=BIoU(self.settings.buffer_ratio))
         self._source, self._live, self._last_frame = frame.source, live, frame
         self._lost_frames = max(1, round(self.settings.lost_seconds * fps))
-        self._next_id, self._previous, self.lost_sight = 1, [], False
+        self._next_id, self._previous, self.lost_sight = next_id if keep_ids else 1, [], False
         self._motion = MotionFollower(enabled=detect_every > 1)
         return events
 
