@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from functools import partial
 from pathlib import Path
 
 import httpx
 import pytest
 
 import maskwatch.commands
+from maskwatch.io.net import tls_expiry_warning, tls_problem
 from tests.services import Serve, Watch, door_clip, free_port, self_signed, trusting
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
@@ -67,3 +71,59 @@ def test_serve_refuses_a_key_without_its_certificate(tmp_path: Path, capsys) -> 
     assert "--cert-file and --key-file go together" in capsys.readouterr().err
     assert maskwatch.commands.main(["serve", "--cert-file", str(cert), "--key-file", str(cert)]) == 2
     assert "not a PEM certificate and its private key" in capsys.readouterr().err
+
+
+def _expired(folder: Path) -> tuple[Path, Path]:
+    """A certificate valid for one day in 2020 and its key (openssl ca, which sets the dates)."""
+    _, key = self_signed(folder)
+    run = partial(subprocess.run, check=True, capture_output=True, timeout=60, cwd=folder)
+    run(["openssl", "req", "-new", "-key", str(key), "-subj", "/CN=localhost", "-out", "req.csr"])
+    (folder / "index.txt").write_text("")
+    (folder / "serial").write_text("01\n")
+    (folder / "ca.cnf").write_text("[ca]\ndefault_ca = here\n[here]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                                   "serial = serial\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n")
+    run(["openssl", "ca", "-selfsign", "-keyfile", str(key), "-in", "req.csr", "-startdate", "20200101000000Z",
+         "-enddate", "20200102000000Z", "-config", "ca.cnf", "-batch", "-out", "expired.pem"])
+    return folder / "expired.pem", key
+
+
+def test_an_expired_certificate_is_served_with_a_warning(tmp_path: Path) -> None:
+    cert, key = _expired(tmp_path)
+    door_clip(tmp_path / "door.mp4")
+    (tmp_path / "site.toml").write_text(f'store = "events.db"\n[http]\ncert_file = "{cert.name}"\nkey_file = '
+                                        f'"{key.name}"\n[[camera]]\nname = "door"\nsource = "door.mp4"\n')
+    done = subprocess.run([sys.executable, "-m", "maskwatch", "watch", str(tmp_path / "site.toml"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and ": OK: " in done.stdout
+    assert "expired.pem: certificate has expired: browsers will refuse the page" in done.stderr
+    (tmp_path / "fresh").mkdir()
+    fresh, fresh_key = self_signed(tmp_path / "fresh")
+    assert tls_expiry_warning(fresh, fresh_key) is None
+
+
+def test_an_encrypted_key_is_refused_without_asking_for_its_pass_phrase(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-passout", "pass:secret"],
+                   check=True, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    # a prompt would read the terminal and wait forever; in a process without one it must not be asked at all
+    done = subprocess.run([sys.executable, "-m", "maskwatch", "serve", "--cert-file", str(cert), "--key-file",
+                           str(key)], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          start_new_session=True)
+    assert done.returncode == 2 and "is encrypted with a pass phrase" in done.stderr
+    assert "Enter PEM pass phrase" not in done.stdout + done.stderr
+
+
+def test_an_unreadable_key_names_its_file(tmp_path: Path, monkeypatch) -> None:
+    """Said of the file (it was 'cannot read None'). As root every file is readable, so the refusal to open
+    it is the operating system's answer played back."""
+    cert, key = self_signed(tmp_path)
+    opened = Path.open
+
+    def refuse(path: Path, *args, **kwargs):
+        if path == key:
+            raise PermissionError(13, "Permission denied", str(path))
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    assert tls_problem(cert, key) == f"cannot read {key}: Permission denied"

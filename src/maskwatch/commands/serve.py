@@ -9,7 +9,7 @@ from pathlib import Path
 
 from maskwatch.commands.options import INCORRECT_HELP, positive
 from maskwatch.core.errors import InvalidInput
-from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
+from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_expiry_warning, tls_problem
 from maskwatch.vision.presets import PRESETS
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--cert-file and --key-file go together")
     if args.cert_file and (problem := tls_problem(args.cert_file, args.key_file)):
         raise InvalidInput(problem)
+    if args.cert_file and (warning := tls_expiry_warning(args.cert_file, args.key_file)):
+        log.warning("%s", warning)
     factory = serve.factory_for(args.preset, args.model)
     factory(1)  # a missing or broken model fails here with a one-line error, before the port is taken
     app = serve.create_app(factory, max_body=int(args.max_body_mb * 2**20), workers=args.workers, token=token,

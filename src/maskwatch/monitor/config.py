@@ -8,6 +8,7 @@ the file itself can be shared; the MQTT password may also be written in it, for 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 from maskwatch.core.classes import NON_COMPLIANT, NON_COMPLIANT_ALIAS, STATES
 from maskwatch.core.errors import InvalidInput
 from maskwatch.core.zones import Zone, zone_problem
-from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_problem
+from maskwatch.io.net import TOKEN_ENV, host_name, is_loopback, tls_expiry_warning, tls_problem
 from maskwatch.io.sources import STREAM_PREFIXES, redact
 from maskwatch.monitor.home_assistant import node_id
 from maskwatch.video.alerts import AlertRule
@@ -29,6 +30,8 @@ from maskwatch.video.clips import CLIP_KINDS, ClipSettings
 from maskwatch.vision.detector import DEFAULT_DETECTOR
 from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.presets import INCORRECT_MODEL, PRESETS
+
+log = logging.getLogger(__name__)
 
 CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a part of MQTT topics and URLs: no / + # space
 
@@ -591,8 +594,11 @@ def parse(data: dict, path: Path) -> WatchConfig:
     tls = {key: http.path(key, base) for key in ("cert_file", "key_file")}
     if (tls["cert_file"] is None) != (tls["key_file"] is None):
         http.problem("'cert_file' and 'key_file' go together")
-    elif tls["cert_file"] and all(f.is_file() for f in tls.values()) and (problem := tls_problem(**tls)):
-        http.problem(problem)
+    elif tls["cert_file"] and all(f.is_file() for f in tls.values()):
+        if problem := tls_problem(**tls):
+            http.problem(problem)
+        elif warning := tls_expiry_warning(**tls):
+            log.warning("%s: http: %s", path, warning)
     camera_tables = _tables(data, "camera", problems)
     if not camera_tables:
         problems.append("no camera: add a [[camera]] table with a name and a source")
