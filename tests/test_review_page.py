@@ -130,6 +130,14 @@ def test_review_api_refuses_bad_filters(tmp_path: Path) -> None:
             assert answer.status_code == 422 and "detail" in answer.json(), answer.text
         result = site.get("/api/review").json()
         assert result["page"] == 1 and result["pages"] >= 1 and result["cameras"] == ["door"]
+        # links planted in the media folders are not followed (a plain file there is served)
+        for folder, name in (("events.snapshots", "planted.jpg"), ("events.clips", "planted.mp4")):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            (tmp_path / folder / name).symlink_to(tmp_path / "site.toml")
+        assert site.get("/api/snapshots/planted.jpg").status_code == 404
+        assert site.get("/api/clips/planted.mp4").status_code == 404
+        (tmp_path / "events.clips" / "plain.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+        assert site.get("/api/clips/plain.mp4").status_code == 200
     finally:
         site.stop()
 

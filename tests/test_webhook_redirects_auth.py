@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -187,3 +188,27 @@ def test_a_target_that_stays_down_is_logged_again_with_its_backlog_and_last_erro
     assert "3 event(s) wait in the store" in reminder and "Connection refused" in reminder
     assert reminder.startswith(f"webhook #1 http://127.0.0.1:{nobody_listens}/hook: still cannot deliver")
     assert "hidden-pw" not in caplog.text
+
+
+def test_the_store_keeps_nothing_a_webhook_password_could_be_guessed_from(tmp_path: Path) -> None:
+    """A webhook's cursor is named by its URL less user, password and query; a store written by an older
+    maskwatch (a hash of the whole URL) keeps its place under the new name, and the hash is gone."""
+    store_path, nobody_listens = tmp_path / "events.db", free_port()
+    url = f"http://u:hidden-pw@127.0.0.1:{nobody_listens}/hook?key=k3y"
+    old_name = f"webhook:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
+    with EventStore(store_path) as store:
+        for person in range(4):
+            store.add(event(datetime.now().astimezone(), person))
+        store.cursor(old_name)  # as an older maskwatch left it: all four delivered
+        store.add(event(datetime.now().astimezone(), 9))
+    target = WebhookDelivery(store_path, WebhookConfig(url), 0)
+    target.start()
+    target.stop()
+    with EventStore(store_path) as store:
+        assert store.backlog(target.target) == 1  # the fifth waits: the place in the outbox was kept
+    dump = "\n".join(sqlite3.connect(store_path).iterdump())
+    assert target.target == f"webhook:http://127.0.0.1:{nobody_listens}/hook" and target.target in dump
+    assert old_name not in dump and "hidden-pw" not in dump and "k3y" not in dump
+    twins = [f"https://hooks.example.org/x?channel={c}" for c in "ab"]
+    assert [delivery.webhook_target(u, twins[:i]) for i, u in enumerate(twins)] == [
+        "webhook:https://hooks.example.org/x", "webhook:https://hooks.example.org/x#2"]

@@ -196,7 +196,8 @@ def _watch(config: WatchConfig, args: argparse.Namespace) -> int:
     _retain(config, days)
     mqtt = [MqttDelivery(config.store, config.mqtt, c.name, picture=config.snapshots and not config.blur_snapshots)
             for c in config.cameras] if config.mqtt else []
-    deliveries = [*mqtt, *(WebhookDelivery(config.store, w, i) for i, w in enumerate(config.webhooks))]
+    urls = [webhook.url for webhook in config.webhooks]
+    deliveries = [*mqtt, *(WebhookDelivery(config.store, w, i, urls[:i]) for i, w in enumerate(config.webhooks))]
     level = logging.getLogger("maskwatch").getEffectiveLevel()
     if args.ray:
         from maskwatch.cluster.cameras import RaySupervisor

@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -49,6 +50,7 @@ class Delivery:
     """One target's loop in a thread of its own, with its own connection to the store."""
 
     target = ""  # the cursor's name in the store
+    former_target: str | None = None  # the name an older maskwatch gave the same cursor
     source: str | None = None  # only the events of this camera
 
     def __init__(self, store_path: Path) -> None:
@@ -76,6 +78,8 @@ class Delivery:
 
     def start(self) -> None:
         with EventStore.open_existing(self.store_path, readonly=False) as store:
+            if self.former_target is not None:
+                store.rename_cursor(self.former_target, self.target)
             store.cursor(self.target)  # from now on: events recorded after this are this target's
         self._thread.start()
 
@@ -151,14 +155,26 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
+def webhook_target(url: str, earlier: Sequence[str] = ()) -> str:
+    """A webhook's cursor name: its URL without user, password, query or fragment (nothing a secret could be
+    guessed from), and `#N` where webhooks before it in the config share that name."""
+    name = redact(url)
+    twins = sum(redact(other) == name for other in earlier)
+    return f"webhook:{name}" + (f"#{twins + 1}" if twins else "")
+
+
 class WebhookDelivery(Delivery):
     """HTTP POST of each event's JSON to the configured URL and nowhere else (redirects are failures); signed
     with HMAC-SHA256 of the body when a secret is configured; a user and password in the URL (or the password
     from the environment) go as HTTP Basic auth."""
 
-    def __init__(self, store_path: Path, config: WebhookConfig, index: int) -> None:
+    def __init__(self, store_path: Path, config: WebhookConfig, index: int, earlier: Sequence[str] = ()) -> None:
+        """`earlier`: the URLs of the webhooks before this one in the config."""
         self.config = config
-        self.target = f"webhook:{hashlib.sha256(config.url.encode()).hexdigest()[:16]}"  # no secret in the store
+        self.target = webhook_target(config.url, earlier)
+        # the cursor's name until December 2026: a hash of the whole URL, from which a password in it could
+        # be guessed offline; the store keeps none since
+        self.former_target = f"webhook:{hashlib.sha256(config.url.encode()).hexdigest()[:16]}"
         super().__init__(store_path)
         self._label = f"webhook #{index + 1} {redact(config.url)}"
         self._endpoint, self._authorization = basic_auth(config.url, config.password)
@@ -169,8 +185,7 @@ class WebhookDelivery(Delivery):
 
     @property
     def label(self) -> str:
-        """By its place in the config: the cursor's hash covers a password or key in the URL, and a weak
-        password could be guessed from it offline."""
+        """By its place in the config: short, for metrics and the API."""
         return f"webhook:{self.index + 1}"
 
     def send(self, run: int, event: Event) -> None:

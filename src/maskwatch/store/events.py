@@ -177,6 +177,11 @@ class EventStore:
         with self._guard() as db:
             return outbox.cursor(db, target)
 
+    def rename_cursor(self, former: str, target: str) -> None:
+        """The cursor of `former` goes on as `target` (a target renamed keeps its place in the outbox)."""
+        with self._guard() as db:
+            outbox.rename(db, former, target)
+
     def pending(self, target: str, source: str | None = None, limit: int = 100) -> list[tuple[int, Event]]:
         """Events after `target`'s cursor (of one source if given), oldest first."""
         where, params = outbox.after(self.cursor(target), source)

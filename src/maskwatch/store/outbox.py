@@ -23,6 +23,14 @@ def cursor(db: sqlite3.Connection, target: str) -> int:
         return last
 
 
+def rename(db: sqlite3.Connection, former: str, target: str) -> None:
+    """The cursor named `former` goes on as `target` (unless `target` has one already): a target renamed
+    keeps its place in the outbox."""
+    with transaction(db):
+        if db.execute("SELECT 1 FROM deliveries WHERE target = ?", (target,)).fetchone() is None:
+            db.execute("UPDATE deliveries SET target = ? WHERE target = ?", (target, former))
+
+
 def after(last_id: int, source: str | None) -> tuple[str, list[object]]:
     """A WHERE and its parameters for the events after `last_id` (of one source if given)."""
     clauses, params = ["id > ?"], [last_id]

@@ -4,6 +4,7 @@ folders, so no request can reach beyond them."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
@@ -17,11 +18,18 @@ CLIP_NAME = re.compile(r"[\w.-]+\.mp4")
 router = APIRouter()
 
 
+def _stored(folder: Path, name: str, pattern: re.Pattern[str]) -> Path | None:
+    """The file `name` in `folder` if maskwatch could have written it there: a plain file, not a link planted
+    in the folder to serve something else."""
+    path = folder / name
+    return path if pattern.fullmatch(name) and not path.is_symlink() and path.is_file() else None
+
+
 @router.get("/api/snapshots/{name}", responses={200: {"content": {"image/jpeg": {}}}})
 async def snapshot(name: str, site: SiteDep) -> FileResponse:
     """A stored face snapshot (names as in the events' `snapshot_url`)."""
-    path = snapshot_folder(site.store_path) / name
-    if not SNAPSHOT_NAME.fullmatch(name) or not path.is_file():
+    path = _stored(snapshot_folder(site.store_path), name, SNAPSHOT_NAME)
+    if path is None:
         raise HTTPException(404, "no such snapshot")
     return FileResponse(path, media_type="image/jpeg", headers=NO_STORE)
 
@@ -30,7 +38,7 @@ async def snapshot(name: str, site: SiteDep) -> FileResponse:
 async def clip(name: str, site: SiteDep) -> FileResponse:
     """An event's video clip (names as in the events' `clip_url`); 404 until it is written, a few seconds
     after its event."""
-    path = clip_folder(site.store_path) / name
-    if not CLIP_NAME.fullmatch(name) or not path.is_file():
+    path = _stored(clip_folder(site.store_path), name, CLIP_NAME)
+    if path is None:
         raise HTTPException(404, "no such clip (yet: a clip is written a few seconds after its event)")
     return FileResponse(path, media_type="video/mp4", headers=NO_STORE)
