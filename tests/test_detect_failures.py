@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -61,6 +62,32 @@ def frames_in(video: Path) -> int:
         count += 1
     capture.release()
     return count
+
+
+def variable_rate_mkv(path: Path, frames: int = 27) -> Path:
+    """H.264 frames mostly 50 ms apart, every third 17 ms: its container lists 60 fps, so OpenCV counts
+    duration x 60 = 61 frames where 27 cover the whole video."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=60)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        pts = 0
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i * 9 % 255, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, stream.time_base
+            container.mux(stream.encode(frame))
+            pts += 17 if i % 3 == 0 else 50
+        container.mux(stream.encode())
+    return path
+
+
+def test_a_variable_rate_video_read_to_its_end_is_no_failure(tmp_path: Path) -> None:
+    """Fewer frames than the container counts, but reaching its duration: whole, not 'cut short'."""
+    video = variable_rate_mkv(tmp_path / "vfr.mkv")
+    assert cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT) > 2 * frames_in(video)  # the miscount
+    result = run_detect(str(video), "--json", str(tmp_path / "faces.jsonl"), "--no-track")
+    assert result.returncode == 0 and failed_lines(result.stderr) == [], result.stderr
+    assert len((tmp_path / "faces.jsonl").read_text().splitlines()) == 27
 
 
 def test_a_video_cut_in_half_is_a_failure_and_keeps_its_frames(tmp_path: Path) -> None:

@@ -120,6 +120,7 @@ class FileSource(Source):
             self._fail(f"{path}: {_unopened_reason(path)}")
             return
         fps, index, length = _fps(capture), 0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        reached, gap = 0.0, 0.0  # the last frame's time, and the longest wait between two frames
         try:
             while True:
                 ok, bgr = capture.read()
@@ -127,12 +128,12 @@ class FileSource(Source):
                     break
                 rgb, seconds = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), capture.get(cv2.CAP_PROP_POS_MSEC) / 1000
                 yield Frame(rgb, str(path), index, seconds, relative, fps, True)
-                index += 1
+                index, reached, gap = index + 1, seconds, max(gap, seconds - reached) if index else 0.0
         finally:
             capture.release()
         if index == 0:
             self._fail(f"{path}: video has no readable frames")
-        elif index < length - max(2, length // 100):  # some containers miscount by a frame or two
+        elif index < length - max(2, length // 100) and not _ran_to_its_end(reached, gap, length, fps):
             self._fail(f"{path}: video ended after {index} of its {length} frames (cut short or damaged)")
 
 
@@ -274,6 +275,16 @@ class PacedFile(Source):
 
     def close(self) -> None:
         self._closed.set()
+
+
+def _ran_to_its_end(reached: float, gap: float, length: int, fps: float | None) -> bool:
+    """Whether the frames read cover the video's length in time. A container may count more frames than its
+    video holds (a variable frame rate: OpenCV then counts its duration times the highest rate), so fewer
+    frames than counted is a cut only where they stop short of the duration, by more than a frame's wait."""
+    if not fps:
+        return False
+    duration, step = length / fps, max(gap, 1 / fps)
+    return reached + step >= duration - 1 / fps - 0.01 * duration
 
 
 def _stream_name(url: str) -> str:
