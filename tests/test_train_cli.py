@@ -143,6 +143,19 @@ def test_one_of_three_classes_empty_stops_before_any_training(tiny_dataset, tmp_
     assert not (tmp_path / "o").exists()
 
 
+def test_a_class_with_one_image_is_refused_before_any_training(tiny_dataset, tmp_path, capsys):
+    """One image of a class goes to the test split, so the class would never be learnt: said, not trained."""
+    data = tmp_path / "three"
+    shutil.copytree(tiny_dataset, data)
+    (data / "mask_weared_incorrect").mkdir()
+    shutil.copy(next((data / "without_mask").glob("*.jpg")), data / "mask_weared_incorrect" / "only.jpg")
+    assert main(["train", str(data), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("maskwatch train: error: no training image of mask_weared_incorrect "
+                              "(images: mask_weared_incorrect 1)")
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_first_ctrl_c_waits_for_a_safe_point_and_a_second_one_does_not():
     import os
     import signal

@@ -118,6 +118,8 @@ def test_detect_and_evaluate_take_the_trained_detector(trained, tmp_path, capsys
                                       for p in (d / "annotations").glob("*.xml")], "annotated face"),
     (lambda d: write_scenes(d, 2) and [p.write_bytes(b"not a jpeg") for p in (d / "images").glob("*.jpg")],
      "annotated face"),
+    (lambda d: write_scenes(d, 2) and [p.write_text(_xml(p.stem + ".jpg", [(700, 500, 760, 560), (-90, 10, -5, 80)]))
+                                      for p in (d / "annotations").glob("*.xml")], "4 box(es) lie wholly outside"),
 ])
 def test_bad_scene_folders_are_one_line_errors(tmp_path: Path, capsys, make, message) -> None:
     scenes = tmp_path / "voc"

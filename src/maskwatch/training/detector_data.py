@@ -61,6 +61,7 @@ class SceneImages:
     collections: list[str] = field(default_factory=list)  # the VOC folder each scene came from
     skipped: list[str] = field(default_factory=list)
     without_faces: int = 0
+    outside: int = 0  # boxes that lie wholly outside their image: annotations that teach nothing
 
     @property
     def faces(self) -> int:
@@ -92,13 +93,22 @@ def load_scenes(scenes: Sequence[Scene]) -> SceneImages:
             log.warning("skipped %s", error)
             loaded.skipped.append(str(error))
             continue
+        boxes = np.array([b.box for b in scene.boxes], np.float32).reshape(-1, 4)
+        height, width = image.shape[:2]
+        inside = ((np.minimum(boxes[:, 2], width) - np.maximum(boxes[:, 0], 0) >= 1)
+                  & (np.minimum(boxes[:, 3], height) - np.maximum(boxes[:, 1], 0) >= 1))
+        loaded.outside += int((~inside).sum())
         loaded.images.append(image)
-        loaded.boxes.append(np.array([b.box for b in scene.boxes], np.float32).reshape(-1, 4))
+        loaded.boxes.append(boxes[inside])
         loaded.names.append(scene.image.name)
         loaded.collections.append(scene.image.parent.parent.name)
         loaded.without_faces += not scene.boxes
+    if loaded.outside:
+        log.warning("left out %d face box(es) that lie wholly outside their image", loaded.outside)
     if loaded.faces == 0:
-        raise DetectorDataError(f"none of the {len(scenes)} scenes has a readable image with an annotated face")
+        outside = f" ({loaded.outside} box(es) lie wholly outside their image)" if loaded.outside else ""
+        raise DetectorDataError(f"none of the {len(scenes)} scenes has a readable image with an annotated face"
+                                f"{outside}")
     return loaded
 
 

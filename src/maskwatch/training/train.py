@@ -202,7 +202,6 @@ def train(config: TrainConfig) -> dict:
     out = config.out
     names = read_group_tables(config.groups)
     data, sources = load_data(config)
-    out.mkdir(parents=True, exist_ok=True)
     keys, named = named_groups(data.samples, data.keys, names)
     if config.groups:
         log.info("groups tables named the group of %d of %d images", named, len(keys))
@@ -211,6 +210,13 @@ def train(config: TrainConfig) -> dict:
     strata = [Path(o).name for o in origins] if len(config.data_dirs) > 1 else None
     split: Split = group_split(data.labels, groups, seed=config.seed, strata=strata)
     classes = data.classes
+    unseen = [name for index, name in enumerate(classes) if not np.any(data.labels[split.train] == index)]
+    if unseen:  # a class with too few images (or groups) to reach the training split would never be learnt
+        counts = ", ".join(f"{name} {int(np.sum(data.labels == classes.index(name)))}" for name in unseen)
+        raise DatasetError(f"no training image of {', '.join(unseen)} (images: {counts}): give each class at "
+                           "least 3 images of different people or groups (a third or more goes to validation "
+                           "and test)")
+    out.mkdir(parents=True, exist_ok=True)
     log.info("%d images in %d groups (%d joined as exact copies or crops of one scene, %d as near-duplicates); "
              "split train %d / val %d / test %d", len(data.labels), groups.max() + 1, same_key, near,
              len(split.train), len(split.val), len(split.test))
