@@ -187,3 +187,23 @@ def test_a_paced_file_counts_its_loops_as_takes(tmp_path: Path) -> None:
         if len(frames) == 12:
             source.close()
     assert frames == [(i, i // 5) for i in range(12)]
+
+
+def test_a_mask_off_shows_the_face_without_its_mask() -> None:
+    """The snapshot of a state's event is the clearest face of the frames that made that state: a mask_off's is
+    bare, even when the masked face before it was clearer (here: sharper, where the bare one is blurred)."""
+    masked_first = _clip("off.mp4", 10, mask_from=0)
+    bare = [replace(frame, image=cv2.GaussianBlur(frame.image, (9, 9), 3)) for frame in _clip("off.mp4", 22)[10:]]
+    detector = MaskDetector("fast")
+    steps = _run(VideoAnalyzer(detector), masked_first + bare)
+    events = {e.kind: e for s in steps for e in s.events}
+    assert events["person_appeared"].state == "with_mask" and events["mask_off"].state == "without_mask"
+    classifier = detector.classifier
+
+    def label(crop: np.ndarray) -> str:
+        size = classifier.image_size
+        probs = classifier.predict(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)[None])[0]
+        return classifier.labels[int(np.argmax(probs))]
+
+    assert label(events["person_appeared"].face_image) == "with_mask"
+    assert label(events["mask_off"].face_image) == "without_mask"

@@ -76,7 +76,10 @@ class Person:
     streak: float = 0.0
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
     best_quality: float = -1.0
-    best_face: np.ndarray | None = None
+    best_face: np.ndarray | None = None  # the clearest face so far, whatever its label (person_left's snapshot)
+    run_quality: float = -1.0
+    run_face: np.ndarray | None = None  # the clearest face of the run of frames behind `candidate`
+    state_face: np.ndarray | None = None  # that of the run that made `state`: what its events show
     last: Face | None = None  # the latest classification, and in which frame
     classified_at: int = -1
 
@@ -250,9 +253,14 @@ class PersonTracker:
             if is_fresh:
                 self._keep_clearest(person, face, frame.image)
             # a state needs min_side, so an id too
-            previous = person.observe(face, self.settings, is_fresh, face.side >= self.min_side)
+            candidate, sized = person.candidate, face.side >= self.min_side
+            previous = person.observe(face, self.settings, is_fresh, sized)
+            if person.candidate != candidate:  # a new run of evidence begins: its faces are what it shows
+                person.run_quality, person.run_face = -1.0, None
+            if is_fresh and sized and face.label == person.candidate:
+                self._keep_run_face(person, face, frame.image)
             if previous is not None:
-                person.state_since = frame.time
+                person.state_since, person.state_face = frame.time, person.run_face
             if previous is not None and not person.announced:
                 person.announced = True
                 events.append(self.event("person_appeared", person, frame, face))
@@ -266,8 +274,17 @@ class PersonTracker:
     def _keep_clearest(self, person: Person, face: Face, image: np.ndarray) -> None:
         quality = _quality(face)
         if self.snapshots and quality > person.best_quality:
-            size = int(min(SNAPSHOT_MAX, max(32, face.side * (1 + 2 * SNAPSHOT_MARGIN))))
-            person.best_quality, person.best_face = quality, face_crop(image, face.box, size, SNAPSHOT_MARGIN)
+            person.best_quality, person.best_face = quality, self._snapshot(face, image)
+
+    @staticmethod
+    def _snapshot(face: Face, image: np.ndarray) -> np.ndarray:
+        size = int(min(SNAPSHOT_MAX, max(32, face.side * (1 + 2 * SNAPSHOT_MARGIN))))
+        return face_crop(image, face.box, size, SNAPSHOT_MARGIN)
+
+    def _keep_run_face(self, person: Person, face: Face, image: np.ndarray) -> None:
+        quality = _quality(face)
+        if self.snapshots and quality > person.run_quality:
+            person.run_quality, person.run_face = quality, self._snapshot(face, image)
 
     def _left(self, frame: Frame) -> list[Event]:
         """person_left for everyone unseen for longer than `lost_seconds`."""
@@ -308,7 +325,10 @@ class PersonTracker:
         return [p for p in self._persons.values() if p.id is not None]
 
     def event(self, kind: str, person: Person, frame: Frame, face: Face | None, **extra) -> Event:
-        """An event of `person` at `frame`, with this frame's confidence in their state and their clearest face."""
+        """An event of `person` at `frame`, with this frame's confidence in their state and a face: for an
+        event about their state (appeared, mask off or on, alert), the clearest face of the frames that made
+        it, so a mask_off shows the face without its mask; for person_left, their clearest face of all."""
         confidence = None if face is None else face.probs.get(person.state)
+        shown = person.state_face if kind != "person_left" and person.state_face is not None else person.best_face
         return Event(kind, person.id, frame.source, frame.index, frame.time, _now(frame, self._live), person.state,
-                     person.box, confidence, face_image=person.best_face, **extra)
+                     person.box, confidence, face_image=shown, **extra)
