@@ -4,7 +4,9 @@ event, the page's API serves it, and `--check` refuses clips on a site that keep
 
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,9 +14,13 @@ import av
 import numpy as np
 
 import maskwatch.commands
+from maskwatch.core.events import Event
+from maskwatch.core.frame import Frame
 from maskwatch.monitor.config import load
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
 from maskwatch.store import EventStore
+from maskwatch.video.analysis import Step
+from maskwatch.video.clips import ClipRecorder, ClipSettings
 from tests.services import Watch, door_clip, free_port, wait_until
 
 SITE = """store = "events.db"
@@ -57,7 +63,8 @@ def test_an_alert_gets_a_clip_of_the_seconds_around_it(tmp_path: Path) -> None:
     alert = next(e for e in events if e.kind == "alert")
     assert [e.clip for e in events if e.kind != "alert"] == [None, None]  # only alerts, by default
     clip = Path(alert.clip)
-    assert clip.parent == tmp_path / "events.clips" and clip.name == f"door-p1-f{alert.frame}-alert.mp4"
+    assert clip.parent == tmp_path / "events.clips"
+    assert re.fullmatch(rf"door-\d{{17}}-p1-f{alert.frame}-alert\.mp4", clip.name), clip.name  # wall clock, ms
     assert clip.is_file() and oct(clip.stat().st_mode & 0o777) == "0o600"
     codec, frames, seconds = _frames(clip)
     assert codec == "h264" and len(frames) >= 10 and 1.5 <= seconds <= 2.5  # 1 s before, 1 s after
@@ -114,3 +121,29 @@ def test_the_page_api_serves_the_clip_of_an_alert(tmp_path: Path) -> None:
         assert site.get("/api/clips/events.db").status_code == 404
     finally:
         site.stop()
+
+
+def test_a_restarted_worker_never_reuses_a_clip_name(tmp_path: Path) -> None:
+    """A worker killed before it wrote a clip leaves no file; the next run numbers persons and frames from 1
+    again, and its clip still gets a name of its own, so no event plays another's video."""
+    settings = ClipSettings(before_s=1.0, after_s=1.0, kinds=("alert",), boxes=False, blur_faces=False)
+    names = []
+    for wall_time in ("2026-12-06T10:00:00.000+00:00", "2026-12-06T10:05:00.000+00:00"):  # two runs
+        recorder = ClipRecorder(tmp_path / "events.clips", settings)  # the first is killed: never closed
+        frame = Frame(np.zeros((48, 64, 3), np.uint8), "door", 14, 1.4, Path("door"), 10.0, True)
+        alert = Event("alert", 1, "door", 14, 1.4, wall_time, "without_mask", (1.0, 1.0, 9.0, 9.0), 0.9)
+        recorder.push(Step(frame, [], [alert]))
+        names.append(alert.clip)
+    assert names[0] != names[1] and not any((tmp_path / "events.clips").iterdir())
+
+
+def test_retention_keeps_a_clip_another_kept_event_names(tmp_path: Path) -> None:
+    events = _watch(tmp_path)
+    alert = next(e for e in events if e.kind == "alert")
+    later = replace(alert, id=None, wall_time=(datetime.now().astimezone() + timedelta(days=1)).isoformat(),
+                    clip=str(Path(alert.clip).relative_to(tmp_path)))  # as a worker names it
+    with EventStore(tmp_path / "events.db") as store:
+        store.add(later)
+        deleted = store.delete_older_than(datetime.now().astimezone() + timedelta(seconds=1))
+        assert deleted.events == len(events) and [e.clip for e in store.events()] == [alert.clip]
+    assert Path(alert.clip).is_file()

@@ -41,6 +41,7 @@ def delete_rows(db: sqlite3.Connection, version: int, where: str, params: Sequen
         if version >= REVIEWS_SINCE:
             db.execute("DELETE FROM reviews WHERE event NOT IN (SELECT id FROM events)")
         unused = [s for s in old if db.execute("SELECT 1 FROM events WHERE snapshot = ?", (s,)).fetchone() is None]
+        clips = [c for c in clips if db.execute("SELECT 1 FROM events WHERE clip = ?", (c,)).fetchone() is None]
     return Unused(deleted, unused, clips)
 
 

@@ -10,6 +10,7 @@ not; with `blur_faces`, each face is pixelated before the frame is kept, so no f
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -115,11 +116,14 @@ class ClipRecorder:
 
     def _start(self, event: Event, now: float) -> Path:
         self.folder.mkdir(mode=0o700, exist_ok=True)
-        stem = f"{event.source}-p{event.person}-f{event.frame}-{event.kind}"
+        # the wall clock to the millisecond: a worker restarted after a crash numbers persons and frames from 1
+        # again, and a clip it never finished leaves no file to step around
+        stamp = re.sub(r"\D", "", event.wall_time[:23])
+        stem = f"{event.source}-{stamp}-p{event.person}-f{event.frame}-{event.kind}"
         path = self.folder / f"{stem}.mp4"
         taken = {clip.path for clip in self._pending}
         index = 1
-        while path.exists() or path in taken:  # person and frame numbers start again when a worker restarts
+        while path.exists() or path in taken:
             index += 1
             path = self.folder / f"{stem}-{index}.mp4"
         self._pending.append(_Clip(path, now + self.settings.after_s, list(self._recent)))
