@@ -15,6 +15,7 @@ import numpy as np
 
 import maskwatch.commands
 from maskwatch.core.events import Event
+from maskwatch.core.faces import Face
 from maskwatch.core.frame import Frame
 from maskwatch.monitor.config import load
 from maskwatch.monitor.worker import WorkerSettings, watch_camera
@@ -147,3 +148,24 @@ def test_retention_keeps_a_clip_another_kept_event_names(tmp_path: Path) -> None
         deleted = store.delete_older_than(datetime.now().astimezone() + timedelta(seconds=1))
         assert deleted.events == len(events) and [e.clip for e in store.events()] == [alert.clip]
     assert Path(alert.clip).is_file()
+
+
+def test_frames_the_motion_gate_skipped_keep_the_faces_blurred(tmp_path: Path) -> None:
+    """A still frame (not looked at) carries no faces of its own: the faces of the frame before are blurred."""
+    settings = ClipSettings(before_s=1.0, after_s=0.5, kinds=("alert",), boxes=False, blur_faces=True)
+    recorder = ClipRecorder(tmp_path / "events.clips", settings)
+    picture = np.random.default_rng(0).integers(0, 255, (240, 320, 3), np.uint8)
+    face = Face((100.0, 60.0, 180.0, 160.0), 0.9)
+    alert = Event("alert", 1, "door", 0, 0.0, "2026-12-06T10:00:00.000+00:00", "without_mask", face.box, 0.9)
+    for index in range(8):
+        frame = Frame(picture, "door", index, index / 10, Path("door"), 10.0, True)
+        recorder.push(Step(frame, [face], [alert]) if index == 0 else Step(frame, [], [], still=True))
+    recorder.close()
+    frames = _frames(Path(tmp_path / alert.clip))[1]
+    inside, outside = (slice(75, 145), slice(115, 165)), (slice(180, 230), slice(220, 300))
+
+    def detail(image: np.ndarray, region) -> float:
+        return float(np.abs(np.diff(image[region].astype(int), axis=1)).mean())
+
+    assert len(frames) >= 5
+    assert all(detail(f, inside) < 0.3 * detail(f, outside) for f in frames)

@@ -4,7 +4,9 @@ A camera keeps its last `before_s` seconds of frames (JPEG-compressed in memory:
 frames is about 3 MB, where raw frames would be 70 MB). An event of a chosen kind (an alert, by default)
 names its clip at once, so the event is recorded and delivered with the clip's path; the clip goes on for
 `after_s` more seconds and is then encoded in a thread and put in place atomically. Boxes are drawn or
-not; with `blur_faces`, each face is pixelated before the frame is kept, so no face is ever stored.
+not; with `blur_faces`, each face maskwatch found or follows is pixelated before the frame is kept (on a
+frame the motion gate skipped, those of the frame before). A face it never found (smaller than it
+detects, or turned away) is not: docs/site.md says so.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ class ClipRecorder:
     def __init__(self, folder: Path, settings: ClipSettings, zones: tuple[Zone, ...] = ()) -> None:
         self.folder, self.settings, self.zones = folder, settings, zones
         self._recent: deque[tuple[float, bytes]] = deque()
+        self._boxes: list[tuple[float, float, float, float]] = []  # the faces of the last frame looked at
         self._pending: list[_Clip] = []
         self._writers: list[threading.Thread] = []
 
@@ -103,8 +106,10 @@ class ClipRecorder:
 
     def _prepared(self, step: Step) -> bytes:
         image = step.frame.image
+        if not step.still:  # a frame the motion gate skipped shows the faces of the frame before it
+            self._boxes = [face.box for face in step.faces]
         if self.settings.blur_faces:
-            image = blur_faces(image, [face.box for face in step.faces])
+            image = blur_faces(image, self._boxes)
         if self.settings.boxes:
             image = draw(image, step.faces, None, self.zones)
         height, width = image.shape[:2]
