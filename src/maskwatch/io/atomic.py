@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -42,3 +43,8 @@ def atomic_save(path: str | Path, save: Callable[[Path], None]) -> None:
     """Let `save` write to a temporary path (same suffix), then move it into place."""
     with atomic_path(path) as tmp:
         save(tmp)
+
+
+def write_failure(error: OSError) -> str:
+    """Why a file could not be written, in words: a full disk said as such (not as errno 28)."""
+    return "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else error.strerror or str(error)

@@ -3,6 +3,7 @@ of the store (schema, rows, runs, snapshots, outbox, reviews, queries, retention
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,16 @@ from maskwatch.store.db import EventStoreError, epoch, reason
 from maskwatch.store.retention import Deleted, delete_rows, delete_strays, unlink_media, used_names
 from maskwatch.store.rows import Row, insert, row_of, select, to_event
 from maskwatch.store.schema import ADDED_IN, REVIEWS_SINCE, connect
-from maskwatch.store.snapshots import SnapshotWriter, clip_folder, snapshot_folder, stored_file, stored_path
+from maskwatch.store.snapshots import (
+    SnapshotNotWritten,
+    SnapshotWriter,
+    clip_folder,
+    snapshot_folder,
+    stored_file,
+    stored_path,
+)
+
+log = logging.getLogger(__name__)
 
 
 class EventStore:
@@ -81,12 +91,18 @@ class EventStore:
         return self._run
 
     def add(self, event: Event) -> Event:
-        """Write the snapshot, then the row, and commit: the event with its `id` and `snapshot` set. If the row
-        cannot be written (a full disk), a snapshot written for it goes too: no face is kept without its row."""
+        """Write the snapshot, then the row, and commit: the event with its `id` and `snapshot` set. A snapshot
+        that cannot be written (a full disk) is logged, and the event recorded without it; if the row cannot
+        be written, a snapshot written for it goes too: no face is kept without its row."""
         with self._lock:
             run = self.run
-            snapshot, written = (self._writer.for_event(event, run) if self.snapshots and event.face_image is not None
-                                 else (None, False))
+            snapshot, written = None, False
+            if self.snapshots and event.face_image is not None:
+                try:
+                    snapshot, written = self._writer.for_event(event, run)
+                except SnapshotNotWritten as error:  # the event matters more than its picture
+                    log.error("%s; the %s event of person %d of %s is recorded without it", error, event.kind,
+                              event.person, event.source)
             row = row_of(event, run, snapshot)
             try:
                 with self._guard() as db:

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from maskwatch.core.events import Event
-from maskwatch.io.atomic import atomic_path
+from maskwatch.io.atomic import atomic_path, write_failure
 from maskwatch.store.db import EventStoreError
 
 SNAPSHOT_BLOCKS = 8  # a blurred snapshot keeps this many blocks across: colours stay, no face does
@@ -49,6 +49,10 @@ def stored_path(folder: Path, stored: str | None) -> str | None:
     return None if stored is None else str(stored_file(folder, stored))
 
 
+class SnapshotNotWritten(EventStoreError):
+    """A snapshot file that could not be written (a full disk): its event is recorded without it."""
+
+
 class SnapshotWriter:
     """Writes each person's clearest face once: the last file written per person is remembered while the
     producer still holds the same array."""
@@ -82,6 +86,9 @@ class SnapshotWriter:
             os.chmod(self.folder, 0o700)  # whatever the umask
         except FileExistsError:
             pass
+        except OSError as error:
+            why = write_failure(error)
+            raise SnapshotNotWritten(f"{self.folder}: cannot make the snapshot folder: {why}") from error
         name, n = f"{stem}.jpg", 2
         while (self.folder / name).exists():  # persons and frames restart with each video of a run
             name, n = f"{stem}-{n}.jpg", n + 1
@@ -95,5 +102,6 @@ class SnapshotWriter:
                 os.chmod(tmp, 0o600)
                 tmp.write_bytes(jpeg.tobytes())
         except OSError as error:
-            raise EventStoreError(f"{self.folder / name}: cannot write the snapshot ({error})") from error
+            why = write_failure(error)
+            raise SnapshotNotWritten(f"{self.folder / name}: cannot write the snapshot: {why}") from error
         return f"{self.folder.name}/{name}"

@@ -24,7 +24,7 @@ import numpy as np
 from maskwatch.core.events import Event
 from maskwatch.core.zones import Zone
 from maskwatch.io.annotate import draw
-from maskwatch.io.atomic import atomic_path
+from maskwatch.io.atomic import atomic_path, write_failure
 from maskwatch.io.mp4 import VideoFileWriter
 from maskwatch.video.analysis import Step
 
@@ -159,4 +159,4 @@ def _write(clip: _Clip) -> None:
                 writer.close()
         clip.path.chmod(0o600)
     except OSError as error:
-        log.error("could not write the clip %s: %s", clip.path, error)
+        log.error("could not write the clip %s: %s", clip.path, write_failure(error))
