@@ -121,6 +121,7 @@ class Subscriber:
         import paho.mqtt.client as mqtt
 
         self.messages: list[tuple[str, dict | bytes]] = []
+        self.arrived: list[float] = []  # time.monotonic() of each message
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         self.client.on_connect = lambda client, *_: client.subscribe([(topic, 1) for topic in topics])
@@ -136,6 +137,7 @@ class Subscriber:
             payload = message.payload
         with self.lock:
             self.messages.append((message.topic, payload))
+            self.arrived.append(time.monotonic())
 
     def events(self) -> list[dict]:
         with self.lock:

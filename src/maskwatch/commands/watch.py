@@ -67,7 +67,9 @@ EXAMPLES = """examples:
   maskwatch events events.db --summary  people per hour from the store the site writes
 """
 RETENTION_EVERY_S = 3600.0
-STATUS_EVERY_S = 5.0  # retained MQTT status of each camera
+STATUS_EVERY_S = 5.0  # retained MQTT status of each camera, and its picture
+STATUS_CHANGE_S = 0.25  # how often a change of who is in view is looked for: sent at once (a 2 s visit counts)
+STATUS_GAP_S = 1.0  # but a camera's status at most once a second
 TODAY_EVERY_S = 60.0  # the people of today in it, from the store
 DRAIN_S = 5.0  # on a clean stop, how long deliveries may go on sending what waits
 
@@ -111,23 +113,34 @@ def _people_today(config: WatchConfig) -> dict[str, dict]:
 
 def _housekeeping(config: WatchConfig, days: float | None, supervisor: Supervisor, mqtt: list[MqttDelivery],
                   stop: threading.Event) -> None:
-    """Retained camera status (with the people of today, counted again every minute) and picture on MQTT every
-    few seconds; retention every hour."""
+    """Retained camera status on MQTT (with the people of today, counted again every minute): at once when who
+    is in view changes (at most one a second), else every few seconds with the picture; retention every
+    hour."""
     next_retention = time.monotonic() + RETENTION_EVERY_S
     next_today, today = time.monotonic(), {}
-    while not stop.wait(STATUS_EVERY_S):
-        if mqtt and time.monotonic() >= next_today:
-            next_today = time.monotonic() + TODAY_EVERY_S
+    next_full = time.monotonic()
+    sent: dict[str, tuple[float, dict]] = {}  # per camera: when its status went out, and who was in view
+    while not stop.wait(STATUS_CHANGE_S):
+        now, full = time.monotonic(), time.monotonic() >= next_full
+        if full:
+            next_full = now + STATUS_EVERY_S
+        if mqtt and now >= next_today:
+            next_today = now + TODAY_EVERY_S
             try:
                 today = _people_today(config)
             except Exception:
                 log.exception("counting today's people failed; trying again in a minute")
         for delivery in mqtt:
-            status = supervisor.status[delivery.camera]
-            delivery.publish_status({**status.to_json(), **({"today": today[delivery.camera]}
-                                                            if delivery.camera in today else {})})
-            delivery.publish_picture(status.jpeg)
-        if time.monotonic() >= next_retention:
+            status = supervisor.status[delivery.camera].to_json()
+            at, in_view = sent.get(delivery.camera, (-STATUS_EVERY_S, None))
+            changed = (status.get("in_view") or {}) != in_view and now - at >= STATUS_GAP_S
+            if full or changed:
+                sent[delivery.camera] = now, dict(status.get("in_view") or {})
+                delivery.publish_status({**status, **({"today": today[delivery.camera]}
+                                                       if delivery.camera in today else {})})
+            if full:
+                delivery.publish_picture(supervisor.status[delivery.camera].jpeg)
+        if now >= next_retention:
             next_retention += RETENTION_EVERY_S
             try:
                 _retain(config, days)

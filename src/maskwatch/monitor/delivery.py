@@ -278,7 +278,7 @@ class MqttDelivery(Delivery):
             return
         if self.config.discovery:
             for topic, payload in discovery_messages(self.config.discovery_prefix, self.camera, self.status_topic,
-                                                     self.picture_topic):
+                                                     self.events_topic, self.picture_topic):
                 client.publish(topic, payload, qos=1, retain=True)
         self.publish_status(self._status)
 
@@ -304,8 +304,8 @@ class MqttDelivery(Delivery):
     def stop(self, drain_s: float = 0.0) -> None:
         super().stop(drain_s)
         if self.client.is_connected():  # a clean disconnect sends no will: say offline ourselves
-            self.client.publish(self.status_topic, json.dumps({**self._status, "state": "offline"}), qos=1,
-                                retain=True).wait_for_publish(timeout=2)
+            offline = {**self._status, "state": "offline", "in_view": {}}  # no one is seen by a camera that is off
+            self.client.publish(self.status_topic, json.dumps(offline), qos=1, retain=True).wait_for_publish(timeout=2)
         self.client.disconnect()
         self.client.loop_stop()
 

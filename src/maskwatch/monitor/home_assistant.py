@@ -3,8 +3,9 @@ appear in Home Assistant without YAML.
 
 For each camera, retained config messages under `<discovery prefix>/<component>/maskwatch_<camera>/<entity>/
 config`: people in view by state, people today and compliance today (sensors read from the camera's
-retained status topic), "someone non-compliant in view" (a binary sensor), and the live picture (an MQTT
-camera on `<prefix>/<camera>/picture`). Each is available while the status says the camera is not offline:
+retained status topic), "someone non-compliant in view" (a binary sensor), every event as an event entity
+(its type: alert, mask_off ...; an automation triggers on it with no MQTT of its own), and the live picture
+(an MQTT camera on `<prefix>/<camera>/picture`). Each is available while the status says the camera is not offline:
 the broker's last will sets it offline if `watch` dies.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 
 from maskwatch.core.classes import INCORRECT, UNKNOWN, WITH_MASK, WITHOUT_MASK
+from maskwatch.core.events import EVENT_KINDS
 
 # (entity, name, template over the status JSON, unit)
 SENSORS = (
@@ -31,6 +33,9 @@ SENSORS = (
 NON_COMPLIANT_IN_VIEW = (f"{{{{ 'ON' if value_json.in_view.get('{WITHOUT_MASK}', 0) + "
                          f"value_json.in_view.get('{INCORRECT}', 0) > 0 else 'OFF' }}}}")
 AVAILABLE = "{{ 'offline' if value_json.state == 'offline' else 'online' }}"
+# the payload of an event entity: its type, and what an automation may want of it as attributes
+EVENT = ("{{ {'event_type': value_json.kind, 'person': value_json.person, 'state': value_json.state, "
+         "'zones': value_json.zones, 'duration_s': value_json.duration_s, 'id': value_json.id} | tojson }}")
 
 
 def node_id(camera: str) -> str:
@@ -38,7 +43,7 @@ def node_id(camera: str) -> str:
     return f"maskwatch_{camera.replace('.', '_').replace('-', '_')}"
 
 
-def discovery_messages(discovery_prefix: str, camera: str, status_topic: str,
+def discovery_messages(discovery_prefix: str, camera: str, status_topic: str, events_topic: str,
                        picture_topic: str | None) -> list[tuple[str, str]]:
     """(topic, JSON payload) of every retained config message of one camera; `picture_topic` None: no
     camera entity (the site keeps no faces)."""
@@ -59,6 +64,9 @@ def discovery_messages(discovery_prefix: str, camera: str, status_topic: str,
     messages.append(config("binary_sensor", "non_compliant_in_view", {
         "name": "Someone non-compliant in view", "state_topic": status_topic, "value_template": NON_COMPLIANT_IN_VIEW,
         "device_class": "problem"}))
+    # each event (an alert, a mask off ...) as a Home Assistant event: an automation triggers on its type
+    messages.append(config("event", "events", {"name": "Events", "state_topic": events_topic,
+                                               "event_types": list(EVENT_KINDS), "value_template": EVENT}))
     if picture_topic is not None:
         messages.append(config("camera", "picture", {"name": "Live picture", "topic": picture_topic}))
     return messages
