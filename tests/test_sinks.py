@@ -209,3 +209,16 @@ def test_draw_tags_scale_with_the_image(shape: tuple[int, int, int]) -> None:
     )
     tag_height = rows.max() - rows.min() + 1
     assert 0.04 * height < tag_height < 0.15 * height  # readable, yet not covering the face
+
+
+def test_the_summary_reads_as_english() -> None:
+    """One image, one face, one video frame: no '1 images'; no judged person: 'none judged', not '-'."""
+    summary = Summary()
+    summary.add(image_frame("a.jpg"), [Face((0, 0, 1, 1), 0.9, "with_mask", state="with_mask")])
+    summary.add(video_frames("v.mp4", 1)[0], [], [_event("person_appeared", 1, "unknown"),
+                                                  _event("person_left", 1, "unknown")])
+    text = summary.format(1.0)
+    assert text.startswith("1 image and 1 video frame in 1.0 s") and "\n1 face: with_mask 1" in text
+    assert "compliant at last sighting none judged;" in text and "1 person:" in text
+    summary.add(image_frame("b.jpg"), [])
+    assert summary.format(1.0).startswith("2 images and 1 video frame")

@@ -206,9 +206,10 @@ class Summary:
         """A few lines for stderr."""
         d = self.as_dict(elapsed_seconds)
         speed = f" ({d['fps']:.1f} per second)" if d["fps"] else ""
-        lines = [f"{d['images']} images and {d['frames']} video frames in {d['seconds']:.1f} s{speed}"]
+        lines = [f"{counted(d['images'], 'image')} and {counted(d['frames'], 'video frame')} in "
+                 f"{d['seconds']:.1f} s{speed}"]
         states = ", ".join(f"{state} {n}" for state, n in d["per_state"].items())
-        line = f"{d['faces']} faces" + (f": {states}" if states else "")
+        line = counted(d["faces"], "face") + (f": {states}" if states else "")
         if d["without_mask_share"] is not None:
             wrong = " or wearing it wrong" if INCORRECT in d["per_state"] else ""
             line += f"; {d['without_mask_share']:.0%} of those judged without a mask{wrong}"
@@ -223,9 +224,15 @@ def _people_line(counts: dict) -> str:
     n = counts["people"]
     last = ", ".join(f"{state} {k}" for state, k in counts["people_by_last_state"].items() if k or state != INCORRECT)
     share = counts["compliant_at_last_sighting"]
+    compliant = ("none judged" if share is None else f"{share:.0%}")
     return (f"{n} {'person' if n == 1 else 'people'}: by last state {last}; compliant at last sighting "
-            f"{'-' if share is None else f'{share:.0%}'}; {counts['people_ever_non_compliant']} ever non-compliant "
+            f"{compliant}; {counts['people_ever_non_compliant']} ever non-compliant "
             "(without a mask or wearing it wrong at some time)")
+
+
+def counted(n: int, thing: str) -> str:
+    """`1 image`, `2 images`: a count with its noun."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def _share(counts: Counter[str]) -> float | None:
