@@ -222,3 +222,22 @@ def test_the_summary_reads_as_english() -> None:
     assert "compliant at last sighting none judged;" in text and "1 person:" in text
     summary.add(image_frame("b.jpg"), [])
     assert summary.format(1.0).startswith("2 images and 1 video frame")
+
+
+def test_small_faces_get_short_tags() -> None:
+    """A crowd's 20 px face gets a short, smaller tag ("no mask 91%", as the serve page shows) where the full
+    one ("#3 without_mask 91%") would run over three of its neighbours; a large face keeps the full tag."""
+    probs = {"without_mask": 0.91, "with_mask": 0.09}
+    small = Face((100, 100, 120, 124), 0.8, "without_mask", 0.91, probs, state="without_mask", person=3)
+    assert tag_text(small, short=True) == "no mask 91%" and tag_text(small) == "#3 without_mask 91%"
+    image = np.full((480, 640, 3), 90, np.uint8)
+
+    def tag_width(face: Face) -> int:
+        top = int(face.box[1])
+        drawn = draw(image, [face])[max(0, top - 30):top - 2]
+        return int((np.abs(drawn.astype(int) - COLOURS["without_mask"]).sum(axis=2) < 10).any(axis=0).sum())
+
+    full = cv2.getTextSize("#3 without_mask 91%", cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)[0][0]
+    assert tag_width(small) < 0.6 * full
+    large = Face((100, 100, 300, 340), 0.8, "without_mask", 0.91, probs, state="without_mask", person=3)
+    assert tag_width(large) >= full

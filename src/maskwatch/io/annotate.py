@@ -12,6 +12,8 @@ from maskwatch.core.classes import UNKNOWN
 from maskwatch.core.faces import Face
 from maskwatch.core.zones import Zone
 
+SMALL_FACE = 40  # px wide on a 640 px frame: a face narrower gets a short, smaller tag
+SHORT_NAMES = {"with_mask": "mask", "without_mask": "no mask", "mask_weared_incorrect": "worn wrong", "unknown": "?"}
 # RGB, since frames are RGB; grey: a face that cannot be judged ("unknown") or is not labelled.
 COLOURS: dict[str | None, tuple[int, int, int]] = {
     "with_mask": (0, 170, 0),
@@ -46,7 +48,10 @@ def draw(image: np.ndarray, faces: Sequence[Face], fps: float | None = None, zon
         colour = COLOURS.get(state, COLOURS["mask_weared_incorrect"])
         x1, y1, x2, y2 = np.clip(np.round(face.box), 0, [width - 1, height - 1] * 2).astype(int).tolist()
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
-        _tag(out, tag_text(face), x1, y1, colour, scale, text_thickness)
+        if x2 - x1 < SMALL_FACE * unit:  # a crowd's faces: short tags, which overlap less (as the serve page)
+            _tag(out, tag_text(face, short=True), x1, y1, colour, 0.75 * scale, text_thickness)
+        else:
+            _tag(out, tag_text(face), x1, y1, colour, scale, text_thickness)
     if fps is not None:
         _tag(out, f"{fps:.1f} fps", 0, 0, (0, 0, 0), scale, text_thickness)
     return out
@@ -63,14 +68,16 @@ def drawn_counts(faces: Sequence[Face]) -> dict[str, int]:
     return dict(Counter(drawn_state(face) or UNKNOWN for face in faces))
 
 
-def tag_text(face: Face) -> str:
-    """"#3 with_mask 97%": the person, the state, and this frame's evidence for that state."""
+def tag_text(face: Face, short: bool = False) -> str:
+    """"#3 with_mask 97%": the person, the state, and this frame's evidence for that state; `short`: "mask
+    97%", "no mask 91%", "?" for a small face."""
     state = drawn_state(face)
     evidence = face.score if state is None else face.probs.get(state, face.confidence if state == face.label
                                                              else None)
-    person = "" if face.person is None else f"#{face.person}"
+    person = "" if face.person is None or short else f"#{face.person}"
     share = "" if evidence is None or state == "unknown" else f"{evidence:.0%}"
-    return " ".join(part for part in (person, state or "face", share) if part)
+    name = SHORT_NAMES.get(state or "", state or "face") if short else state or "face"
+    return " ".join(part for part in (person, name, share) if part)
 
 
 def _tag(out: np.ndarray, text: str, x: int, y: int, colour: tuple, scale: float, thickness: int) -> None:
