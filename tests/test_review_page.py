@@ -145,3 +145,51 @@ def test_review_api_refuses_bad_filters(tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MASKWATCH_TOKEN", raising=False)
+
+
+SITE_PAGE = """(() => document.body && document.documentElement && ({
+  width: document.documentElement.scrollWidth,
+  text: document.body.innerText,
+  times: [...document.querySelectorAll('#events tr')].map(tr => tr.children[1].textContent),
+  links: [...document.querySelectorAll('#events tr a')].map(a => a.getAttribute('href')),
+  labels: [...document.querySelectorAll('#chart text')].map(t => t.textContent),
+}))()"""
+
+
+def test_the_site_page_reads_on_a_phone_and_links_each_event_to_its_review(tmp_path: Path) -> None:
+    """At 390 px the site page is no wider than the phone; its words say what they count (no 'Outbox', no
+    bare 'dropped'); the chart names the hour running now; events are newest first by time, each a link to
+    /review?event=ID, which opens that event, says how long an alert's person was in its state, and says
+    'no' for an event not reviewed."""
+    door_clip(tmp_path / "door.mp4")
+    port = free_port()
+    (tmp_path / "site.toml").write_text(f'store = "events.db"\n[http]\nport = {port}\n[[camera]]\nname = "door"\n'
+                                        'source = "door.mp4"\nloop = true\n[[alert]]\nstate = "without_mask"\n'
+                                        'after_s = 0.5\n')
+    site = Watch(tmp_path / "site.toml", port=port)
+    try:
+        site.wait_running()
+        wait_until(lambda: site.get("/api/review?kind=alert").json()["events"], 60, "an alert")
+        with chromium(f"{site.base}/", tmp_path) as page:
+            page.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+            page.call("Page.reload")
+            shown = wait_for(lambda: (s := page.evaluate(SITE_PAGE)) and s["links"] and s, 30, "event rows")
+            assert shown["width"] <= 390, shown["width"]
+            assert "Waiting to be sent" in shown["text"] and "Outbox" not in shown["text"]
+            assert "frames skipped" in shown["text"] and "dropped" not in shown["text"]
+            assert shown["labels"][-1] == "now"
+            events = site.get("/api/events?limit=30").json()
+            newest_first = sorted(events, key=lambda e: (e["wall_time"], e["id"]), reverse=True)
+            assert shown["links"] == [f"/review?event={e['id']}" for e in newest_first]
+        alert = site.get("/api/review?kind=alert").json()["events"][0]
+        (tmp_path / "again").mkdir()
+        with chromium(f"{site.base}/review?event={alert['id']}", tmp_path / "again") as page:
+            loaded = "document.getElementById('position') && " + PAGE_STATE  # the page may still be arriving
+            wait_for(lambda: (s := page.evaluate(loaded)) and s["title"].endswith(f"event {alert['id']}"), 30,
+                     "the linked event opened")
+            lasted = page.evaluate("document.getElementById('lasted').textContent")
+            assert lasted.endswith("s without mask") and float(lasted.split()[0]) >= 0.5
+            wait_for(lambda: page.evaluate(PAGE_STATE)["rows"], 30, "rows")
+            assert {row["cells"][8] for row in page.evaluate(PAGE_STATE)["rows"]} == {"no"}
+    finally:
+        site.stop()

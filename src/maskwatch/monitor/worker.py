@@ -99,10 +99,10 @@ class _Report:
         return message
 
 
-def _view(step: Step, fps: float, zones: tuple = ()) -> dict:
+def _view(step: Step, zones: tuple = ()) -> dict:
     """The annotated JPEG of a frame (its zones drawn), with the faces it draws by state: what the page says
     is in view is what its picture shows, taken from the same frame."""
-    image = draw(step.frame.image, step.faces, fps, zones)
+    image = draw(step.frame.image, step.faces, None, zones)  # the page says the fps beside it: one number
     h, w = image.shape[:2]
     if w > VIEW_WIDTH:
         image = cv2.resize(image, (VIEW_WIDTH, round(h * VIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
@@ -173,7 +173,7 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
         report.step(step)
         if report.last_frame >= next_view:
             next_view = report.last_frame + VIEW_EVERY_S
-            send(_view(step, report.rate.rate(), camera.zones))
+            send(_view(step, camera.zones))
 
     try:
         for step in analyze(frames(), analyzer):

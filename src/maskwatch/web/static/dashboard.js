@@ -41,7 +41,9 @@ function drawCameras(cameras) {
       element("span", { class: "state", "data-state": camera.state }, camera.state),
       element("span", { class: "fps" }, `${camera.fps.toFixed(1)} fps`),
       element("span", { class: "in-view muted" }, `in view: ${inView}`),
-      element("span", { class: "muted" }, `dropped ${camera.dropped} · reconnects ${camera.reconnects} · restarts ${camera.restarts}`),
+      element("span", { class: "muted", title: "frames skipped: the camera sent them faster than they could be " +
+        "looked at (the newest is always taken); reconnects: the stream dropped and came back; restarts: the " +
+        "camera's process was started again" }, `frames skipped ${camera.dropped} · reconnects ${camera.reconnects} · restarts ${camera.restarts}`),
     );
     if (camera.node) info.append(element("span", { class: "muted node" }, `Ray node ${camera.node.slice(0, 8)}`));
     card.dataset.frames = camera.frames;
@@ -79,24 +81,32 @@ function drawToday(data) {
       }
       y -= h;
     }
-    if (i % 3 === 0) group.append(element("svg:text", { x: i * width + 2, y: 196 }, hour.hour.slice(11, 16)));
+    const last = i === data.hours.length - 1;  // the hour running now, always named
+    if (last || (i % 3 === 0 && i < data.hours.length - 2)) {
+      group.append(element("svg:text", { x: i * width + 2, y: 196 }, last ? "now" : hour.hour.slice(11, 16)));
+    }
     chart.append(group);
   });
 }
 
 function eventRow(e) {
   const row = element("tr", { "data-id": e.id, class: e.kind === "alert" ? "alert" : "" });
+  row.addEventListener("click", () => { location.href = `/review?event=${e.id}`; });  // the event's own page
   const picture = element("td");
   if (e.snapshot_url) picture.append(element("img", { src: e.snapshot_url, alt: `person ${e.person}` }));
   const state = element("td");
   state.append(element("span", { class: `tag ${e.state}` }, stateName(e.state)));
-  row.append(picture, element("td", {}, new Date(e.wall_time).toLocaleString()), element("td", {}, e.source),
+  const time = element("td");
+  time.append(element("a", { href: `/review?event=${e.id}` }, new Date(e.wall_time).toLocaleString()));
+  row.append(picture, time, element("td", {}, e.source),
              element("td", {}, String(e.person)), element("td", { class: "kind" }, e.kind.replace("_", " ")), state);
   return row;
 }
 
 function drawEvents(events) {
-  // Rows already shown are kept (events never change), so their snapshots load once.
+  // Newest first by when they happened (cameras record in their own time, so ids are not in that order);
+  // rows already shown are kept (events never change), so their snapshots load once.
+  events.sort((a, b) => new Date(b.wall_time) - new Date(a.wall_time) || b.id - a.id);
   const shown = new Map([...$("events").children].map((row) => [row.dataset.id, row]));
   $("events").replaceChildren(...events.map((e) => shown.get(String(e.id)) || eventRow(e)));
 }

@@ -63,13 +63,14 @@ function row(event) {
     element("td", {}, `#${event.person}`), element("td", {}, event.kind.replace("_", " ")),
     element("td", { class: `tag ${event.state}` }, NAMES[event.state] || event.state),
     element("td", {}, (event.zones || []).join(", ")), element("td", {}, event.clip_url ? "▶" : ""),
-    element("td", { class: "reviewed" }, event.review ? "✓" : ""));
+    element("td", { class: "reviewed" }, event.review ? "✓" : "no"));
   tr.addEventListener("click", () => show(event.id));
   return tr;
 }
 
 async function show(id) {
   chosen = id;
+  history.replaceState(null, "", `/review?event=${id}`);  // each event has an address of its own
   for (const tr of document.querySelectorAll("#events tr")) tr.classList.toggle("chosen", tr.dataset.id === String(id));
   const { event, timeline } = await api(`/api/events/${id}`);
   $("detail-title").textContent = `${event.kind.replace("_", " ")} · person #${event.person} · event ${event.id}`;
@@ -86,6 +87,8 @@ async function show(id) {
   $("state").textContent = NAMES[event.state] || event.state;
   $("state").className = `tag ${event.state}`;
   $("zones").textContent = (event.zones || []).join(", ") || "–";
+  $("lasted-row").hidden = event.duration_s == null;  // an alert: how long the person had been in its state
+  $("lasted").textContent = event.duration_s == null ? "" : `${event.duration_s.toFixed(1)} s ${NAMES[event.state] || event.state}`;
   $("reviewed").textContent = reviewText(event.review);
   const mark = $("mark");
   mark.textContent = event.review ? "Mark not reviewed" : "Mark reviewed";
@@ -104,3 +107,5 @@ form.addEventListener("submit", (event) => { event.preventDefault(); page = 1; l
 $("previous").addEventListener("click", () => { page = Math.max(1, page - 1); load(); });
 $("next").addEventListener("click", () => { page = Math.min(pages, page + 1); load(); });
 load();
+const linked = Number(new URLSearchParams(location.search).get("event"));  // /review?event=ID opens it
+if (linked > 0) show(linked);
