@@ -13,10 +13,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
@@ -119,7 +121,15 @@ class ProcessSupervisor(Supervisor):
         process = self._context.Process(target=run_camera, args=(self.settings(camera, records=True), send,
                                                                  os.getpid()),
                                         name=f"maskwatch-{camera.name}", daemon=False)
-        process.start()
+        # A Ctrl-C reaches the whole process group, a starting worker too, which would die mid-import with a
+        # traceback: the child starts with SIGINT blocked (the mask is inherited) and ignores it before it
+        # unblocks it (run_camera); here a Ctrl-C of those milliseconds waits, and is taken when unblocked.
+        resource_tracker.ensure_running()  # started inside the window, it would unblock SIGINT on its way out
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         send.close()  # the child holds the writing end: reads end with EOF when it dies
         worker.process, worker.conn, worker.started, worker.restart_at = process, receive, time.monotonic(), None
         status = self.status[camera.name]

@@ -197,6 +197,7 @@ def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
     camera = settings.camera
     logging.basicConfig(level=settings.log_level, format=f"[{camera.name}] %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us in order
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while this process started
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
