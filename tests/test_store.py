@@ -125,8 +125,9 @@ def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> N
                         source="cam 2"))
     code, out, _ = cli(str(db))
     lines = out.splitlines()
-    assert code == 0 and len(lines) == 3 and lines[0].split() == ["id", "wall_time", "source", "person", "kind",
-                                                                 "state", "confidence", "snapshot"]
+    assert code == 0 and len(lines) == 3 and lines[0].split() == ["id", "wall_time", "video_time", "source",
+                                                                 "person", "kind", "state", "confidence", "snapshot"]
+    assert lines[1].split()[2] == "0:00.3"  # 0.28 s into the video, not only when the run processed it
     assert lines[1].index("person_appeared") == lines[2].index("person_left")  # aligned columns
     assert "0.93" in lines[1] and "EVENTS.snapshots/run1-p1-f7.jpg" in lines[1]
 

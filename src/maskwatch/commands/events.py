@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from maskwatch.core.classes import INCORRECT
 from maskwatch.core.errors import InvalidInput
-from maskwatch.core.events import EVENT_KINDS
+from maskwatch.core.events import EVENT_KINDS, Event
 
 DESCRIPTION = """\
 List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
@@ -94,6 +94,18 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+WALL_CLOCK_FROM = 10**8  # seconds: 1973 as a clock, three years into a video
+
+
+def video_time(event: Event) -> str | None:
+    """Where in its video a file's event happened ("1:02.4"); None for a camera's, whose time is the clock's.
+    A file's events carry the seconds into it, a camera's the epoch seconds of the wall clock."""
+    if event.time >= WALL_CLOCK_FROM:
+        return None
+    minutes, seconds = divmod(event.time, 60)
+    return f"{int(minutes)}:{seconds:04.1f}"
+
+
 def _cell(value: object) -> str:
     return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
 
@@ -161,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         if not events:
             print("no events", file=sys.stderr)
             return 0
-        header = ("id", "wall_time", "source", "person", "kind", "state", "confidence", "snapshot")
-        print(_table(header, [(e.id, e.wall_time, e.source, e.person, e.kind, e.state, e.confidence, e.snapshot)
-                              for _, e in events], numeric={0, 3, 6}))
+        header = ("id", "wall_time", "video_time", "source", "person", "kind", "state", "confidence", "snapshot")
+        print(_table(header, [(e.id, e.wall_time, video_time(e), e.source, e.person, e.kind, e.state, e.confidence,
+                               e.snapshot) for _, e in events], numeric={0, 2, 4, 7}))
     return 0
