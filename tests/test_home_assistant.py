@@ -30,7 +30,8 @@ def test_cameras_appear_in_home_assistant_by_discovery(tmp_path: Path) -> None:
     door_clip(tmp_path / "door.mp4", seconds_in=6.0)
     port = free_port()
     (tmp_path / "site.toml").write_text(f'store = "events.db"\n[http]\nport = {port}\n[[camera]]\nname = "door"\n'
-                                        f'source = "door.mp4"\nloop = true\n[mqtt]\nport = {broker.port}\n')
+                                        f'source = "door.mp4"\nloop = true\n[mqtt]\nport = {broker.port}\n'
+                                        '[[alert]]\nstate = "without_mask"\nafter_s = 1\n')
     site = Watch(tmp_path / "site.toml", port=port)
     try:
         site.wait_running()
@@ -39,18 +40,19 @@ def test_cameras_appear_in_home_assistant_by_discovery(tmp_path: Path) -> None:
             with subscriber.lock:
                 return {topic: payload for topic, payload in subscriber.messages if topic.startswith(prefix)}
 
-        configs = wait_until(lambda: len(found := messages("homeassistant/")) >= 9 and found, 30, "discovery configs")
+        configs = wait_until(lambda: len(found := messages("homeassistant/")) >= 10 and found, 30, "discovery configs")
         assert sorted(configs) == sorted([
             *(f"homeassistant/sensor/maskwatch_door/{entity}/config" for entity in (
                 "in_view_with_mask", "in_view_without_mask", "in_view_mask_weared_incorrect", "in_view_unknown",
                 "people_today", "compliance_today")),
             "homeassistant/binary_sensor/maskwatch_door/non_compliant_in_view/config",
+            "homeassistant/binary_sensor/maskwatch_door/alerting/config",
             "homeassistant/event/maskwatch_door/events/config",
             "homeassistant/camera/maskwatch_door/picture/config"])
         ids = {config["unique_id"] for config in configs.values()}
         assert all("object_id" not in c and c["default_entity_id"] == f"{t.split('/')[1]}.{c['unique_id']}"
                    for t, c in configs.items())  # object_id is deprecated since Home Assistant 2025.10
-        assert len(ids) == 9 and all(c["device"]["identifiers"] == ["maskwatch_door"] for c in configs.values())
+        assert len(ids) == 10 and all(c["device"]["identifiers"] == ["maskwatch_door"] for c in configs.values())
         # every event is a Home Assistant event of its kind: an automation triggers on event_type "alert"
         events = configs["homeassistant/event/maskwatch_door/events/config"]
         assert events["state_topic"] == "maskwatch/door/events" and "alert" in events["event_types"]
@@ -73,6 +75,11 @@ def test_cameras_appear_in_home_assistant_by_discovery(tmp_path: Path) -> None:
         assert render(sensors["in_view_with_mask"]["value_template"], status) == "0"
         assert render(sensors["non_compliant_in_view"]["value_template"], status) == "ON"
         assert render(sensors["non_compliant_in_view"]["availability_template"], status) == "online"
+        # the alert rule's own judgement: on once the bare face has been so for its after_s (1 s)
+        alerting = wait_until(lambda: (s := messages(status_topic).get(status_topic)) and s.get("alerting") and s,
+                              60, "a status with someone past the alert rule")
+        assert render(sensors["alerting"]["value_template"], alerting) == "ON"
+        assert render(sensors["alerting"]["value_template"], {**alerting, "alerting": 0}) == "OFF"
         # today's people come from the store within a minute of the first person leaving
         status = wait_until(lambda: (s := messages(status_topic).get(status_topic)) and s.get("today", {}).get(
             "people") and s, 120, "today's people in the status")
@@ -86,7 +93,7 @@ def test_cameras_appear_in_home_assistant_by_discovery(tmp_path: Path) -> None:
     offline = wait_until(lambda: (s := messages(status_topic).get(status_topic)) and s["state"] == "offline" and s,
                          30, "the offline status")
     assert render(sensors["in_view_unknown"]["availability_template"], offline) == "offline"
-    assert offline.get("in_view") == {}  # a camera that is off shows no one in view
+    assert offline.get("in_view") == {} and offline.get("alerting") == 0  # a camera that is off sees no one
     subscriber.close()
     broker.stop()
 

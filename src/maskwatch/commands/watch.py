@@ -119,7 +119,7 @@ def _housekeeping(config: WatchConfig, days: float | None, supervisor: Superviso
     next_retention = time.monotonic() + RETENTION_EVERY_S
     next_today, today = time.monotonic(), {}
     next_full = time.monotonic()
-    sent: dict[str, tuple[float, dict]] = {}  # per camera: when its status went out, and who was in view
+    sent: dict[str, tuple[float, tuple]] = {}  # per camera: when its status went out, who was in view, alerting
     while not stop.wait(STATUS_CHANGE_S):
         now, full = time.monotonic(), time.monotonic() >= next_full
         if full:
@@ -132,10 +132,10 @@ def _housekeeping(config: WatchConfig, days: float | None, supervisor: Superviso
                 log.exception("counting today's people failed; trying again in a minute")
         for delivery in mqtt:
             status = supervisor.status[delivery.camera].to_json()
-            at, in_view = sent.get(delivery.camera, (-STATUS_EVERY_S, None))
-            changed = (status.get("in_view") or {}) != in_view and now - at >= STATUS_GAP_S
-            if full or changed:
-                sent[delivery.camera] = now, dict(status.get("in_view") or {})
+            seen = (dict(status.get("in_view") or {}), status.get("alerting", 0))
+            at, before = sent.get(delivery.camera, (-STATUS_EVERY_S, None))
+            if full or (seen != before and now - at >= STATUS_GAP_S):
+                sent[delivery.camera] = now, seen
                 delivery.publish_status({**status, **({"today": today[delivery.camera]}
                                                        if delivery.camera in today else {})})
             if full:

@@ -304,7 +304,8 @@ class MqttDelivery(Delivery):
     def stop(self, drain_s: float = 0.0) -> None:
         super().stop(drain_s)
         if self.client.is_connected():  # a clean disconnect sends no will: say offline ourselves
-            offline = {**self._status, "state": "offline", "in_view": {}}  # no one is seen by a camera that is off
+            # a camera that is off sees no one
+            offline = {**self._status, "state": "offline", "in_view": {}, "alerting": 0}
             self.client.publish(self.status_topic, json.dumps(offline), qos=1, retain=True).wait_for_publish(timeout=2)
         self.client.disconnect()
         self.client.loop_stop()

@@ -3,7 +3,8 @@ appear in Home Assistant without YAML.
 
 For each camera, retained config messages under `<discovery prefix>/<component>/maskwatch_<camera>/<entity>/
 config`: people in view by state, people today and compliance today (sensors read from the camera's
-retained status topic), "someone non-compliant in view" (a binary sensor), every event as an event entity
+retained status topic), "someone non-compliant in view" and "someone past an alert rule" (its states, zones
+and after_s; binary sensors), every event as an event entity
 (its type: alert, mask_off ...; an automation triggers on it with no MQTT of its own), and the live picture
 (an MQTT camera on `<prefix>/<camera>/picture`). Each is available while the status says the camera is not offline:
 the broker's last will sets it offline if `watch` dies.
@@ -33,6 +34,7 @@ SENSORS = (
 NON_COMPLIANT_IN_VIEW = (f"{{{{ 'ON' if value_json.in_view.get('{WITHOUT_MASK}', 0) + "
                          f"value_json.in_view.get('{INCORRECT}', 0) > 0 else 'OFF' }}}}")
 AVAILABLE = "{{ 'offline' if value_json.state == 'offline' else 'online' }}"
+ALERTING = "{{ 'ON' if (value_json.alerting | default(0)) > 0 else 'OFF' }}"
 # the payload of an event entity: its type, and what an automation may want of it as attributes
 EVENT = ("{{ {'event_type': value_json.kind, 'person': value_json.person, 'state': value_json.state, "
          "'zones': value_json.zones, 'duration_s': value_json.duration_s, 'id': value_json.id} | tojson }}")
@@ -63,6 +65,10 @@ def discovery_messages(discovery_prefix: str, camera: str, status_topic: str, ev
                 for entity, name, template, unit in SENSORS]
     messages.append(config("binary_sensor", "non_compliant_in_view", {
         "name": "Someone non-compliant in view", "state_topic": status_topic, "value_template": NON_COMPLIANT_IN_VIEW,
+        "device_class": "problem"}))
+    # the alert rules' own judgement (their states, zones and after_s): on while someone is past a rule
+    messages.append(config("binary_sensor", "alerting", {
+        "name": "Someone past an alert rule", "state_topic": status_topic, "value_template": ALERTING,
         "device_class": "problem"}))
     # each event (an alert, a mask off ...) as a Home Assistant event: an automation triggers on its type
     messages.append(config("event", "events", {"name": "Events", "state_topic": events_topic,

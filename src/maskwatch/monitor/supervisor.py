@@ -45,6 +45,7 @@ class CameraStatus:
     counts: Counter = field(default_factory=Counter)  # frames, still, dropped, reconnects, gap_s, restarts, events:*,
     # seen:*
     in_view: dict[str, int] = field(default_factory=dict)
+    alerting: int = 0  # persons in view who meet an alert rule (its states, zones and after_s)
     last_exit: str | None = None
     updated: float = field(default_factory=time.time)
     jpeg: bytes | None = field(default=None, repr=False)
@@ -53,7 +54,8 @@ class CameraStatus:
         return {"name": self.name, "state": self.state, "pid": self.pid, "node": self.node, "fps": self.fps,
                 "frames": self.counts["frames"], "still": self.counts["still"], "dropped": self.counts["dropped"],
                 "reconnects": self.counts["reconnects"], "gap_s": round(self.counts["gap_s"], 1),
-                "restarts": self.counts["restarts"], "in_view": self.in_view, "last_exit": self.last_exit,
+                "restarts": self.counts["restarts"], "in_view": self.in_view, "alerting": self.alerting,
+                "last_exit": self.last_exit,
                 "updated": self.updated}
 
 
@@ -89,7 +91,7 @@ class Supervisor:
         if message["kind"] == "events":
             record_events(self.store, name, message["events"])
         elif message["kind"] == "view":
-            status.jpeg, status.in_view = message["jpeg"], message["in_view"]
+            status.jpeg, status.in_view, status.alerting = message["jpeg"], message["in_view"], message["alerting"]
         else:
             status.state, status.fps = message["state"], message["fps"]
             status.counts.update(message["counts"])
@@ -165,7 +167,7 @@ class ProcessSupervisor(Supervisor):
         while worker.conn is not None and worker.conn.poll():  # read what it said before it died
             self._read(worker)
         code, worker.process = process.exitcode, None
-        status.pid, status.fps, status.in_view = None, 0.0, {}
+        status.pid, status.fps, status.in_view, status.alerting = None, 0.0, {}, 0
         if code == 0:
             status.state = "ended"
             log.info("camera %s: its file ended", worker.camera.name)

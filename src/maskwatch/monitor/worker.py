@@ -99,7 +99,7 @@ class _Report:
         return message
 
 
-def _view(step: Step, zones: tuple = ()) -> dict:
+def _view(step: Step, zones: tuple = (), alerting: int = 0) -> dict:
     """The annotated JPEG of a frame (its zones drawn), with the faces it draws by state: what the page says
     is in view is what its picture shows, taken from the same frame."""
     image = draw(step.frame.image, step.faces, None, zones)  # the page says the fps beside it: one number
@@ -107,7 +107,7 @@ def _view(step: Step, zones: tuple = ()) -> dict:
     if w > VIEW_WIDTH:
         image = cv2.resize(image, (VIEW_WIDTH, round(h * VIEW_WIDTH / w)), interpolation=cv2.INTER_AREA)
     jpeg = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])[1].tobytes()
-    return {"kind": "view", "jpeg": jpeg, "in_view": drawn_counts(step.faces)}
+    return {"kind": "view", "jpeg": jpeg, "in_view": drawn_counts(step.faces), "alerting": alerting}
 
 
 def record_events(store: EventStore, camera: str, events: list[Event]) -> None:
@@ -173,7 +173,7 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
         report.step(step)
         if report.last_frame >= next_view:
             next_view = report.last_frame + VIEW_EVERY_S
-            send(_view(step, camera.zones))
+            send(_view(step, camera.zones, analyzer.alerts.alerting if analyzer.alerts else 0))
 
     try:
         for step in analyze(frames(), analyzer):

@@ -39,11 +39,12 @@ class Alerts:
         self._source: str | None = None
         self._person_last: dict[tuple[int, int], float] = {}  # (rule, person) -> time of the last alert
         self._camera_last: dict[int, float] = {}  # rule -> time of the last alert on this source
+        self.alerting = 0  # persons of the last frame who meet a rule (state, zones, after_s), cooldowns aside
 
     def check(self, frame: Frame, persons: PersonTracker) -> list[Event]:
         if frame.source != self._source:  # person ids start again with each source
             self._source, self._person_last, self._camera_last = frame.source, {}, {}
-        events, now = [], frame.time
+        events, now, meeting = [], frame.time, set()
         height, width = frame.image.shape[:2]
         for index, rule in enumerate(self.rules):
             for person in persons.in_view():
@@ -52,9 +53,12 @@ class Alerts:
                 if rule.zones and not set(rule.zones) & set(zones_of(person.box, self.zones, width, height)):
                     continue
                 held = now - person.state_since
+                if held >= rule.after_s:
+                    meeting.add(person.id)
                 if (held < rule.after_s or now - self._person_last.get((index, person.id), -math.inf) < rule.cooldown_s
                         or now - self._camera_last.get(index, -math.inf) < rule.camera_cooldown_s):
                     continue
                 self._person_last[(index, person.id)] = self._camera_last[index] = now
                 events.append(persons.event("alert", person, frame, person.last, duration_s=held))
+        self.alerting = len(meeting)
         return events
