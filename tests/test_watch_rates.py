@@ -24,8 +24,7 @@ from maskwatch.monitor.prometheus import registry
 from maskwatch.monitor.supervisor import ProcessSupervisor, Supervisor
 from tests.services import MOSQUITTO, Mosquitto, Subscriber, Watch, door_clip, free_port, wait_until
 
-BACKGROUND = 90  # door_clip's grey: a view with nobody in it is this, but for its fps tag
-FPS_TAG = (40, 120)  # rows and columns of the fps tag, top left
+BACKGROUND = 90  # door_clip's grey: a view with nobody in it is this
 DRAWN_PIXELS = 1000  # a box and its tag are 2,600 pixels or more of the state's colour; noise is under 100
 
 
@@ -191,9 +190,7 @@ class ViewRecorder(ProcessSupervisor):
 
 
 def rgb(image_bgr: np.ndarray) -> np.ndarray:
-    image = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
-    image[:FPS_TAG[0], :FPS_TAG[1]] = BACKGROUND
-    return image
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
 def state_pixels(image: np.ndarray) -> dict[str, int]:
@@ -228,7 +225,8 @@ def test_people_in_view_are_those_the_live_view_draws(tmp_path: Path) -> None:
     finally:
         supervisor.stop()
     views = [(jpeg, in_view) for jpeg, in_view in supervisor.shown if jpeg is not None]
-    assert len({jpeg for jpeg, _ in views}) >= 15
+    # views of the empty doorway are alike to the byte (the live view draws no fps of its own)
+    assert len(views) >= 15 and len({jpeg for jpeg, _ in views}) >= 5
     drawn = [drawn_states(jpeg, frames) for jpeg, _ in views]
     assert {"without_mask"} in drawn and set() in drawn  # the astronaut, bare-faced, comes and goes
     disagree = [(in_view, states) for (_, in_view), states in zip(views, drawn, strict=True) if set(in_view) != states]
