@@ -14,6 +14,7 @@ import pytest
 from maskwatch.commands import main
 from maskwatch.data.voc import holdout, scan_scenes
 from tests.conftest import N_FRAMES, SHARED, needs_shared
+from tests.test_docs import SCORE_TOLERANCE, example_after
 
 FACE_KEYS = {"box", "score", "label", "confidence", "probs", "person", "state"}
 STATES = {"unknown", "with_mask", "without_mask"}
@@ -52,6 +53,13 @@ def test_default_input_writes_annotated_image_json_and_summary(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images"] == 1 and summary["faces"] == 1 and summary["per_state"] == {"without_mask": 1}
     assert face["state"] == "without_mask" and face["person"] is None  # a single image has no persons
+    shown = example_after("A record of `--json`:")  # docs/detect.md's example is what this printed
+    assert Path(record["source"]).parts[-3:] == Path(shown["source"]).parts[-3:] and record["events"] == shown["events"]
+    [documented] = shown["faces"]
+    assert [face[k] for k in ("label", "person", "state")] == [documented[k] for k in ("label", "person", "state")]
+    assert face["box"] == pytest.approx(documented["box"], abs=1.5)  # bfloat16 and 8-bit arithmetic differ by CPU
+    assert face["score"] == pytest.approx(documented["score"], abs=SCORE_TOLERANCE)
+    assert face["probs"] == pytest.approx(documented["probs"], abs=0.01)
 
 
 def test_a_drawn_on_mask_is_seen(tmp_path):

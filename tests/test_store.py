@@ -117,6 +117,22 @@ def test_filters(tmp_path: Path) -> None:
         assert [json.loads(line)["person"] for line in out.splitlines()] == [2, 4]
 
 
+def test_review_search_leaves_out_visits_never_judged(tmp_path: Path) -> None:
+    """A person seen too briefly to judge leaves an `unknown` arrival and departure: nothing to review."""
+    with EventStore(tmp_path / "e.db", snapshots=False) as store:
+        store.add(event("person_appeared", 1, state="unknown"))
+        store.add(event("person_left", 1, state="unknown"))
+        store.add(event("person_appeared", 2, state="unknown"))  # judged later: its unknown arrival stays
+        store.add(event("mask_off", 2, state="without_mask", previous_state="unknown"))
+        store.add(event("person_appeared", 1, state="unknown", source="other"))  # the same id on another camera
+        store.add(event("mask_on", 1, state="with_mask", source="other", previous_state="unknown"))
+        persons = lambda **f: [(e.source, e.person, e.kind) for _, e in store.search(**f)[1]]  # noqa: E731
+        assert len(persons()) == 6
+        assert persons(unjudged=False) == [("other", 1, "mask_on"), ("other", 1, "person_appeared"),
+                                           ("cam", 2, "mask_off"), ("cam", 2, "person_appeared")]
+        assert store.search(unjudged=False)[0] == 4
+
+
 def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> None:
     db = tmp_path / "EVENTS.db"
     with EventStore(db) as store:

@@ -148,10 +148,12 @@ class EventStore:
     def search(self, kind: str | Sequence[str] | None = None, source: str | None = None,
                since: datetime | None = None, until: datetime | None = None, zone: str | None = None,
                state: str | None = None, reviewed: bool | None = None, limit: int = 50,
-               offset: int = 0) -> tuple[int, list[tuple[int, Event]]]:
+               offset: int = 0, unjudged: bool = True) -> tuple[int, list[tuple[int, Event]]]:
         """For review: how many events pass the filters (those of `events_with_run`, and a zone the event
-        names, its state, whether it was reviewed), and a page of them, newest first."""
-        where, params = queries.review_filters(kind, source, since, until, zone, state, reviewed, self._version)
+        names, its state, whether it was reviewed, whether visits never judged count), and a page of them,
+        newest first."""
+        where, params = queries.review_filters(kind, source, since, until, zone, state, reviewed, self._version,
+                                               unjudged)
         with self._guard() as db:
             total = queries.count(db, where, params)
         return total, self._select(where, [*params, int(limit), int(offset)], "ORDER BY id DESC LIMIT ? OFFSET ?")

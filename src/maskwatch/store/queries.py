@@ -65,9 +65,10 @@ def filters(kind: str | Sequence[str] | None, source: str | None, since: datetim
 
 def review_filters(kind: str | Sequence[str] | None, source: str | None, since: datetime | None,
                    until: datetime | None, zone: str | None, state: str | None, reviewed: bool | None,
-                   version: int) -> tuple[str, list[object]]:
+                   version: int, unjudged: bool = True) -> tuple[str, list[object]]:
     """`filters`, and a zone the event names, its state, whether it was reviewed (none was, in a store older
-    than reviews)."""
+    than reviews); without `unjudged`, no event of a visit whose person was never judged (each such visit is
+    an `unknown` arrival and departure, nothing to review)."""
     clauses, params = _filter_clauses(kind, source, since, until)
     if zone is not None:  # zones is a JSON list of names: the name in quotes, LIKE's wildcards escaped
         clauses.append("zones LIKE ? ESCAPE '\\'")
@@ -79,6 +80,10 @@ def review_filters(kind: str | Sequence[str] | None, source: str | None, since: 
         clauses.append(f"id {'' if reviewed else 'NOT '}IN (SELECT event FROM reviews)")
     elif reviewed:
         clauses.append("0")
+    if not unjudged:
+        clauses.append("(state != 'unknown' OR EXISTS (SELECT 1 FROM events AS visit WHERE visit.run = events.run "
+                       "AND visit.source = events.source AND visit.person = events.person "
+                       "AND visit.state != 'unknown'))")
     return _where(clauses), params
 
 

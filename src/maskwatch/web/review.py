@@ -30,10 +30,11 @@ async def page() -> FileResponse:
 @router.get("/api/review")
 async def search(site: SiteDep, camera: str | None = None, zone: str | None = None, kind: str | None = None,
                  state: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                 reviewed: bool | None = None, page: int = Query(1, ge=1, le=SQLITE_INT // 200),
+                 reviewed: bool | None = None, unjudged: bool = False, page: int = Query(1, ge=1, le=SQLITE_INT // 200),
                  per_page: int = Query(PER_PAGE, ge=1, le=200)) -> dict:
     """Events newest first, filtered (all given filters hold), a page at a time; each with its review;
-    and the cameras, zones, kinds and states to filter by."""
+    and the cameras, zones, kinds and states to filter by. Visits whose person was never judged (an
+    `unknown` arrival and departure) are left out unless `unjudged`."""
     if kind is not None and kind not in EVENT_KINDS:
         raise HTTPException(422, f"kind must be one of {', '.join(EVENT_KINDS)}")
     if state is not None and state not in STATES:
@@ -42,7 +43,7 @@ async def search(site: SiteDep, camera: str | None = None, zone: str | None = No
     def read() -> dict:
         with EventStore.open_existing(site.store_path) as store:
             total, found = store.search(kind, camera, since, until, zone, state, reviewed, per_page,
-                                        (page - 1) * per_page)
+                                        (page - 1) * per_page, unjudged)
             events = with_review(store, found)
         return {"events": events, "total": total, "page": page, "pages": max(1, -(-total // per_page)),
                 "per_page": per_page, "cameras": list(site.supervisor.status), "zones": list(site.zones),
