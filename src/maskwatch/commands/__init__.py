@@ -19,6 +19,9 @@ from maskwatch.core.version import VERSION
 log = logging.getLogger("maskwatch")
 
 # the user's files: a path that is not there, not a folder, or not readable by them
+# libraries whose INFO lines are theirs, not the command's ("generated new fontManager", TensorFlow's "Assets
+# written to" a temporary folder): heard with -v only
+CHATTY_LOGGERS = ("absl", "tensorflow", "matplotlib", "h5py")
 FILE_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 COMMANDS = {"train": train, "train-detector": train_detector, "evaluate": evaluate, "mine": mine, "detect": detect,
             "bench": bench, "serve": serve, "events": events, "watch": watch, "synth": synth}
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     if not args.verbose:
         _quiet_opencv()
+        for chatty in CHATTY_LOGGERS:
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command].run(args)
     except (MaskwatchError, *FILE_ERRORS) as error:

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from maskwatch.commands.options import positive
+from maskwatch.commands.options import needs_tensorflow, positive
 from maskwatch.core.errors import InvalidInput
 from maskwatch.io.annotate import draw
 from maskwatch.io.images import decode_image
@@ -417,6 +417,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [str(clip) for clip in args.clip if not clip.is_file()]
     if missing:
         raise FileNotFoundError(f"--clip: no such file: {', '.join(missing)}")
+    needs_tensorflow(args.verbose)  # the Keras comparison
     report = run_bench(scenes, args.model, args.keras_model, args.frames, args.clip, args.repeat)
     print(json.dumps(report) if args.json else format_bench(report))
     return 0

@@ -22,12 +22,13 @@ def positive(kind: type[int] | type[float], zero: bool = False):
     return parse
 
 
-def needs_tensorflow(quiet: bool) -> None:
-    """Training's one-line error where TensorFlow (the `train` extra) is missing."""
+def needs_tensorflow(verbose: bool) -> None:
+    """Training's one-line error where TensorFlow (the `train` extra) is missing. TensorFlow's absl announces
+    oneDNN twice on import, whatever TF_CPP_MIN_LOG_LEVEL says: heard only with -v."""
     from maskwatch.core.errors import Unavailable
     from maskwatch.vision.native_stderr import muted_stderr
 
-    with muted_stderr(quiet):  # TensorFlow's absl announces oneDNN on import, whatever TF_CPP_MIN_LOG_LEVEL
+    with muted_stderr(not verbose):
         try:
             import tensorflow  # noqa: F401
         except ImportError as error:

@@ -77,7 +77,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.epochs + args.fine_tune_epochs == 0:
         raise InvalidInput("--epochs and --fine-tune-epochs are both 0: nothing to train")
-    needs_tensorflow(args.quiet)
+    needs_tensorflow(args.verbose)
     from maskwatch.training.train import TrainConfig, train
 
     config = TrainConfig(args.data_dirs, args.out, args.scenes, _mapping(args.map), args.skip, args.epochs,

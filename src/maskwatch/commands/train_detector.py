@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    needs_tensorflow(args.quiet)
+    needs_tensorflow(args.verbose)
     from maskwatch.evaluation.detection import evaluate_scenes
     from maskwatch.training.detector_data import Augment
     from maskwatch.training.train_detector import DetectorTrainConfig, train_detector

@@ -36,6 +36,7 @@ from maskwatch.data.split import Split, group_split
 from maskwatch.evaluation.classification import classification_metrics, format_metrics
 from maskwatch.io.atomic import atomic_save, atomic_write_bytes, atomic_write_json
 from maskwatch.io.interrupt import deferred_interrupt
+from maskwatch.io.progress import progress
 from maskwatch.training.weights import weights_path
 from maskwatch.vision.judge import DEFAULT_RULE
 
@@ -161,6 +162,28 @@ def _best_checkpoint(path: Path):
     return BestCheckpoint()
 
 
+def _epoch_progress(epochs: int):
+    import keras
+
+    class EpochProgress(keras.callbacks.Callback):
+        """A bar per epoch on stderr headed "Epoch E/N" (off under -q), then a line of its numbers: Keras's own
+        bar writes ANSI codes to stdout, where the command's result goes."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.bar = progress(total=self.params.get("steps"), desc=f"Epoch {epoch + 1}/{epochs}", unit="step",
+                                leave=False)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.bar.update(1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.close()
+            log.info("epoch %d/%d: %s", epoch + 1, epochs,
+                     ", ".join(f"{name.replace('_', ' ')} {value:.4f}" for name, value in (logs or {}).items()))
+
+    return EpochProgress()
+
+
 def reject_effect(data: LoadedData, classes: list[str], split: Split, origins: np.ndarray, probs: dict[str, np.ndarray]
                   ) -> dict:
     """What a reject class (not_a_face) does on the validation and test items: the share of each source's faces
@@ -229,6 +252,7 @@ def train(config: TrainConfig) -> dict:
                             sample_weights)
     val_ds = make_dataset(data, split.val, config.batch_size)
     checkpoint = _best_checkpoint(out / "model.keras")
+    epoch_progress = _epoch_progress(config.epochs + config.fine_tune_epochs)
     weights = None if config.balance_sources else class_weights(data.labels[split.train], len(classes))
     history: dict[str, list[float]] = {}
     stages = ((config.epochs, freeze_base, 1e-3), (config.fine_tune_epochs, unfreeze_top, 1e-4))
@@ -243,8 +267,8 @@ def train(config: TrainConfig) -> dict:
                               metrics=["accuracy"])
                 interrupt.check()
                 fit = model.fit(train_ds, validation_data=val_ds, epochs=epoch + stage_epochs, initial_epoch=epoch,
-                                class_weight=weights, callbacks=[checkpoint, interrupt.callback()], shuffle=False,
-                                verbose=1)
+                                class_weight=weights, callbacks=[checkpoint, interrupt.callback(), epoch_progress],
+                                shuffle=False, verbose=0)
                 for key, values in fit.history.items():
                     history.setdefault(key, []).extend(float(v) for v in values)
                 epoch += stage_epochs

@@ -36,12 +36,12 @@ _allocated = False  # in this process: LiteRT's XNNPACK line comes with the firs
 
 def _allocate(interpreter) -> None:
     """allocate_tensors. The first in a process makes LiteRT's C++ print "INFO: Created TensorFlow Lite
-    XNNPACK delegate for CPU." on stderr (no option or variable turns it off): it shows only with
-    maskwatch's own INFO lines, not under `-q`."""
+    XNNPACK delegate for CPU." on stderr (no option or variable turns it off), even where the classifier will
+    run on OpenVINO (LiteRT reads the model's shape and is timed against it): it shows only with -v."""
     global _allocated
     with _first_allocation:
         first, _allocated = not _allocated, True
-        with muted_stderr(first and not log.isEnabledFor(logging.INFO)):
+        with muted_stderr(first and not log.isEnabledFor(logging.DEBUG)):
             interpreter.allocate_tensors()
 
 
