@@ -5,11 +5,15 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# what snapshots and clips leave free on their disk, for the event store: its rows, and its write-ahead log
+# (up to 4 MiB between checkpoints); a disk this full gets events without pictures
+MEDIA_RESERVE = 16 * 2**20
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -48,3 +52,16 @@ def atomic_save(path: str | Path, save: Callable[[Path], None]) -> None:
 def write_failure(error: OSError) -> str:
     """Why a file could not be written, in words: a full disk said as such (not as errno 28)."""
     return "the disk is full" if error.errno in (errno.ENOSPC, errno.EDQUOT) else error.strerror or str(error)
+
+
+def no_room_for_media(folder: Path) -> str | None:
+    """Why a snapshot or clip must not be written in `folder` (or the folder it will be made in): the disk
+    is full, or within MEDIA_RESERVE of it, which is kept for the events. None when there is room."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return None  # whether it fits, the write itself will say
+    if free >= MEDIA_RESERVE:
+        return None
+    return f"the disk is full ({free // 2**10} KiB free; the last {MEDIA_RESERVE // 2**20} MiB are kept for events)"

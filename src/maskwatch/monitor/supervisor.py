@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from maskwatch.monitor.config import CameraConfig, WatchConfig
-from maskwatch.monitor.worker import WorkerSettings, record_events, run_camera
+from maskwatch.monitor.worker import EventRecorder, WorkerSettings, run_camera
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class Supervisor:
         self.config, self.log_level = config, log_level
         self.status = {c.name: CameraStatus(c.name) for c in config.cameras}
         self.store = EventStore(config.store, config.snapshots, config.blur_snapshots)
+        self.recorders = {c.name: EventRecorder(self.store, c.name) for c in config.cameras}  # of events sent
 
     def settings(self, camera: CameraConfig, records: bool = False) -> WorkerSettings:
         """What a camera's worker needs; `records`: it records its events in the store itself."""
@@ -89,7 +90,7 @@ class Supervisor:
         status = self.status[name]
         status.updated = time.time()
         if message["kind"] == "events":
-            record_events(self.store, name, message["events"])
+            self.recorders[name].record(message["events"])
         elif message["kind"] == "view":
             status.jpeg, status.in_view, status.alerting = message["jpeg"], message["in_view"], message["alerting"]
         else:
@@ -101,7 +102,9 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop the workers, recording what they send on their way out; then close the store."""
-        self.store.close()
+        for recorder in self.recorders.values():
+            recorder.close()
+        self.store.close(finished=not any(recorder.waiting for recorder in self.recorders.values()))
 
 
 class ProcessSupervisor(Supervisor):

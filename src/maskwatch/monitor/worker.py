@@ -16,8 +16,8 @@ import os
 import signal
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -110,13 +110,60 @@ def _view(step: Step, zones: tuple = (), alerting: int = 0) -> dict:
     return {"kind": "view", "jpeg": jpeg, "in_view": drawn_counts(step.faces), "alerting": alerting}
 
 
-def record_events(store: EventStore, camera: str, events: list[Event]) -> None:
-    """Commit events to the store (the outbox); one that cannot be recorded is logged, and the next are tried."""
-    for event in events:
+class EventRecorder:
+    """Commits one camera's events to the store (the outbox), in order. Events the store refuses (its disk
+    full, its file locked or unwritable) wait, the next ones behind them, and are tried again at most once
+    a second: none is dropped while the store comes back within MAX_WAITING events."""
+
+    MAX_WAITING = 10_000  # about a day of a busy door; the oldest go first beyond it, each one logged
+    RETRY_S = 1.0
+
+    def __init__(self, store: EventStore, camera: str) -> None:
+        self.store, self.camera = store, camera
+        self.waiting: deque[Event] = deque()
+        self._retry_at = 0.0
+
+    def record(self, events: Sequence[Event]) -> None:
+        self.waiting.extend(events)
+        while len(self.waiting) > self.MAX_WAITING:
+            lost = self.waiting.popleft()
+            log.error("camera %s: the %s event of person %d is lost: %d events wait for the store", self.camera,
+                      lost.kind, lost.person, self.MAX_WAITING)
+        if not self.waiting or time.monotonic() < self._retry_at:
+            return
+        failing = self._retry_at > 0
+        while self.waiting:
+            try:
+                self.store.add(self.waiting[0])
+            except EventStoreError as error:
+                if not failing:
+                    log.error("camera %s: cannot record events (%s): they wait, and are tried again every %g s",
+                              self.camera, error, self.RETRY_S)
+                self._retry_at = time.monotonic() + self.RETRY_S
+                return
+            self.waiting.popleft()
+        if failing:
+            log.warning("camera %s: the store records events again; none was lost", self.camera)
+        self._retry_at = 0.0
+
+    def forget_clip(self, path: Path) -> None:
+        """A clip that could not be written: no event, recorded or waiting, names it."""
+        for event in self.waiting:
+            if event.clip is not None and Path(event.clip).name == path.name:
+                event.clip = None
         try:
-            store.add(event)
-        except EventStoreError as error:  # the other cameras' events must still be recorded
-            log.error("camera %s: could not record a %s event: %s", camera, event.kind, error)
+            self.store.forget_clip(path)
+        except EventStoreError as error:
+            log.error("camera %s: events still name the clip %s, which was not written: %s", self.camera,
+                      path.name, error)
+
+    def close(self) -> None:
+        """At the end: a last try; what the store still refuses is said (it is lost with this process)."""
+        self._retry_at = 0.0
+        self.record(())
+        if self.waiting:
+            log.error("camera %s: %d event(s) could not be recorded before stopping and are lost", self.camera,
+                      len(self.waiting))
 
 
 def close_abandoned(store: EventStore, camera: str, counts: Counter) -> None:
@@ -138,12 +185,13 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
         store = EventStore(settings.store, settings.snapshots, settings.blur_snapshots, verify=False)
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
+    recorder = EventRecorder(store, camera.name) if store is not None else None
     cv2.setNumThreads(1)
     analysis = camera.analysis(settings.model, settings.snapshots)
     analyzer = analysis.analyzer(analysis.pipeline(live=True, threads=1), live=True,
                                  alerts=Alerts(settings.rules, camera.zones) if settings.rules else None)
-    clips = ClipRecorder(clip_folder(settings.store), settings.clips, camera.zones) \
-        if settings.clips and settings.store else None
+    clips = ClipRecorder(clip_folder(settings.store), settings.clips, camera.zones, recorder.forget_clip) \
+        if settings.clips and recorder is not None else None
     grab = LatestFrame(open_camera(camera))
     log.info("watching %s with %s (pid %d)", camera.source if camera.is_file else "the stream", camera.preset,
              os.getpid())
@@ -166,8 +214,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
         nonlocal next_view
         if clips is not None:
             clips.push(step)  # first: it names the clips of the step's events
-        if step.events and store is not None:
-            record_events(store, camera.name, step.events)
+        if recorder is not None:
+            recorder.record(step.events)  # and those the store refused before
         elif step.events:  # the parent records them
             send({"kind": "events", "events": step.events})
         report.step(step)
@@ -184,8 +232,11 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
         if clips is not None:
             clips.close()
         grab.close()
-        if store is not None:
-            store.close()  # the run is closed: no one of it is left in view
+        if recorder is not None:
+            recorder.close()
+            # the run is closed, no one of it left in view, if every event was recorded: else the next worker
+            # of the camera records the person_left of whoever the run left open
+            store.close(finished=not recorder.waiting)
         if grab.error is not None:
             raise grab.error
     send(report.message(grab))

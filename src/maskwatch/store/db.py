@@ -14,9 +14,15 @@ class EventStoreError(MaskwatchError):
     """The file is missing, corrupt, not SQLite or another application's database: the user's to fix."""
 
 
+FULL_DISK = ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE")  # no room for a page, or to grow the shared-memory file
+
+
 def reason(error: sqlite3.Error) -> str:
-    """SQLite's message with its extended error name, which tells one I/O error from another."""
+    """SQLite's message with its extended error name, which tells one I/O error from another; a full disk
+    said as such."""
     name = getattr(error, "sqlite_errorname", None)
+    if name in FULL_DISK:
+        return f"the disk is full: {error}, {name}"
     return f"{error}, {name}" if name else str(error)
 
 

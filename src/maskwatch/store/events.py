@@ -18,7 +18,7 @@ import maskwatch.store.queries as queries
 import maskwatch.store.reviews as reviews
 import maskwatch.store.runs as runs
 from maskwatch.core.events import Event
-from maskwatch.store.db import EventStoreError, epoch, reason
+from maskwatch.store.db import EventStoreError, epoch, reason, transaction
 from maskwatch.store.retention import Deleted, delete_rows, delete_strays, unlink_media, used_names
 from maskwatch.store.rows import Row, insert, row_of, select, to_event
 from maskwatch.store.schema import ADDED_IN, REVIEWS_SINCE, connect
@@ -64,11 +64,12 @@ class EventStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
         """Close the file; a run that wrote is marked closed: whoever it saw in view has had their person_left
-        (a run left open by a writer that died is what `close_abandoned` finishes)."""
+        (a run left open by a writer that died, or not `finished` because events of it were lost, is what
+        `close_abandoned` finishes)."""
         with self._lock:
-            if self._run is not None:
+            if self._run is not None and finished:
                 with suppress(sqlite3.Error):  # already closed, or the file failed: the run stays open
                     runs.close(self._db, self._run)
             self._db.close()
@@ -126,6 +127,12 @@ class EventStore:
             with self._guard() as db:
                 recorded += [self._event(row) for row in runs.leave_all(db, run, source)]
         return recorded
+
+    def forget_clip(self, path: Path) -> int:
+        """The clip at `path` could not be written after all: its events name none (how many did)."""
+        with self._guard() as db, transaction(db):
+            return db.execute("UPDATE events SET clip = NULL WHERE clip = ?",
+                              (f"{self.clip_dir.name}/{path.name}",)).rowcount
 
     def clip_file(self, clip: str) -> Path:
         """A stored clip's file: by its name, in this store's own clip folder (as for snapshots)."""

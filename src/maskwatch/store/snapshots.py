@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from maskwatch.core.events import Event
-from maskwatch.io.atomic import atomic_path, write_failure
+from maskwatch.io.atomic import atomic_path, no_room_for_media, write_failure
 from maskwatch.store.db import EventStoreError
 
 SNAPSHOT_BLOCKS = 8  # a blurred snapshot keeps this many blocks across: colours stay, no face does
@@ -81,6 +81,9 @@ class SnapshotWriter:
         stored_file(self.folder, snapshot).unlink(missing_ok=True)
 
     def _write(self, image: np.ndarray, stem: str) -> str:
+        full = no_room_for_media(self.folder)
+        if full:
+            raise SnapshotNotWritten(f"{self.folder}: cannot write the snapshot: {full}")
         try:
             self.folder.mkdir(mode=0o700)
             os.chmod(self.folder, 0o700)  # whatever the umask

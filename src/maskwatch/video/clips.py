@@ -3,7 +3,9 @@
 A camera keeps its last `before_s` seconds of frames (JPEG-compressed in memory: 5 s at 15 fps of 640 px
 frames is about 3 MB, where raw frames would be 70 MB). An event of a chosen kind (an alert, by default)
 names its clip at once, so the event is recorded and delivered with the clip's path; the clip goes on for
-`after_s` more seconds and is then encoded in a thread and put in place atomically. Boxes are drawn or
+`after_s` more seconds and is then encoded in a thread and put in place atomically. On a disk within
+`MEDIA_RESERVE` of full no clip is begun, and one that cannot be written after all is given back to the
+store (`unwritten`), so that no event names a clip that does not exist. Boxes are drawn or
 not; with `blur_faces`, each face maskwatch found or follows is pixelated before the frame is kept (on a
 frame the motion gate skipped, those of the frame before). A face it never found (smaller than it
 detects, or turned away) is not: docs/site.md says so.
@@ -15,6 +17,7 @@ import logging
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +27,7 @@ import numpy as np
 from maskwatch.core.events import Event
 from maskwatch.core.zones import Zone
 from maskwatch.io.annotate import draw
-from maskwatch.io.atomic import atomic_path, write_failure
+from maskwatch.io.atomic import atomic_path, no_room_for_media, write_failure
 from maskwatch.io.mp4 import VideoFileWriter
 from maskwatch.video.analysis import Step
 
@@ -75,8 +78,10 @@ class ClipRecorder:
     """One camera's clips: `push` every finished step (before its events are recorded: it names their
     clips), `close` at the end (pending clips are written with the frames they have)."""
 
-    def __init__(self, folder: Path, settings: ClipSettings, zones: tuple[Zone, ...] = ()) -> None:
-        self.folder, self.settings, self.zones = folder, settings, zones
+    def __init__(self, folder: Path, settings: ClipSettings, zones: tuple[Zone, ...] = (),
+                 unwritten: Callable[[Path], None] = lambda path: None) -> None:
+        """`unwritten(path)`: a clip that an event names could not be written after all (a full disk)."""
+        self.folder, self.settings, self.zones, self.unwritten = folder, settings, zones, unwritten
         self._recent: deque[tuple[float, bytes]] = deque()
         self._boxes: list[tuple[float, float, float, float]] = []  # the faces of the last frame looked at
         self._pending: list[_Clip] = []
@@ -90,6 +95,10 @@ class ClipRecorder:
             self._recent.popleft()
         for event in step.events:
             if event.kind in self.settings.kinds:
+                full = no_room_for_media(self.folder)
+                if full:  # the event is recorded without a clip, rather than naming one that never comes
+                    log.error("no clip of the %s event of person %d: %s", event.kind, event.person, full)
+                    continue
                 event.clip = str(self._start(event, now).relative_to(self.folder.parent))
         for clip in self._pending:
             if clip.frames[-1][0] < now:
@@ -136,13 +145,13 @@ class ClipRecorder:
 
     def _finish(self, clip: _Clip) -> None:
         self._pending.remove(clip)
-        writer = threading.Thread(target=_write, args=(clip,), name="maskwatch-clip", daemon=True)
+        writer = threading.Thread(target=_write, args=(clip, self.unwritten), name="maskwatch-clip", daemon=True)
         writer.start()
         self._writers = [w for w in self._writers if w.is_alive()] + [writer]
 
 
-def _write(clip: _Clip) -> None:
-    """Encode a clip's frames at the rate they came, into its file (atomically)."""
+def _write(clip: _Clip, unwritten: Callable[[Path], None]) -> None:
+    """Encode a clip's frames at the rate they came, into its file (atomically); `unwritten` if it fails."""
     images = [cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
               for _, data in clip.frames if data]
     if not images:
@@ -160,3 +169,4 @@ def _write(clip: _Clip) -> None:
         clip.path.chmod(0o600)
     except OSError as error:
         log.error("could not write the clip %s: %s", clip.path, write_failure(error))
+        unwritten(clip.path)
