@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from maskwatch.core.classes import INCORRECT
 from maskwatch.core.errors import InvalidInput
 from maskwatch.core.events import EVENT_KINDS, Event
+from maskwatch.store.learning import CORRECTIONS
 
 DESCRIPTION = """\
 List the events that `maskwatch detect --events EVENTS.db` stored, oldest first.
@@ -38,6 +39,11 @@ A person is one person id of one run over one source. Each hour and the total gi
 With --json the same as one object: people, people_by_last_state, compliant_at_last_sighting (0 to 1),
 people_ever_non_compliant, per hour ("hours") and in "total".
 
+--correct ID --as STATE records a reviewer's correction of an event's verdict (with --person, of every
+event of its person): with_mask, without_mask, mask_weared_incorrect, or not_a_face (no judgeable face).
+The table, CSV and --summary show corrected verdicts ("corrected": how many); `maskwatch train
+--from-store` learns from them.
+
 Snapshots of the faces are JPEGs in EVENTS.snapshots/ beside the file; --retain-days deletes them with
 their events, and also the JPEGs there older than N days that no event uses (left by a crash).
 
@@ -51,6 +57,7 @@ examples:
   maskwatch events out/EVENTS.db --kind mask_off --since 2024-05-01 --json
   maskwatch events out/EVENTS.db --summary --source cam1       people per hour: last state, compliance
   maskwatch events out/EVENTS.db --retain-days 30 --csv last30.csv   prune, then export
+  maskwatch events site.db --correct 42 --as with_mask --person --by alice   the model was wrong on person 42's visit
 """
 
 
@@ -91,6 +98,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "last sighting, ever non-compliant (below), instead of the list")
     p.add_argument("--retain-days", type=parse_days, metavar="N", help="first delete events older than N days, and "
                    "their snapshots, from the store")
+    p.add_argument("--correct", type=int, metavar="ID", help="correct the verdict of event ID (with --as)")
+    p.add_argument("--as", dest="correct_as", choices=CORRECTIONS, metavar="STATE",
+                   help=f"what it should have been: {', '.join(CORRECTIONS)}")
+    p.add_argument("--person", action="store_true", help="with --correct: every event of that event's person")
+    p.add_argument("--by", metavar="NAME", help="with --correct: who corrects (stored with the correction)")
     return p
 
 
@@ -143,11 +155,22 @@ def format_summary(summary: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     from maskwatch.core.records import event_record
     from maskwatch.io.atomic import atomic_path
-    from maskwatch.store import EventStore, summarise, write_csv
+    from maskwatch.store import EventStore, write_csv
 
     if args.csv == "-" and (args.json or args.summary):
         raise InvalidInput("--csv - writes CSV on stdout: leave out --json and --summary there")
-    with EventStore.open_existing(args.db, readonly=args.retain_days is None) as store:
+    if (args.correct is None) != (args.correct_as is None):
+        raise InvalidInput("--correct ID and --as STATE go together")
+    if args.correct is None and (args.person or args.by):
+        raise InvalidInput("--person and --by go with --correct")
+    writes = args.retain_days is not None or args.correct is not None
+    with EventStore.open_existing(args.db, readonly=not writes) as store:
+        if args.correct is not None:
+            try:
+                ids = store.correct(args.correct, args.correct_as, args.by, args.person)
+            except KeyError:
+                raise InvalidInput(f"no event {args.correct} in {args.db}") from None
+            print(f"corrected {len(ids)} event(s) to {args.correct_as}: {', '.join(map(str, ids))}", file=sys.stderr)
         if args.retain_days is not None:
             cutoff = datetime.now().astimezone() - timedelta(days=args.retain_days)
             deleted = store.delete_older_than(cutoff)
@@ -157,14 +180,15 @@ def run(args: argparse.Namespace) -> int:
         events = store.events_with_run(args.kind, args.source, args.since, args.until)
         if args.source is not None and not events and not store.sources(args.source):
             print(_no_such_source(args.source, store.sources()), file=sys.stderr)
+        corrections = store.corrections([event.id for _, event in events])
+        summary = store.summarise(events) if args.summary else None
     if args.csv == "-":
-        write_csv(sys.stdout, events)
+        write_csv(sys.stdout, events, corrections)
     elif args.csv:
         with atomic_path(args.csv) as tmp, tmp.open("w", newline="", encoding="utf-8") as file:
-            write_csv(file, events)
+            write_csv(file, events, corrections)
         print(f"wrote {len(events)} event(s) to {args.csv}", file=sys.stderr)
-    if args.summary:
-        summary = summarise(events)
+    if summary is not None:
         print(json.dumps(summary) if args.json else format_summary(summary))
     elif args.json and not args.csv:
         for run_number, event in events:
@@ -173,7 +197,9 @@ def run(args: argparse.Namespace) -> int:
         if not events:
             print("no events", file=sys.stderr)
             return 0
-        header = ("id", "wall_time", "video_time", "source", "person", "kind", "state", "confidence", "snapshot")
-        print(_table(header, [(e.id, e.wall_time, video_time(e), e.source, e.person, e.kind, e.state, e.confidence,
-                               e.snapshot) for _, e in events], numeric={0, 2, 4, 7}))
+        header = ("id", "wall_time", "video_time", "source", "person", "kind", "state", "corrected", "confidence",
+                  "snapshot")
+        print(_table(header, [(e.id, e.wall_time, video_time(e), e.source, e.person, e.kind, e.state,
+                               corrections.get(e.id, {}).get("state"), e.confidence, e.snapshot)
+                              for _, e in events], numeric={0, 2, 4, 8}))
     return 0

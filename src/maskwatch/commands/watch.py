@@ -92,6 +92,7 @@ def _take_port(config: WatchConfig) -> socket.socket:
 def _retain(config: WatchConfig, days: float | None) -> None:
     from maskwatch.store import EventStore
 
+    _retain_faces(config)
     if days is None:
         return
     cutoff = datetime.now().astimezone() - timedelta(days=days)
@@ -100,6 +101,18 @@ def _retain(config: WatchConfig, days: float | None) -> None:
     if any(deleted):
         log.info("retention: deleted %d event(s) older than %g days and %d snapshot file(s) no kept event uses",
                  deleted.events, days, deleted.snapshots)
+
+
+def _retain_faces(config: WatchConfig) -> None:
+    """Learning's own retention: faces kept longer than [learning] retain_days go; with learning off, all."""
+    from maskwatch.store import EventStore
+
+    days = config.learning_days
+    with EventStore.open_existing(config.store, readonly=False) as store:
+        gone = store.forget_crops(None if days is None else datetime.now().astimezone() - timedelta(days=days))
+    if gone:
+        log.info("learning: deleted %d kept face(s) %s", gone, "(learning is off)" if days is None else
+                 f"older than {days:g} days")
 
 
 def _people_today(config: WatchConfig) -> dict[str, dict]:

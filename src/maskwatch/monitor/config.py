@@ -117,6 +117,12 @@ SPEC: dict[str, tuple[Key, ...]] = {
         Key("points", list, REQUIRED, "3 or more corners: fractions of the frame when every value is 0-1, else "
             "pixels; a face is in the zone when the centre of its box is", kind="list of [x, y]"),
     ),
+    "learning": (
+        Key("enabled", bool, False, "keep the unblurred face of each event in STORE.learning/ beside the store, for "
+            "`maskwatch train --from-store` (personal data: served only with a token; off deletes them all)"),
+        Key("retain_days", NUMBER, 30.0, "delete kept faces older than this, at start and every hour (each also "
+            "goes with its event)", low=0.001),
+    ),
     "clips": (
         Key("enabled", bool, False, "write a video clip of each event of the kinds below (H.264 MP4, in "
             "STORE.clips/ beside the store; needs snapshots; faces blurred with blur_snapshots)"),
@@ -164,7 +170,8 @@ KEYS = {table: {key.name: key for key in keys} for table, keys in SPEC.items()}
 SUBTABLES = {table for table in SPEC if table and "." not in table}  # the tables of the top level
 TABLES = {"": "top level", "http": "[http]", "camera": "[[camera]] (one or more)",
           "camera.zone": "[[camera.zone]] (zero or more, each after the [[camera]] it belongs to)",
-          "clips": "[clips]", "alert": "[[alert]]", "mqtt": "[mqtt]", "webhook": "[[webhook]]"}
+          "learning": "[learning]", "clips": "[clips]", "alert": "[[alert]]", "mqtt": "[mqtt]",
+          "webhook": "[[webhook]]"}
 
 
 def _toml(value: object) -> str:
@@ -285,6 +292,7 @@ class WatchConfig:
     blur_snapshots: bool
     model: Path | None
     clips: ClipSettings | None  # None: no clips
+    learning_days: float | None = None  # [learning]: how long kept faces stay; None: learning is off
 
     def rules_for(self, camera: str) -> list[AlertRule]:
         return [rule for rule, cameras in self.alerts if cameras is None or camera in cameras]
@@ -624,11 +632,19 @@ def parse(data: dict, path: Path) -> WatchConfig:
     clips = _clips(clips_table, snapshots, blur, problems) if isinstance(clips_table, dict) else None
     if not isinstance(clips_table, dict):
         problems.append("'clips' must be a table ([clips])")
+    learning_table = data.get("learning", {})
+    learning_days = None
+    if isinstance(learning_table, dict):
+        r = _Reader(learning_table, "learning: ", "learning", problems)
+        days = r.get("retain_days")
+        learning_days = float(days) if r.get("enabled") and days is not None else None
+    else:
+        problems.append("'learning' must be a table ([learning])")
     if problems:
         raise ConfigError(path, problems)
     return WatchConfig(path, base / Path(store).expanduser(), cameras,
                        HttpConfig(host, port, token, users, allowed, **tls),
-                       alerts, mqtt, webhooks, retain, snapshots, blur, model, clips)
+                       alerts, mqtt, webhooks, retain, snapshots, blur, model, clips, learning_days)
 
 
 def load(path: str | Path) -> WatchConfig:

@@ -75,14 +75,15 @@ class Supervisor:
 
         self.config, self.log_level = config, log_level
         self.status = {c.name: CameraStatus(c.name) for c in config.cameras}
-        self.store = EventStore(config.store, config.snapshots, config.blur_snapshots)
+        self.store = EventStore(config.store, config.snapshots, config.blur_snapshots,
+                                learning=config.learning_days is not None)
         self.recorders = {c.name: EventRecorder(self.store, c.name) for c in config.cameras}  # of events sent
 
     def settings(self, camera: CameraConfig, records: bool = False) -> WorkerSettings:
         """What a camera's worker needs; `records`: it records its events in the store itself."""
         return WorkerSettings(camera, self.config.rules_for(camera.name), self.config.snapshots, self.config.model,
                               self.log_level, self.config.store if records else None, self.config.blur_snapshots,
-                              self.config.clips if records else None)
+                              self.config.clips if records else None, self.config.learning_days is not None)
 
     def handle(self, name: str, message: dict) -> None:
         """One message of a camera's worker: its events (recorded now), its view with the people it shows in

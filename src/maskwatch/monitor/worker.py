@@ -55,6 +55,7 @@ class WorkerSettings:
     store: Path | None = None  # the event store the worker records in itself; None: it sends its events
     blur_snapshots: bool = False
     clips: ClipSettings | None = None  # written beside the store (so by a worker that records itself)
+    learning: bool = False  # keep each event's face unblurred for learning ([learning])
 
 
 def open_camera(camera: CameraConfig) -> Source:
@@ -182,7 +183,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
     report = _Report()
     store = None  # watch checked the store at start: each worker's restart need not read all of it again
     if settings.store is not None:
-        store = EventStore(settings.store, settings.snapshots, settings.blur_snapshots, verify=False)
+        store = EventStore(settings.store, settings.snapshots, settings.blur_snapshots, verify=False,
+                           learning=settings.learning)
     if store is not None:
         close_abandoned(store, camera.name, report.counts)
     recorder = EventRecorder(store, camera.name) if store is not None else None

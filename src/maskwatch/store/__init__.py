@@ -10,11 +10,10 @@ was not acknowledged is sent again after an outage or a restart. Snapshots of fa
 from maskwatch.store.db import EventStoreError
 from maskwatch.store.events import EventStore
 from maskwatch.store.export import write_csv
-from maskwatch.store.queries import summarise
 from maskwatch.store.retention import Deleted
 from maskwatch.store.runs import process_identity
 from maskwatch.store.schema import SCHEMA_VERSION
 from maskwatch.store.snapshots import clip_folder, snapshot_folder
 
 __all__ = ["SCHEMA_VERSION", "Deleted", "EventStore", "EventStoreError", "clip_folder", "process_identity",
-           "snapshot_folder", "summarise", "write_csv"]
+           "snapshot_folder", "write_csv"]

@@ -13,15 +13,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Self
 
+import maskwatch.store.learning as learn
 import maskwatch.store.outbox as outbox
 import maskwatch.store.queries as queries
 import maskwatch.store.reviews as reviews
 import maskwatch.store.runs as runs
 from maskwatch.core.events import Event
 from maskwatch.store.db import EventStoreError, epoch, reason, transaction
+from maskwatch.store.learning import corrected_state
 from maskwatch.store.retention import Deleted, delete_rows, delete_strays, unlink_media, used_names
 from maskwatch.store.rows import Row, insert, row_of, select, to_event
-from maskwatch.store.schema import ADDED_IN, REVIEWS_SINCE, connect
+from maskwatch.store.schema import ADDED_IN, LEARNING_SINCE, REVIEWS_SINCE, connect
 from maskwatch.store.snapshots import (
     SnapshotNotWritten,
     SnapshotWriter,
@@ -39,9 +41,10 @@ class EventStore:
     `EventStore.open_existing(path)` reads one that must already be there."""
 
     def __init__(self, path: str | Path, snapshots: bool = True, blur_snapshots: bool = False, *,
-                 readonly: bool = False, create: bool = True, verify: bool = True) -> None:
+                 readonly: bool = False, create: bool = True, verify: bool = True, learning: bool = False) -> None:
         """`verify=False` leaves out SQLite's integrity check (it reads the whole file), for a process whose
-        parent has just checked the same store: `watch`'s camera workers."""
+        parent has just checked the same store: `watch`'s camera workers. `learning`: keep each event's face
+        unblurred in STORE.learning/ too, for `train --from-store`."""
         self.path = Path(path)
         self.verify = verify
         self.snapshots, self.blur_snapshots, self.readonly = snapshots, blur_snapshots, readonly
@@ -50,6 +53,8 @@ class EventStore:
         self.clip_dir = clip_folder(self.path)
         self._run: int | None = None
         self._writer = SnapshotWriter(self.snapshot_dir, blur_snapshots)
+        self.learning_dir = learn.learning_folder(self.path)
+        self._crops = SnapshotWriter(self.learning_dir, blurred=False) if learning else None
         self._lock = threading.RLock()  # one connection, usable from the thread that writes events
         self._db, self._version = connect(self.path, readonly=readonly, create=create and not readonly, verify=verify)
 
@@ -97,22 +102,34 @@ class EventStore:
         be written, a snapshot written for it goes too: no face is kept without its row."""
         with self._lock:
             run = self.run
-            snapshot, written = None, False
-            if self.snapshots and event.face_image is not None:
-                try:
-                    snapshot, written = self._writer.for_event(event, run)
-                except SnapshotNotWritten as error:  # the event matters more than its picture
-                    log.error("%s; the %s event of person %d of %s is recorded without it", error, event.kind,
-                              event.person, event.source)
+            snapshot, written = self._picture(self._writer if self.snapshots else None, event, run, "snapshot")
+            crop, crop_written = self._picture(self._crops, event, run, "face kept for learning")
             row = row_of(event, run, snapshot)
             try:
-                with self._guard() as db:
+                with self._guard() as db, transaction(db):
                     event_id = insert(db, row)
+                    if crop is not None:
+                        learn.add_crop(db, event_id, crop, row["epoch"])
             except BaseException:
-                if written:  # a new file, which no committed row uses (a reused one belongs to an earlier row)
-                    self._writer.discard(event, snapshot)
+                # new files, which no committed row uses (a reused one belongs to an earlier row)
+                for writer, file, new in ((self._writer, snapshot, written), (self._crops, crop, crop_written)):
+                    if new:
+                        writer.discard(event, file)
                 raise
         return replace(event, id=event_id, snapshot=stored_path(self.snapshot_dir, snapshot))
+
+    @staticmethod
+    def _picture(writer: SnapshotWriter | None, event: Event, run: int, what: str) -> tuple[str | None, bool]:
+        """The stored path of the event's face as `writer` keeps it, and whether it is a new file; none when
+        it keeps none or cannot write (a full disk: the event matters more than its picture)."""
+        if writer is None or event.face_image is None:
+            return None, False
+        try:
+            return writer.for_event(event, run)
+        except SnapshotNotWritten as error:
+            log.error("%s; the %s event of person %d of %s is recorded without its %s", error, event.kind,
+                      event.person, event.source, what)
+            return None, False
 
     def close_abandoned(self, source: str) -> list[Event]:
         """person_left for the persons of `source` left in view by runs whose writer died without closing
@@ -187,6 +204,56 @@ class EventStore:
         with self._guard() as db:
             return reviews.review(db, event_id, reviewer, reviewed)
 
+    def correct(self, event_id: int, state: str | None, corrector: str | None, person: bool = False) -> list[int]:
+        """Correct an event's verdict to `state` (one of learn.CORRECTIONS; None takes it back), or with
+        `person` that of every event of its person: the ids corrected. KeyError if there is no such event."""
+        if state is not None and state not in learn.CORRECTIONS:
+            raise ValueError(f"a correction is one of {', '.join(learn.CORRECTIONS)}, not {state!r}")
+        with self._guard() as db:
+            return learn.correct(db, event_id, state, corrector, person)
+
+    def corrections(self, ids: Sequence[int]) -> dict[int, dict]:
+        """The corrections of these events: {id: {"state", "corrected" (ISO time), "corrector"}}."""
+        if not ids or self._version < LEARNING_SINCE:
+            return {}
+        with self._guard() as db:
+            return learn.corrections(db, ids)
+
+    def kept_faces(self, ids: Sequence[int]) -> dict[int, Path]:
+        """{id: file} of the faces kept for learning of these events."""
+        if not ids or self._version < LEARNING_SINCE:
+            return {}
+        with self._guard() as db:
+            return {i: stored_file(self.learning_dir, f) for i, f in learn.crops(db, ids).items()}
+
+    def correction_counts(self) -> list[dict]:
+        """Per camera, how many verdicts were corrected from what to what."""
+        if self._version < LEARNING_SINCE:
+            return []
+        with self._guard() as db:
+            return learn.correction_counts(db)
+
+    def learning_faces(self, confirmed: bool = False) -> list[dict]:
+        """The kept face crops with a label to learn: corrected ones and, with `confirmed`, those reviewed
+        without a correction. Each: id, run, source, person, model (its verdict), label, file (the crop)."""
+        if self._version < LEARNING_SINCE:
+            return []
+        with self._guard() as db:
+            rows = learn.faces(db, confirmed)
+        return [{**dict(row), "file": stored_file(self.learning_dir, row["file"])} for row in rows]
+
+    def forget_crops(self, before: datetime | None = None) -> int:
+        """Learning's retention: drop the crops kept before `before` (all, for None, when learning is off),
+        with their files and any stray file in the folder; how many files went."""
+        if self._version < LEARNING_SINCE:
+            return 0
+        with self._guard() as db:
+            unused = learn.forget_crops(db, None if before is None else epoch(before))
+        gone = sum(unlink_media(stored_file(self.learning_dir, file)) for file in unused)
+        if before is None and self.learning_dir.is_dir():
+            gone += delete_strays(self.learning_dir, "*.jpg", set(), float("inf"))
+        return gone
+
     def latest(self, limit: int, source: str | None = None) -> list[tuple[int, Event]]:
         """The newest `limit` events, newest first (of one source if given, matched as `events_with_run` does)."""
         where, params = queries.source_where(source)
@@ -232,8 +299,17 @@ class EventStore:
                 since: datetime | None = None, until: datetime | None = None) -> dict:
         """People per hour, counted in the hour of their first event; a person is (run, source, person).
         Each hour and the total have `classes.people_counts`: people by the state of their last event (their
-        state when last seen), how many were ever non-compliant, and compliant_at_last_sighting."""
-        return queries.summarise(self.events_with_run(kind, source, since, until))
+        state when last seen), how many were ever non-compliant, and compliant_at_last_sighting. A corrected
+        verdict counts as corrected (no judgeable face as unknown); `corrected` says how many were."""
+        return self.summarise(self.events_with_run(kind, source, since, until))
+
+    def summarise(self, found: Sequence[tuple[int, Event]]) -> dict:
+        """`summary` of (run, event) pairs already read."""
+        fixed = self.corrections([event.id for _, event in found])
+        found = [(run, event if event.id not in fixed else
+                  replace(event, state=corrected_state(fixed[event.id]["state"]), previous_state=None))
+                 for run, event in found]
+        return {**queries.summarise(found), "corrected": len(fixed)}
 
     def delete_older_than(self, cutoff: datetime) -> Deleted:
         """Retention: delete events before `cutoff`, the snapshots and clips no kept event uses, and the
@@ -254,7 +330,8 @@ class EventStore:
         with self._guard() as db:
             unused = delete_rows(db, self._version, where, params)
         files = ([stored_file(self.snapshot_dir, s) for s in unused.snapshots]
-                 + [self.clip_file(clip) for clip in unused.clips])
+                 + [self.clip_file(clip) for clip in unused.clips]
+                 + [stored_file(self.learning_dir, crop) for crop in unused.crops])
         return Deleted(unused.events, sum(unlink_media(file) for file in files))
 
     def _delete_strays(self, before: float) -> int:
@@ -266,4 +343,8 @@ class EventStore:
             with self._guard() as db:
                 used = used_names(db, column)
             deleted += delete_strays(folder, pattern, used, before)
+        if self.learning_dir.is_dir() and self._version >= LEARNING_SINCE:
+            with self._guard() as db:
+                used = used_names(db, "file", "crops")
+            deleted += delete_strays(self.learning_dir, "*.jpg", used, before)
         return deleted

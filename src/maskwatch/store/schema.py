@@ -10,9 +10,9 @@ from pathlib import Path
 from maskwatch.store.db import EventStoreError, reason, script, transaction
 
 APP_ID = 0x4D534B57  # "MSKW": PRAGMA application_id of every maskwatch event store
-SCHEMA_VERSION = 6  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
+SCHEMA_VERSION = 7  # PRAGMA user_version; 2 added alerts (duration_s) and the outbox (deliveries), 3 the
 # writer of each run and whether it closed (runs left open by a dead writer get their person_left), 4 zones,
-# 5 clips, 6 reviews (who marked an event reviewed, and when)
+# 5 clips, 6 reviews (who marked an event reviewed, and when), 7 corrections and the crops kept for learning
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
@@ -47,6 +47,11 @@ CREATE INDEX IF NOT EXISTS events_run ON events (run, source);
 """ + """
 CREATE TABLE IF NOT EXISTS deliveries (target TEXT PRIMARY KEY, last_id INTEGER NOT NULL, updated TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reviews (event INTEGER PRIMARY KEY, reviewed TEXT NOT NULL, reviewer TEXT);
+""" + """
+CREATE TABLE IF NOT EXISTS corrections (event INTEGER PRIMARY KEY, state TEXT NOT NULL, corrected TEXT NOT NULL,
+                                        corrector TEXT);
+CREATE TABLE IF NOT EXISTS crops (event INTEGER PRIMARY KEY, file TEXT NOT NULL, epoch REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS crops_file ON crops (file);
 """
 MIGRATIONS = {  # statements from user_version N to N + 1
     1: ["ALTER TABLE events ADD COLUMN duration_s REAL",
@@ -56,8 +61,12 @@ MIGRATIONS = {  # statements from user_version N to N + 1
     3: ["ALTER TABLE events ADD COLUMN zones TEXT"],
     4: ["ALTER TABLE events ADD COLUMN clip TEXT"],
     5: ["CREATE TABLE reviews (event INTEGER PRIMARY KEY, reviewed TEXT NOT NULL, reviewer TEXT)"],
+    6: ["CREATE TABLE corrections (event INTEGER PRIMARY KEY, state TEXT NOT NULL, corrected TEXT NOT NULL, "
+        "corrector TEXT)", "CREATE TABLE crops (event INTEGER PRIMARY KEY, file TEXT NOT NULL, epoch REAL NOT NULL)",
+        "CREATE INDEX crops_file ON crops (file)"],
 }
 REVIEWS_SINCE = 6
+LEARNING_SINCE = 7
 COLUMNS = ("id", "run", "kind", "person", "source", "frame", "time", "wall_time", "epoch", "state", "x1", "y1",
            "x2", "y2", "confidence", "previous_state", "frames_seen", "masked_share", "snapshot", "duration_s", "zones",
            "clip")

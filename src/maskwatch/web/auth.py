@@ -65,7 +65,7 @@ def require_token(app: FastAPI, token: str | None, users: dict[str, str] | None 
 
     @app.middleware("http")
     async def check(request: Request, call_next: ASGIApp) -> JSONResponse:
-        request.state.user = None
+        request.state.user, request.state.token = None, False
         if request.url.path in OPEN_PATHS:
             return await call_next(request)
         given = _given(request)
@@ -73,7 +73,7 @@ def require_token(app: FastAPI, token: str | None, users: dict[str, str] | None 
         if (given is None and required) or (given is not None and not found):
             return JSONResponse({"error": "a token is required: send 'Authorization: Bearer TOKEN', or open "
                                  "/?token=TOKEN in a browser"}, 401, headers={"WWW-Authenticate": "Bearer"})
-        request.state.user = user
+        request.state.user, request.state.token = user, found  # found: the request showed a valid token
         response = await call_next(request)
         if request.query_params.get("token") and found:
             response.set_cookie(COOKIE, given, httponly=True, samesite="strict")

@@ -1,6 +1,7 @@
-"""The site's events: the latest, as CSV, one with its person's timeline, and marking one reviewed.
+"""The site's events: the latest, as CSV, one with its person's timeline, marking one reviewed, and
+correcting its verdict (or its person's).
 
-Marking is a POST with a JSON body: a browser sends JSON to another site only after a CORS preflight,
+Marking and correcting are POSTs with a JSON body: a browser sends JSON to another site only after a CORS preflight,
 which this server never grants, so a page elsewhere cannot mark events through the operator's browser.
 """
 
@@ -20,6 +21,7 @@ from fastapi.responses import Response
 from maskwatch.core.events import Event
 from maskwatch.core.records import event_record
 from maskwatch.store import EventStore, write_csv
+from maskwatch.store.learning import CORRECTIONS
 from maskwatch.web.site import SiteDep
 
 router = APIRouter()
@@ -37,9 +39,13 @@ def event_json(run: int, event: Event) -> dict:
 
 
 def with_review(store: EventStore, found: list[tuple[int, Event]]) -> list[dict]:
-    """The events as `event_json` renders them, each with its review (None if not reviewed)."""
-    reviews = store.reviews([event.id for _, event in found])
-    return [{**event_json(run, event), "review": reviews.get(event.id)} for run, event in found]
+    """The events as `event_json` renders them, each with its review and its correction (None if none), and
+    the URL of its face kept for learning (served only with a token)."""
+    ids = [event.id for _, event in found]
+    reviews, corrections, faces = store.reviews(ids), store.corrections(ids), store.kept_faces(ids)
+    return [{**event_json(run, event), "review": reviews.get(event.id), "correction": corrections.get(event.id),
+             "face_url": f"/api/faces/{faces[event.id].name}" if event.id in faces else None}
+            for run, event in found]
 
 
 @router.get("/api/events")
@@ -59,8 +65,9 @@ async def events_csv(site: SiteDep, since: datetime | None = None, until: dateti
     def read() -> str:
         with EventStore.open_existing(site.store_path) as store:
             events = store.events_with_run(source=source, since=since, until=until)
+            corrections = store.corrections([event.id for _, event in events])
         out = io.StringIO()
-        write_csv(out, events)
+        write_csv(out, events, corrections)
         return out.getvalue()
 
     text = await asyncio.to_thread(read)
@@ -86,12 +93,7 @@ async def one(event_id: EventId, site: SiteDep) -> dict:
 @router.post("/api/events/{event_id}/review")
 async def review(event_id: EventId, request: Request, site: SiteDep) -> dict:
     """Mark the event reviewed (`{"reviewed": true}`, by the user the token names) or not (`false`)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise HTTPException(415, "send the review as JSON: {\"reviewed\": true}")
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+    body = await _json_body(request, "{\"reviewed\": true}")
     if not isinstance(body, dict) or not isinstance(body.get("reviewed"), bool):
         raise HTTPException(422, "send {\"reviewed\": true} or {\"reviewed\": false}")
     reviewer = getattr(request.state, "user", None)
@@ -102,5 +104,39 @@ async def review(event_id: EventId, request: Request, site: SiteDep) -> dict:
                 return {"id": event_id, "review": store.review(event_id, reviewer, body["reviewed"])}
             except KeyError:
                 raise HTTPException(404, f"no event {event_id}") from None
+
+    return await asyncio.to_thread(write)
+
+
+async def _json_body(request: Request, example: str) -> object:
+    """The request's JSON body (None if it is not JSON); 415 unless sent as application/json."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, f"send JSON: {example}")
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+@router.post("/api/events/{event_id}/correction")
+async def correction(event_id: EventId, request: Request, site: SiteDep) -> dict:
+    """Correct the event's verdict (`{"state": "with_mask"}`: with_mask, without_mask, mask_weared_incorrect,
+    or not_a_face for no judgeable face), by the user the token names; `"person": true` corrects every
+    event of its person; `"state": null` takes the correction back. The ids corrected."""
+    body = await _json_body(request, "{\"state\": \"with_mask\"}")
+    if (not isinstance(body, dict) or "state" not in body or (body["state"] is not None and body["state"]
+                                                               not in CORRECTIONS)
+            or not isinstance(body.get("person", False), bool)):
+        raise HTTPException(422, f"send {{\"state\": one of {', '.join(CORRECTIONS)} or null, "
+                            "\"person\": true or false}")
+    corrector = getattr(request.state, "user", None)
+
+    def write() -> dict:
+        with EventStore.open_existing(site.store_path, readonly=False) as store:
+            try:
+                ids = store.correct(event_id, body["state"], corrector, body.get("person", False))
+            except KeyError:
+                raise HTTPException(404, f"no event {event_id}") from None
+            return {"ids": ids, "correction": store.corrections([event_id]).get(event_id)}
 
     return await asyncio.to_thread(write)

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from maskwatch.core.classes import people_counts
-from maskwatch.store import EventStore, summarise
+from maskwatch.store import EventStore
 from maskwatch.web.site import SiteDep
 
 router = APIRouter()
@@ -27,10 +27,10 @@ def today(store_path: Path, now: datetime | None = None) -> dict:
     now = now or datetime.now().astimezone()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     start = min(midnight, now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23))
-    with EventStore.open_existing(store_path) as store:
+    with EventStore.open_existing(store_path) as store:  # corrected verdicts count as corrected
         events = store.events_with_run(since=start)
-    day = summarise([(run, e) for run, e in events if datetime.fromisoformat(e.wall_time) >= midnight])
-    by_hour = {row["hour"]: row for row in summarise(events)["hours"]}
+        day = store.summarise([(run, e) for run, e in events if datetime.fromisoformat(e.wall_time) >= midnight])
+        by_hour = {row["hour"]: row for row in store.summarise(events)["hours"]}
     empty = people_counts([])
     return {"today": day["total"], "events_today": day["events"],
             "hours": [{"hour": h, **{k: by_hour.get(h, empty)[k] for k in empty}} for h in _hours(now)]}

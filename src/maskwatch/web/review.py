@@ -33,7 +33,8 @@ async def search(site: SiteDep, camera: str | None = None, zone: str | None = No
                  reviewed: bool | None = None, unjudged: bool = False, page: int = Query(1, ge=1, le=SQLITE_INT // 200),
                  per_page: int = Query(PER_PAGE, ge=1, le=200)) -> dict:
     """Events newest first, filtered (all given filters hold), a page at a time; each with its review;
-    and the cameras, zones, kinds and states to filter by. Visits whose person was never judged (an
+    the cameras, zones, kinds and states to filter by; and how many verdicts were corrected, per camera
+    and from what to what. Visits whose person was never judged (an
     `unknown` arrival and departure) are left out unless `unjudged`."""
     if kind is not None and kind not in EVENT_KINDS:
         raise HTTPException(422, f"kind must be one of {', '.join(EVENT_KINDS)}")
@@ -45,7 +46,9 @@ async def search(site: SiteDep, camera: str | None = None, zone: str | None = No
             total, found = store.search(kind, camera, since, until, zone, state, reviewed, per_page,
                                         (page - 1) * per_page, unjudged)
             events = with_review(store, found)
+            corrected = store.correction_counts()
         return {"events": events, "total": total, "page": page, "pages": max(1, -(-total // per_page)),
+                "corrections": corrected,
                 "per_page": per_page, "cameras": list(site.supervisor.status), "zones": list(site.zones),
                 "kinds": list(EVENT_KINDS), "states": list(STATES)}
 

@@ -1,9 +1,10 @@
 // The review page of `maskwatch watch`: filters and pages through /api/review, shows an event with its
-// snapshot, clip and the person's timeline (/api/events/ID), and marks it reviewed (POST JSON).
+// snapshot, clip and the person's timeline (/api/events/ID), marks it reviewed and corrects its verdict, or
+// its person's (POST JSON).
 "use strict";
 
 const NAMES = { with_mask: "with mask", without_mask: "without mask", mask_weared_incorrect: "worn wrong",
-                unknown: "unknown" };
+                unknown: "unknown", not_a_face: "not a face" };
 const $ = (id) => document.getElementById(id);
 const form = $("filters");
 let page = 1, pages = 1, chosen = null;
@@ -50,6 +51,8 @@ async function load() {
   fill(form.state, result.states);
   $("events").replaceChildren(...result.events.map(row));
   $("position").textContent = `page ${result.page} of ${result.pages} · ${result.total} event(s)`;
+  $("corrections").textContent = result.corrections.length ? "Corrected verdicts: " + result.corrections.map(
+    (c) => `${c.camera} ${NAMES[c.model] || c.model} → ${NAMES[c.corrected]}: ${c.events}`).join(" · ") : "";
   $("previous").disabled = page <= 1;
   $("next").disabled = page >= pages;
 }
@@ -61,11 +64,19 @@ function row(event) {
   if (event.snapshot_url) thumb.append(element("img", { src: event.snapshot_url, alt: "" }));
   tr.append(thumb, element("td", {}, when(event)), element("td", {}, event.source),
     element("td", {}, `#${event.person}`), element("td", {}, event.kind.replace("_", " ")),
-    element("td", { class: `tag ${event.state}` }, NAMES[event.state] || event.state),
+    stateCell(event),
     element("td", {}, (event.zones || []).join(", ")), element("td", {}, event.clip_url ? "▶" : ""),
     element("td", { class: "reviewed" }, event.review ? "✓" : "no"));
   tr.addEventListener("click", () => show(event.id));
   return tr;
+}
+
+function stateCell(event) {  // the model's verdict; struck through, with the correction, when corrected
+  const name = NAMES[event.state] || event.state;
+  if (!event.correction) return element("td", { class: `tag ${event.state}` }, name);
+  const td = element("td", { class: `tag ${event.correction.state}` });
+  td.append(element("span", { class: "was" }, name), NAMES[event.correction.state]);
+  return td;
 }
 
 async function show(id) {
@@ -78,6 +89,8 @@ async function show(id) {
   $("snapshot").hidden = !event.snapshot_url;
   $("no-snapshot").hidden = Boolean(event.snapshot_url);
   if (event.snapshot_url) $("snapshot").src = event.snapshot_url;
+  $("face-kept").hidden = !event.face_url;
+  if (event.face_url) $("face").src = event.face_url;
   const clip = $("clip");
   clip.hidden = !event.clip_url;
   $("no-clip").hidden = Boolean(event.clip_url);
@@ -90,16 +103,32 @@ async function show(id) {
   $("lasted-row").hidden = event.duration_s == null;  // an alert: how long the person had been in its state
   $("lasted").textContent = event.duration_s == null ? "" : `${event.duration_s.toFixed(1)} s ${NAMES[event.state] || event.state}`;
   $("reviewed").textContent = reviewText(event.review);
+  const fixed = event.correction;
+  $("corrected").textContent = fixed ? `${NAMES[fixed.state]}, ${new Date(fixed.corrected).toLocaleString()}${
+    fixed.corrector ? ` by ${fixed.corrector}` : ""}` : "no";
+  $("uncorrect").hidden = !fixed;
+  $("uncorrect").onclick = () => correct(event.id, null, false);
+  $("correct").onsubmit = (submitted) => {
+    submitted.preventDefault();
+    correct(event.id, $("correct").state.value, $("correct").person.checked);
+  };
   const mark = $("mark");
   mark.textContent = event.review ? "Mark not reviewed" : "Mark reviewed";
   mark.onclick = () => mark_(event.id, !event.review);
   $("timeline").replaceChildren(...timeline.map((step) => element("li", { class: step.id === event.id ? "this" : "" },
-    `${when(step)}: ${step.kind.replace("_", " ")} (${NAMES[step.state] || step.state})`)));
+    `${when(step)}: ${step.kind.replace("_", " ")} (${NAMES[step.state] || step.state}${
+      step.correction ? ` → ${NAMES[step.correction.state]}` : ""})`)));
 }
 
 async function mark_(id, reviewed) {
   await api(`/api/events/${id}/review`, { method: "POST", headers: { "Content-Type": "application/json" },
                                            body: JSON.stringify({ reviewed }) });
+  await Promise.all([load(), show(id)]);
+}
+
+async function correct(id, state, person) {
+  await api(`/api/events/${id}/correction`, { method: "POST", headers: { "Content-Type": "application/json" },
+                                               body: JSON.stringify({ state, person }) });
   await Promise.all([load(), show(id)]);
 }
 
