@@ -142,7 +142,8 @@ def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> N
     code, out, _ = cli(str(db))
     lines = out.splitlines()
     assert code == 0 and len(lines) == 3 and lines[0].split() == ["id", "wall_time", "video_time", "source",
-                                                                 "person", "kind", "state", "confidence", "snapshot"]
+                                                                 "person", "kind", "state", "corrected",
+                                                                 "confidence", "snapshot"]
     assert lines[1].split()[2] == "0:00.3"  # 0.28 s into the video, not only when the run processed it
     assert lines[1].index("person_appeared") == lines[2].index("person_left")  # aligned columns
     assert "0.93" in lines[1] and "EVENTS.snapshots/run1-p1-f7.jpg" in lines[1]
@@ -160,10 +161,51 @@ def test_cli_table_json_and_csv(tmp_path: Path, astronaut_face: np.ndarray) -> N
                      "time": "0.28", "wall_time": "2024-05-01T10:15:00.000+02:00", "state": "with_mask",
                      "x1": "10.5", "y1": "20.2", "x2": "110.0", "y2": "150.8", "confidence": "",
                      "previous_state": "", "frames_seen": "9", "masked_share": "1.0", "snapshot": "",
-                     "duration_s": "", "zones": "", "clip": ""}]
+                     "duration_s": "", "zones": "", "clip": "", "corrected": ""}]
     assert not [p for p in (tmp_path / "out").iterdir() if p.name != "events.csv"]  # no temporary file left
     _, out, _ = cli(str(db), "--csv", "-")
     assert len(list(csv.DictReader(io.StringIO(out)))) == 2
+
+
+def test_corrections_are_stored_shown_counted_and_exported(tmp_path: Path) -> None:
+    """A reviewer's correction of one event, then of a person's whole visit, by the CLI: stored with who and
+    when beside the model's verdict; the table, the CSV and the summary show the corrected verdicts."""
+    db = tmp_path / "EVENTS.db"
+    with EventStore(db, snapshots=False) as store:
+        store.add(event("person_appeared", 1, state="without_mask"))
+        store.add(event("alert", 1, state="without_mask", duration_s=3.0))
+        store.add(event("person_left", 1, state="without_mask"))
+        store.add(event("person_appeared", 2, state="with_mask"))
+    code, _, err = cli(str(db), "--correct", "4", "--as", "not_a_face")
+    assert code == 0 and "corrected 1 event(s) to not_a_face: 4" in err
+    code, _, err = cli(str(db), "--correct", "2", "--as", "with_mask", "--person", "--by", "alice")
+    assert code == 0 and "corrected 3 event(s) to with_mask: 1, 2, 3" in err
+    with EventStore.open_existing(db) as store:
+        fixed = store.corrections([1, 2, 3, 4])
+        assert store.correction_counts() == [
+            {"camera": "cam", "model": "with_mask", "corrected": "not_a_face", "events": 1},
+            {"camera": "cam", "model": "without_mask", "corrected": "with_mask", "events": 3}]
+    assert {i: (c["state"], c["corrector"]) for i, c in fixed.items()} == {
+        1: ("with_mask", "alice"), 2: ("with_mask", "alice"), 3: ("with_mask", "alice"), 4: ("not_a_face", None)}
+    assert all(datetime.fromisoformat(c["corrected"]) for c in fixed.values())
+    _, out, _ = cli(str(db))
+    table = [line.split() for line in out.splitlines()]
+    assert [(row[6], row[7]) for row in table[1:]] == [("without_mask", "with_mask")] * 3 + [("with_mask",
+                                                                                              "not_a_face")]
+    _, out, _ = cli(str(db), "--csv", "-")
+    assert [row["corrected"] for row in csv.DictReader(io.StringIO(out))] == ["with_mask"] * 3 + ["not_a_face"]
+    _, out, _ = cli(str(db), "--summary", "--json")
+    summary = json.loads(out)
+    assert summary["corrected"] == 4  # person 1 was masked after all; person 2 was no face that could be judged
+    assert summary["total"]["people_by_last_state"] == {"with_mask": 1, "without_mask": 0,
+                                                        "mask_weared_incorrect": 0, "unknown": 1}
+    assert summary["total"]["people_ever_non_compliant"] == 0
+    # bad use: one-line errors
+    for argv, said in ((["--correct", "99", "--as", "with_mask"], "no event 99"),
+                       (["--correct", "1"], "go together"), (["--person"], "go with --correct")):
+        with pytest.raises(InvalidInput, match=said):
+            cli(str(db), *argv)
+    assert cli(str(db), "--correct", "1", "--as", "masked")[0] == 2  # argparse: not a choice
 
 
 def summary_store(path: Path) -> None:

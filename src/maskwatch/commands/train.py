@@ -42,12 +42,19 @@ def _blocks(text: str) -> int:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the mask classifier on a folder of labelled images",
-                       description="Train MobileNetV2 (ImageNet weights) on DATA_DIR/CLASS/*.jpg. Writes model.keras, "
-                       "model.tflite, labels.json, report.json, curves.png and confusion.png to --out.")
-    p.add_argument("data_dirs", type=Path, nargs="+", metavar="DATA_DIR",
+    p = sub.add_parser("train", help="train the mask classifier on a folder of labelled images, or on a site's "
+                       "corrections", description="Train MobileNetV2 (ImageNet weights) on DATA_DIR/CLASS/*.jpg. "
+                       "Writes model.keras, model.tflite, labels.json, report.json, curves.png and confusion.png to "
+                       "--out. With --from-store EVENTS.db: fine-tune the shipped fast classifier on the faces a "
+                       "site corrected (kept by [learning]), mixed with DATA_DIR as base data (default "
+                       f"{DEFAULT_BASE} if present); writes model.tflite, labels.json and report.json.")
+    p.add_argument("data_dirs", type=Path, nargs="*", metavar="DATA_DIR",
                    help="folder with one subfolder of images per class; several folders train together (each may "
                    "hold some of the classes) and each is split on its own, so each is in every split")
+    p.add_argument("--from-store", type=Path, metavar="EVENTS.db", help="learn from the corrections of this "
+                   "site's event store (see docs/learning.md)")
+    p.add_argument("--confirmed", action="store_true", help="with --from-store: also learn from verdicts "
+                   "reviewed and left uncorrected")
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/mine")
     p.add_argument("--scenes", type=Path, action="append", default=[], metavar="VOC_DIR",
                    help="also train on face crops from Pascal VOC scenes (VOC_DIR/images, VOC_DIR/annotations); "
@@ -57,8 +64,8 @@ def add_parser(sub) -> None:
     p.add_argument("--skip", action="append", default=[], metavar="NAME", help="leave out scene boxes named NAME")
     p.add_argument("--epochs", type=positive(int, zero=True), default=1,
                    help="epochs of the head on the frozen base (default 1)")
-    p.add_argument("--fine-tune-epochs", type=positive(int, zero=True), default=6,
-                   help="epochs fine-tuning the upper blocks at a low learning rate (default 6)")
+    p.add_argument("--fine-tune-epochs", type=positive(int, zero=True), default=None,
+                   help="epochs fine-tuning the upper blocks at a low learning rate (default 6; 3 with --from-store)")
     p.add_argument("--batch-size", type=positive(int), default=32)
     p.add_argument("--image-size", type=_image_size, default=224, help="square input size in pixels (default 224)")
     p.add_argument("--blocks", type=_blocks, default=18,
@@ -74,7 +81,45 @@ def add_parser(sub) -> None:
     p.add_argument("--no-imagenet", action="store_true", help="start from random weights (for experiments)")
 
 
+DEFAULT_BASE = Path("../shared/datasets/mask-classify")
+FROM_SCRATCH_ONLY = ("scenes", "map", "skip", "groups", "balance_sources", "no_imagenet")
+
+
+def _from_store(args: argparse.Namespace) -> int:
+    given = [f"--{name.replace('_', '-')}" for name in FROM_SCRATCH_ONLY if getattr(args, name)]
+    given += [f"--{name.replace('_', '-')}" for name, default in (("image_size", 224), ("blocks", 18))
+              if getattr(args, name) != default]
+    if given:
+        raise InvalidInput(f"--from-store fine-tunes the shipped fast classifier: leave out {', '.join(given)}")
+    base = args.data_dirs or ([DEFAULT_BASE] if DEFAULT_BASE.is_dir() else [])
+    if not base:
+        raise InvalidInput("--from-store mixes the site's faces with base training data, so that the model does not "
+                           "forget: give its class folders (e.g. mask-classify) as DATA_DIR")
+    epochs = 3 if args.fine_tune_epochs is None else args.fine_tune_epochs
+    if epochs == 0:
+        raise InvalidInput("--fine-tune-epochs 0: nothing to train")
+    if not args.from_store.is_file():
+        raise FileNotFoundError(f"no such event store: {args.from_store}")
+    needs_tensorflow(args.verbose)
+    from maskwatch.training.from_store import StoreTrainConfig, format_report, train_from_store
+
+    report = train_from_store(StoreTrainConfig(args.from_store, args.out, base, args.confirmed, epochs,
+                                               args.batch_size, args.seed))
+    print(format_report(report))
+    print(f"{report['training_seconds']:.0f} s; model in {args.out / 'model.tflite'} (watch: set the camera's "
+          "model to it; a running watch reloads it)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.from_store is not None:
+        return _from_store(args)
+    if args.confirmed:
+        raise InvalidInput("--confirmed goes with --from-store")
+    if not args.data_dirs:
+        raise InvalidInput("give DATA_DIR (a folder of class folders), or --from-store EVENTS.db")
+    if args.fine_tune_epochs is None:
+        args.fine_tune_epochs = 6
     if args.epochs + args.fine_tune_epochs == 0:
         raise InvalidInput("--epochs and --fine-tune-epochs are both 0: nothing to train")
     needs_tensorflow(args.verbose)

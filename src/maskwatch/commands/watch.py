@@ -245,6 +245,7 @@ def _watch(config: WatchConfig, args: argparse.Namespace) -> int:
             delivery.start()
             log.info("delivering to %s", delivery.describe())
         supervisor.start()
+        signal.signal(signal.SIGHUP, lambda signum, frame: supervisor.reload())  # a changed model, loaded now
         _on_stop_signals(_stopped)  # also after ray.init, which sets its own SIGTERM handler (exit code 15)
         if noted:
             _stopped(noted[0], None)

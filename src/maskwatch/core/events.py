@@ -9,7 +9,7 @@ and `alert` (a person stayed in a state an alert rule names for long enough; `ma
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -40,9 +40,13 @@ class Event:
     id: int | None = None  # increasing, given by the event store
     # The clearest face crop so far (RGB), for the sink that writes snapshots; never serialised.
     face_image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # With [learning]: faces of the person sampled since their previous event (RGB), kept to learn from.
+    face_samples: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
     def to_json(self) -> dict:
-        record = {k: v for k, v in asdict(self).items() if k != "face_image"}
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("face_image", "face_samples")}
+        if record["zones"] is not None:
+            record["zones"] = list(record["zones"])
         record["box"] = [round(float(v), 1) for v in self.box]
         record["time"] = round(float(self.time), 3)
         if self.confidence is not None:

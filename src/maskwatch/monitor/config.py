@@ -222,13 +222,14 @@ class CameraConfig:
     def is_file(self) -> bool:
         return not self.source.isdigit() and not self.source.lower().startswith(STREAM_PREFIXES)
 
-    def analysis(self, site_model: Path | None, snapshots: bool) -> AnalysisSettings:
-        """How this camera's frames are looked at: its keys, the site's model where it names none."""
+    def analysis(self, site_model: Path | None, snapshots: bool, learning: bool = False) -> AnalysisSettings:
+        """How this camera's frames are looked at: its keys, the site's model where it names none; with
+        `learning`, faces sampled for it."""
         return AnalysisSettings(preset=self.preset, model=self.model or site_model,
                                 face_threshold=self.face_threshold, detector=self.detector,
                                 detect_every=self.detect_every, snapshots=snapshots, zones=self.zones,
                                 ignore_outside_zones=self.ignore_outside_zones, motion_gate=self.motion_gate,
-                                min_face_px=self.min_face_px)
+                                min_face_px=self.min_face_px, learning=learning)
 
 
 @dataclass(frozen=True)

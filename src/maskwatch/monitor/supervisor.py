@@ -17,6 +17,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
@@ -47,6 +48,8 @@ class CameraStatus:
     in_view: dict[str, int] = field(default_factory=dict)
     alerting: int = 0  # persons in view who meet an alert rule (its states, zones and after_s)
     last_exit: str | None = None
+    model: str | None = None  # the classifier file it runs
+    trained: str | None = None  # and when that was trained
     updated: float = field(default_factory=time.time)
     jpeg: bytes | None = field(default=None, repr=False)
 
@@ -55,7 +58,7 @@ class CameraStatus:
                 "frames": self.counts["frames"], "still": self.counts["still"], "dropped": self.counts["dropped"],
                 "reconnects": self.counts["reconnects"], "gap_s": round(self.counts["gap_s"], 1),
                 "restarts": self.counts["restarts"], "in_view": self.in_view, "alerting": self.alerting,
-                "last_exit": self.last_exit,
+                "last_exit": self.last_exit, "model": self.model, "trained": self.trained,
                 "updated": self.updated}
 
 
@@ -92,6 +95,8 @@ class Supervisor:
         status.updated = time.time()
         if message["kind"] == "events":
             self.recorders[name].record(message["events"])
+        elif message["kind"] == "model":
+            status.model, status.trained = message["model"], message["trained"]
         elif message["kind"] == "view":
             status.jpeg, status.in_view, status.alerting = message["jpeg"], message["in_view"], message["alerting"]
         else:
@@ -100,6 +105,9 @@ class Supervisor:
 
     def start(self) -> None:
         raise NotImplementedError
+
+    def reload(self) -> None:
+        """Have every camera look at its model file now: a changed one is loaded in place."""
 
     def stop(self) -> None:
         """Stop the workers, recording what they send on their way out; then close the store."""
@@ -120,6 +128,12 @@ class ProcessSupervisor(Supervisor):
         for worker in self._workers.values():
             self._spawn(worker)
         self._thread.start()
+
+    def reload(self) -> None:
+        for worker in self._workers.values():
+            if worker.process is not None and worker.process.pid is not None:
+                with suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGHUP)
 
     def _spawn(self, worker: _Worker) -> None:
         camera = worker.camera

@@ -6,7 +6,9 @@ writer processes). On starting it first records the person_left of whoever a dea
 in view (`EventStore.close_abandoned`). A Ray actor, on another machine, sends its events to the parent,
 which records them. Either sends the parent what the page and the metrics show: counters as increments,
 and twice a second an annotated JPEG with the people in view that it draws. It stops on SIGTERM or when
-the parent is gone, recording the person_left of whoever is in view.
+the parent is gone, recording the person_left of whoever is in view. A changed classifier file (a model
+`train --from-store` wrote over it) is loaded in place, without a restart: looked for every few seconds,
+and at once on SIGHUP (`watch` passes its own on).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import cv2
 
+from maskwatch.core.errors import MaskwatchError
 from maskwatch.core.events import Event, verdict
 from maskwatch.core.frame import Frame
 from maskwatch.io.annotate import draw, drawn_counts
@@ -35,6 +38,8 @@ from maskwatch.store import EventStore, EventStoreError, clip_folder
 from maskwatch.video.alerts import AlertRule, Alerts
 from maskwatch.video.analysis import Step, analyze
 from maskwatch.video.clips import ClipRecorder, ClipSettings
+from maskwatch.vision.classifier import MaskClassifier, trained_when
+from maskwatch.vision.pipeline import MaskDetector
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ STATUS_EVERY_S = 1.0
 VIEW_EVERY_S = 0.5  # annotated JPEGs for the page's live view, with the people in view they show
 VIEW_WIDTH = 640
 NO_FRAMES_S = 3.0  # without a frame for this long the camera shows as "no frames"
+MODEL_CHECK_S = 5.0  # how often the classifier file is looked at for a change
 FOREVER = 10**9  # reconnect attempts: a site's camera is retried until it comes back
 
 
@@ -167,6 +173,50 @@ class EventRecorder:
                       len(self.waiting))
 
 
+class ModelReloader:
+    """The camera's classifier file: when it changed (looked at every MODEL_CHECK_S, and at once when `asked`)
+    the new model is loaded in place. A file that does not load (half copied, not a model) leaves the
+    running model as it is, until the file changes again."""
+
+    def __init__(self, pipeline: MaskDetector, camera: str, asked: threading.Event) -> None:
+        self.pipeline, self.camera, self.asked = pipeline, camera, asked
+        self.path = pipeline.classifier.path
+        self._seen = self._signature()
+        self._next = time.monotonic() + MODEL_CHECK_S
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None
+        return found.st_mtime_ns, found.st_size, found.st_ino
+
+    def status(self) -> dict:
+        """The message that tells the parent which model runs, and when it was trained."""
+        return {"kind": "model", "model": str(self.path), "trained": trained_when(self.path)}
+
+    def check(self) -> dict | None:
+        """Load the model again if its file changed: the new status message, else None."""
+        if not self.asked.is_set() and time.monotonic() < self._next:
+            return None
+        self.asked.clear()
+        self._next = time.monotonic() + MODEL_CHECK_S
+        signature = self._signature()
+        if signature is None or signature == self._seen:
+            return None
+        self._seen = signature
+        try:
+            classifier = MaskClassifier(self.path, threads=1)
+        except (MaskwatchError, OSError) as error:
+            log.error("camera %s: the model %s changed but does not load (%s): the running one stays", self.camera,
+                      self.path, error)
+            return None
+        self.pipeline.classifier = classifier
+        status = self.status()
+        log.info("camera %s: reloaded the model %s (trained %s)", self.camera, self.path, status["trained"])
+        return status
+
+
 def close_abandoned(store: EventStore, camera: str, counts: Counter) -> None:
     """Record (and count) the person_left of whoever runs of `camera` whose writer died left in view."""
     left = store.close_abandoned(camera)
@@ -176,9 +226,10 @@ def close_abandoned(store: EventStore, camera: str, counts: Counter) -> None:
 
 
 def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: threading.Event,
-                 parent_alive: Callable[[], bool] = lambda: True) -> list[str]:
+                 parent_alive: Callable[[], bool] = lambda: True, reload: threading.Event | None = None) -> list[str]:
     """The camera loop, whatever carries its messages (a pipe to the parent, or a Ray actor's buffer):
-    until `stop` is set, the parent is gone, or the source ends; the source's failures."""
+    until `stop` is set, the parent is gone, or the source ends; the source's failures. `reload`: set to
+    look at the model file at once."""
     camera = settings.camera
     report = _Report()
     store = None  # watch checked the store at start: each worker's restart need not read all of it again
@@ -189,9 +240,12 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
         close_abandoned(store, camera.name, report.counts)
     recorder = EventRecorder(store, camera.name) if store is not None else None
     cv2.setNumThreads(1)
-    analysis = camera.analysis(settings.model, settings.snapshots)
-    analyzer = analysis.analyzer(analysis.pipeline(live=True, threads=1), live=True,
+    analysis = camera.analysis(settings.model, settings.snapshots, settings.learning)
+    pipeline = analysis.pipeline(live=True, threads=1)
+    analyzer = analysis.analyzer(pipeline, live=True,
                                  alerts=Alerts(settings.rules, camera.zones) if settings.rules else None)
+    model = ModelReloader(pipeline, camera.name, reload or threading.Event())
+    send(model.status())
     clips = ClipRecorder(clip_folder(settings.store), settings.clips, camera.zones, recorder.forget_clip) \
         if settings.clips and recorder is not None else None
     grab = LatestFrame(open_camera(camera))
@@ -211,6 +265,8 @@ def watch_camera(settings: WorkerSettings, send: Callable[[dict], None], stop: t
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_EVERY_S
                 send(report.message(grab))
+            if reloaded := model.check():
+                send(reloaded)
 
     def record(step: Step) -> None:
         nonlocal next_view
@@ -251,8 +307,9 @@ def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
     logging.basicConfig(level=settings.log_level, format=f"[{camera.name}] %(message)s")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us in order
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while this process started
-    stop = threading.Event()
+    stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload.set())
 
     def send(message: dict) -> None:
         try:
@@ -261,7 +318,7 @@ def run_camera(settings: WorkerSettings, conn: Connection, parent: int) -> None:
             stop.set()
 
     try:
-        failures = watch_camera(settings, send, stop, lambda: os.getppid() == parent)
+        failures = watch_camera(settings, send, stop, lambda: os.getppid() == parent, reload)
     except EventStoreError as error:  # the parent restarts the worker, with backoff
         raise SystemExit(f"{camera.name}: {error}") from None
     if failures:  # the parent restarts the worker, with backoff

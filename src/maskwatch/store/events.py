@@ -103,20 +103,35 @@ class EventStore:
         with self._lock:
             run = self.run
             snapshot, written = self._picture(self._writer if self.snapshots else None, event, run, "snapshot")
-            crop, crop_written = self._picture(self._crops, event, run, "face kept for learning")
+            crops, new_crops = self._learning_faces(event, run)
             row = row_of(event, run, snapshot)
             try:
                 with self._guard() as db, transaction(db):
                     event_id = insert(db, row)
-                    if crop is not None:
-                        learn.add_crop(db, event_id, crop, row["epoch"])
+                    learn.add_crops(db, event_id, crops, row["epoch"])
             except BaseException:
                 # new files, which no committed row uses (a reused one belongs to an earlier row)
-                for writer, file, new in ((self._writer, snapshot, written), (self._crops, crop, crop_written)):
-                    if new:
-                        writer.discard(event, file)
+                if written:
+                    self._writer.discard(event, snapshot)
+                for crop in new_crops:
+                    self._crops.discard(event, crop)
                 raise
         return replace(event, id=event_id, snapshot=stored_path(self.snapshot_dir, snapshot))
+
+    def _learning_faces(self, event: Event, run: int) -> tuple[list[str], list[str]]:
+        """With learning: the stored paths of the event's face and of the faces sampled before it, and which
+        of them are new files. A full disk keeps what it can and says so once."""
+        own, new = self._picture(self._crops, event, run, "face kept for learning")
+        if own is None:
+            return [], []
+        crops, written = [own], [own] if new else []
+        try:
+            for index, sample in enumerate(event.face_samples):
+                crops.append(self._crops.write(sample, f"run{run}-p{event.person}-f{event.frame}-s{index}"))
+                written.append(crops[-1])
+        except SnapshotNotWritten as error:
+            log.error("%s; %d face(s) sampled for learning are not kept", error, len(event.face_samples))
+        return crops, written
 
     @staticmethod
     def _picture(writer: SnapshotWriter | None, event: Event, run: int, what: str) -> tuple[str | None, bool]:

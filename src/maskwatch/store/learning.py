@@ -54,8 +54,9 @@ def corrections(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict]:
 
 
 def crops(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, str]:
-    """{id: stored file} of the faces kept for these events."""
-    rows = db.execute(f"SELECT event, file FROM crops WHERE event IN ({', '.join('?' * len(ids))})", list(ids))
+    """{id: stored file} of the face kept for each of these events (its own, the first)."""
+    rows = db.execute(f"SELECT event, file, MIN(rowid) FROM crops WHERE event IN ({', '.join('?' * len(ids))}) "
+                      "GROUP BY event", list(ids))
     return {row["event"]: row["file"] for row in rows}
 
 
@@ -66,8 +67,9 @@ def correction_counts(db: sqlite3.Connection) -> list[dict]:
         "JOIN events e ON e.id = c.event GROUP BY e.source, e.state, c.state ORDER BY e.source, e.state, c.state")]
 
 
-def add_crop(db: sqlite3.Connection, event_id: int, file: str, epoch: float) -> None:
-    db.execute("INSERT OR REPLACE INTO crops (event, file, epoch) VALUES (?, ?, ?)", (event_id, file, epoch))
+def add_crops(db: sqlite3.Connection, event_id: int, files: Sequence[str], epoch: float) -> None:
+    """The faces kept for an event: its own first, then those sampled since the person's previous event."""
+    db.executemany("INSERT INTO crops (event, file, epoch) VALUES (?, ?, ?)", [(event_id, f, epoch) for f in files])
 
 
 def forget_crops(db: sqlite3.Connection, before: float | None) -> list[str]:

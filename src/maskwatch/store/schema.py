@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS reviews (event INTEGER PRIMARY KEY, reviewed TEXT NOT
 """ + """
 CREATE TABLE IF NOT EXISTS corrections (event INTEGER PRIMARY KEY, state TEXT NOT NULL, corrected TEXT NOT NULL,
                                         corrector TEXT);
-CREATE TABLE IF NOT EXISTS crops (event INTEGER PRIMARY KEY, file TEXT NOT NULL, epoch REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS crops (event INTEGER NOT NULL, file TEXT NOT NULL, epoch REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS crops_event ON crops (event);
 CREATE INDEX IF NOT EXISTS crops_file ON crops (file);
 """
 MIGRATIONS = {  # statements from user_version N to N + 1
@@ -62,8 +63,8 @@ MIGRATIONS = {  # statements from user_version N to N + 1
     4: ["ALTER TABLE events ADD COLUMN clip TEXT"],
     5: ["CREATE TABLE reviews (event INTEGER PRIMARY KEY, reviewed TEXT NOT NULL, reviewer TEXT)"],
     6: ["CREATE TABLE corrections (event INTEGER PRIMARY KEY, state TEXT NOT NULL, corrected TEXT NOT NULL, "
-        "corrector TEXT)", "CREATE TABLE crops (event INTEGER PRIMARY KEY, file TEXT NOT NULL, epoch REAL NOT NULL)",
-        "CREATE INDEX crops_file ON crops (file)"],
+        "corrector TEXT)", "CREATE TABLE crops (event INTEGER NOT NULL, file TEXT NOT NULL, epoch REAL NOT NULL)",
+        "CREATE INDEX crops_event ON crops (event)", "CREATE INDEX crops_file ON crops (file)"],
 }
 REVIEWS_SINCE = 6
 LEARNING_SINCE = 7

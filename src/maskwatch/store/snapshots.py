@@ -75,6 +75,10 @@ class SnapshotWriter:
             self._faces.pop(key, None)
         return snapshot, written
 
+    def write(self, image: np.ndarray, stem: str) -> str:
+        """A new file of `image` (no reuse): its stored path. SnapshotNotWritten on a full disk."""
+        return self._write(image, stem)
+
     def discard(self, event: Event, snapshot: str) -> None:
         """Delete a new file whose row could not be written: no face is kept without its row."""
         self._faces.pop((event.source, event.person), None)

@@ -162,7 +162,7 @@ def _best_checkpoint(path: Path):
     return BestCheckpoint()
 
 
-def _epoch_progress(epochs: int):
+def epoch_progress(epochs: int):
     import keras
 
     class EpochProgress(keras.callbacks.Callback):
@@ -252,7 +252,7 @@ def train(config: TrainConfig) -> dict:
                             sample_weights)
     val_ds = make_dataset(data, split.val, config.batch_size)
     checkpoint = _best_checkpoint(out / "model.keras")
-    epoch_progress = _epoch_progress(config.epochs + config.fine_tune_epochs)
+    progress_bars = epoch_progress(config.epochs + config.fine_tune_epochs)
     weights = None if config.balance_sources else class_weights(data.labels[split.train], len(classes))
     history: dict[str, list[float]] = {}
     stages = ((config.epochs, freeze_base, 1e-3), (config.fine_tune_epochs, unfreeze_top, 1e-4))
@@ -267,7 +267,7 @@ def train(config: TrainConfig) -> dict:
                               metrics=["accuracy"])
                 interrupt.check()
                 fit = model.fit(train_ds, validation_data=val_ds, epochs=epoch + stage_epochs, initial_epoch=epoch,
-                                class_weight=weights, callbacks=[checkpoint, interrupt.callback(), epoch_progress],
+                                class_weight=weights, callbacks=[checkpoint, interrupt.callback(), progress_bars],
                                 shuffle=False, verbose=0)
                 for key, values in fit.history.items():
                     history.setdefault(key, []).extend(float(v) for v in values)

@@ -34,6 +34,7 @@ from maskwatch.vision.judge import DEFAULT_RULE
 from maskwatch.vision.pipeline import MaskDetector
 from maskwatch.vision.presets import detect_every_for, preset_for
 
+LEARNING_SAMPLE_S = 0.5  # with learning, a face of each person this often (up to persons.MAX_SAMPLES an event)
 IDLE_DETECT_S = 2.0  # with motion gating, a still picture is still looked at this often (a seated person)
 
 
@@ -79,6 +80,7 @@ class AnalysisSettings:
     ignore_outside_zones: bool = False  # faces in no zone are not looked at
     motion_gate: bool = False  # frames where nothing moved and no one is followed are skipped
     min_face_px: float | None = None  # None: the unknown rule's own smallest judged face (px)
+    learning: bool = False  # sample each person's faces for learning ([learning]; they go with their events)
 
     def pipeline(self, live: bool, threads: int | None = None) -> MaskDetector:
         """The per-image pipeline these settings load, for a live source or a file."""
@@ -90,7 +92,7 @@ class AnalysisSettings:
         """A `VideoAnalyzer` of `pipeline` with these settings."""
         return VideoAnalyzer(pipeline, self.detect_every, self.track, live, snapshots=self.snapshots, alerts=alerts,
                              zones=self.zones, ignore_outside_zones=self.ignore_outside_zones,
-                             motion_gate=self.motion_gate)
+                             motion_gate=self.motion_gate, sample_every_s=LEARNING_SAMPLE_S if self.learning else None)
 
 
 def analyze(frames: Iterable[Frame], analyzer: VideoAnalyzer) -> Iterator[Step]:
@@ -112,7 +114,7 @@ class VideoAnalyzer:
     def __init__(self, detector: MaskDetector, detect_every: int | None = 1, track: bool = True, live: bool = False,
                  settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True, classify_budget: int = 16,
                  alerts: Alerts | None = None, zones: Sequence[Zone] = (), ignore_outside_zones: bool = False,
-                 motion_gate: bool = False):
+                 motion_gate: bool = False, sample_every_s: float | None = None):
         """`zones`: events name the zones the person's face is in; with `ignore_outside_zones`, a face in
         none of them is not looked at at all (not classified, not a person). `motion_gate`: on video, a frame
         where nothing moved and no face is being followed is not looked at (but one in IDLE_DETECT_S is)."""
@@ -121,7 +123,7 @@ class VideoAnalyzer:
         self.zones, self.ignore_outside_zones = tuple(zones), ignore_outside_zones and bool(zones)
         self.gate = MotionGate() if motion_gate else None
         self._detected_at = -math.inf  # frame time of the last detection
-        self.persons = PersonTracker(settings, snapshots, detector.rule.min_side)
+        self.persons = PersonTracker(settings, snapshots, detector.rule.min_side, sample_every_s)
         self._held: Step | None = None
         self._every = detect_every or 1  # of the video being analysed (None: by its frame size, per video)
         self._since = 0  # frames since the last detection

@@ -11,6 +11,7 @@ evidence for the person's state, never an average with the past.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from maskwatch.vision.judge import DEFAULT_RULE
 
 SNAPSHOT_MARGIN = 0.3
 SNAPSHOT_MAX = 256
+MAX_SAMPLES = 20  # faces kept for learning between two events of a person
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class Person:
     state_face: np.ndarray | None = None  # that of the run that made `state`: what its events show
     last: Face | None = None  # the latest classification, and in which frame
     classified_at: int = -1
+    samples: list[np.ndarray] = field(default_factory=list)  # faces sampled since the last event (learning)
+    sampled_at: float = -math.inf
 
     def observe(self, face: Face, settings: TrackingSettings, fresh: bool = True, sized: bool = True) -> str | None:
         """Take this frame's face into account; the previous state if the state changed, else None.
@@ -124,8 +128,11 @@ class PersonTracker:
     """Persons of one video or stream at a time; `start()` with the first frame of the next one starts anew."""
 
     def __init__(self, settings: TrackingSettings = DEFAULT_SETTINGS, snapshots: bool = True,
-                 min_side: float = DEFAULT_RULE.min_side):
+                 min_side: float = DEFAULT_RULE.min_side, sample_every_s: float | None = None):
+        """`sample_every_s`: keep a face of each person this often (judgeable ones, MAX_SAMPLES between two
+        of their events), which goes with their next event to be kept for learning."""
         self.settings, self.snapshots, self.min_side = settings, snapshots, min_side
+        self.sample_every_s = sample_every_s
         self._source: str | None = None
         self._tracker: ByteTrackTracker | None = None
         self._persons: dict[int, Person] = {}  # by ByteTrack id, while in view
@@ -252,6 +259,7 @@ class PersonTracker:
                 person.id, self._next_id = self._next_id, self._next_id + 1
             if is_fresh:
                 self._keep_clearest(person, face, frame.image)
+                self._sample(person, face, frame)
             # a state needs min_side, so an id too
             candidate, sized = person.candidate, face.side >= self.min_side
             previous = person.observe(face, self.settings, is_fresh, sized)
@@ -275,6 +283,12 @@ class PersonTracker:
         quality = _quality(face)
         if self.snapshots and quality > person.best_quality:
             person.best_quality, person.best_face = quality, self._snapshot(face, image)
+
+    def _sample(self, person: Person, face: Face, frame: Frame) -> None:
+        if (self.sample_every_s is not None and face.side >= self.min_side and len(person.samples) < MAX_SAMPLES
+                and frame.time - person.sampled_at >= self.sample_every_s):
+            person.sampled_at = frame.time
+            person.samples.append(self._snapshot(face, frame.image))
 
     @staticmethod
     def _snapshot(face: Face, image: np.ndarray) -> np.ndarray:
@@ -330,5 +344,6 @@ class PersonTracker:
         it, so a mask_off shows the face without its mask; for person_left, their clearest face of all."""
         confidence = None if face is None else face.probs.get(person.state)
         shown = person.state_face if kind != "person_left" and person.state_face is not None else person.best_face
+        samples, person.samples = tuple(person.samples), []
         return Event(kind, person.id, frame.source, frame.index, frame.time, _now(frame, self._live), person.state,
-                     person.box, confidence, face_image=shown, **extra)
+                     person.box, confidence, face_image=shown, face_samples=samples, **extra)

@@ -12,7 +12,9 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -89,6 +91,15 @@ def read_labels(model_path: Path) -> Labels:
             raise InvalidInput(f"{candidate}: expected a JSON list of at least 2 class names, or {{\"labels\": [...], "
                              f"\"thresholds\": {{name: probability}}}}")
     raise FileNotFoundError(f"no labels.json beside {model_path}")
+
+
+def trained_when(model_path: Path) -> str:
+    """When a model was trained: its labels.json's "trained" (what `train --from-store` writes), else the
+    model file's own time."""
+    for candidate in (model_path.with_suffix(".labels.json"), model_path.parent / "labels.json"):
+        with suppress(OSError, ValueError, KeyError, TypeError):
+            return str(json.loads(candidate.read_text())["trained"])
+    return datetime.fromtimestamp(model_path.stat().st_mtime).astimezone().isoformat(timespec="seconds")
 
 
 @lru_cache(maxsize=8)
