@@ -90,10 +90,22 @@ after_s = 0.5
             wait_for(lambda: "by alice" in page.evaluate(PAGE_STATE)["reviewed"], 30, "the review shown")
             wait_for(lambda: any(r["id"] == target and r["cells"][8] == "✓" for r in page.evaluate(PAGE_STATE)["rows"]),
                      30, "the row marked")
+            # the model was wrong on this person: corrected for their whole visit, as alice
+            page.evaluate("""(() => { const f = document.getElementById('correct');
+                f.state.value = 'with_mask'; f.person.checked = true; f.requestSubmit(); })()""")
+            wait_for(lambda: page.evaluate("document.getElementById('corrected').textContent")
+                     .startswith("with mask,"), 30, "the correction shown")
+            wait_for(lambda: any(r["id"] == target and r["cells"][5] == "without maskwith mask"
+                                 for r in page.evaluate(PAGE_STATE)["rows"]), 30, "the row's verdict struck through")
+            shown = page.evaluate(PAGE_STATE)
+            assert all(step.endswith("→ with mask)") for step in shown["timeline"])
+            assert "door without mask → with mask" in page.evaluate("document.getElementById('corrections').textContent")
             SCREENSHOT.write_bytes(base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"]))
         with EventStore(tmp_path / "events.db") as store:
             review = store.reviews([target])[target]
+            correction = store.corrections([target])[target]
         assert review["reviewer"] == "alice" and review["reviewed"]
+        assert correction["state"] == "with_mask" and correction["corrector"] == "alice"
         # only JSON marks an event: a form post from another page (no CORS preflight) does not
         plain = site.http.post(f"/api/events/{target}/review", content="reviewed=false",
                                headers={"Content-Type": "application/x-www-form-urlencoded"})
@@ -177,6 +189,7 @@ def test_the_site_page_reads_on_a_phone_and_links_each_event_to_its_review(tmp_p
             assert shown["width"] <= 390, shown["width"]
             assert "Waiting to be sent" in shown["text"] and "Outbox" not in shown["text"]
             assert "frames skipped" in shown["text"] and "dropped" not in shown["text"]
+            assert "model mask_classifier_fast.tflite, trained " in shown["text"]  # what the camera runs
             assert shown["labels"][-1] == "now"
             events = site.get("/api/events?limit=30").json()
             newest_first = sorted(events, key=lambda e: (e["wall_time"], e["id"]), reverse=True)

@@ -46,6 +46,11 @@ function drawCameras(cameras) {
         "camera's process was started again" }, `frames skipped ${camera.dropped} · reconnects ${camera.reconnects} · restarts ${camera.restarts}`),
     );
     if (camera.node) info.append(element("span", { class: "muted node" }, `Ray node ${camera.node.slice(0, 8)}`));
+    if (camera.model) {  // which classifier it runs, and when that was trained (a site-tuned one is reloaded)
+      const name = camera.model.split(/[\\/]/).pop();
+      info.append(element("span", { class: "muted model", title: camera.model },
+        `model ${name}, trained ${new Date(camera.trained).toLocaleDateString()}`));
+    }
     card.dataset.frames = camera.frames;
     if (camera.frames > 0) card.querySelector(".view").src = `${camera.view_url}?t=${Date.now()}`;
   }
