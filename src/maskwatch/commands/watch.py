@@ -70,7 +70,8 @@ RETENTION_EVERY_S = 3600.0
 STATUS_EVERY_S = 5.0  # retained MQTT status of each camera, and its picture
 STATUS_CHANGE_S = 0.25  # how often a change of who is in view is looked for: sent at once (a 2 s visit counts)
 STATUS_GAP_S = 1.0  # but a camera's status at most once a second
-TODAY_EVERY_S = 60.0  # the people of today in it, from the store
+TODAY_EVERY_S = 60.0  # the people of today in it, from the store: counted again this often,
+TODAY_AFTER_EVENTS_S = 5.0  # and this soon after new events (Home Assistant's "people today" keeps up)
 DRAIN_S = 5.0  # on a clean stop, how long deliveries may go on sending what waits
 
 
@@ -126,19 +127,23 @@ def _people_today(config: WatchConfig) -> dict[str, dict]:
 
 def _housekeeping(config: WatchConfig, days: float | None, supervisor: Supervisor, mqtt: list[MqttDelivery],
                   stop: threading.Event) -> None:
-    """Retained camera status on MQTT (with the people of today, counted again every minute): at once when who
-    is in view changes (at most one a second), else every few seconds with the picture; retention every
-    hour."""
+    """Retained camera status on MQTT (with the people of today, counted again every minute, and a few
+    seconds after new events): at once when who is in view changes (at most one a second), else every few
+    seconds with the picture; retention every hour."""
     next_retention = time.monotonic() + RETENTION_EVERY_S
-    next_today, today = time.monotonic(), {}
+    next_today, today, events_counted = time.monotonic(), {}, -1
     next_full = time.monotonic()
     sent: dict[str, tuple[float, tuple]] = {}  # per camera: when its status went out, who was in view, alerting
     while not stop.wait(STATUS_CHANGE_S):
         now, full = time.monotonic(), time.monotonic() >= next_full
         if full:
             next_full = now + STATUS_EVERY_S
+        events = sum(n for status in supervisor.status.values() for key, n in status.counts.items()
+                     if key.startswith("events:"))
+        if events != events_counted:
+            next_today = min(next_today, now + TODAY_AFTER_EVENTS_S)
         if mqtt and now >= next_today:
-            next_today = now + TODAY_EVERY_S
+            next_today, events_counted = now + TODAY_EVERY_S, events
             try:
                 today = _people_today(config)
             except Exception:

@@ -152,15 +152,18 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     log.info("base data %s: %d images, train %d / test %d", ", ".join(map(str, config.base_dirs)), len(base.labels),
              len(split.train), len(split.test))
 
+    # The base photos are learnt as the shipped model sees them (its probabilities, distillation): what it
+    # knew stays, its reject class too, which no base photo shows; the site's faces by their corrections.
     repeat = max(1, round(SITE_SHARE * len(split.train) / ((1 - SITE_SHARE) * max(1, len(train_site)))))
+    known = shipped.predict(base.images[split.train])
+    taught = np.eye(len(classes), dtype=np.float32)[site.labels[train_site]]
     mixed = LoadedData(np.concatenate([base.images[split.train], *[site.images[train_site]] * repeat]),
-                       np.concatenate([base.labels[split.train], *[site.labels[train_site]] * repeat]),
-                       list(classes), [], [], [])
+                       np.concatenate([known, *[taught] * repeat]), list(classes), [], [], [])
     model = build_classifier(len(classes), size, imagenet=False, blocks=BASE_BLOCKS)
     with np.load(default_model_path(BASE_WEIGHTS)) as weights:
         model.set_weights([weights[f"arr_{i}"] for i in range(len(weights.files))])
     unfreeze_top(model, TUNED_BLOCKS)
-    model.compile(keras.optimizers.Adam(LEARNING_RATE), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(LEARNING_RATE), "categorical_crossentropy", metrics=["accuracy"])
     everything = np.arange(len(mixed.labels))
     model.fit(make_dataset(mixed, everything, config.batch_size, augmentation(config.seed), config.seed),
               epochs=config.epochs, callbacks=[epoch_progress(config.epochs)], verbose=0)
