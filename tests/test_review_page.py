@@ -99,7 +99,8 @@ after_s = 0.5
                                  for r in page.evaluate(PAGE_STATE)["rows"]), 30, "the row's verdict struck through")
             shown = page.evaluate(PAGE_STATE)
             assert all(step.endswith("→ with mask)") for step in shown["timeline"])
-            assert "door without mask → with mask" in page.evaluate("document.getElementById('corrections').textContent")
+            counted = page.evaluate("document.getElementById('corrections').textContent")
+            assert "door without mask → with mask" in counted
             SCREENSHOT.write_bytes(base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"]))
         with EventStore(tmp_path / "events.db") as store:
             review = store.reviews([target])[target]
