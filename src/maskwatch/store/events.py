@@ -249,8 +249,9 @@ class EventStore:
             return learn.correction_counts(db)
 
     def learning_faces(self, confirmed: bool = False) -> list[dict]:
-        """The kept face crops with a label to learn: corrected ones and, with `confirmed`, those reviewed
-        without a correction. Each: id, run, source, person, model (its verdict), label, file (the crop)."""
+        """The kept face crops, each with a label to learn where corrected and, with `confirmed`, where reviewed
+        without a correction (None elsewhere). Each: id, run, source, person, model (its verdict), label,
+        file (the crop)."""
         if self._version < LEARNING_SINCE:
             return []
         with self._guard() as db:

@@ -82,12 +82,11 @@ def forget_crops(db: sqlite3.Connection, before: float | None) -> list[str]:
 
 
 def faces(db: sqlite3.Connection, confirmed: bool) -> list[sqlite3.Row]:
-    """Events with a kept crop and a label: corrected (the correction), and with `confirmed` those reviewed
-    without a correction (the model's verdict, when it judged one). Their run, camera and person too."""
-    confirmed_rows = "" if not confirmed else (
-        "UNION ALL SELECT e.id, e.run, e.source, e.person, e.state AS model, e.state AS label, k.file FROM events e "
-        "JOIN crops k ON k.event = e.id JOIN reviews r ON r.event = e.id "
-        "WHERE e.id NOT IN (SELECT event FROM corrections) AND e.state != 'unknown' ")
-    return db.execute("SELECT e.id, e.run, e.source, e.person, e.state AS model, c.state AS label, k.file "
-                      "FROM events e JOIN crops k ON k.event = e.id JOIN corrections c ON c.event = e.id "
-                      f"{confirmed_rows}ORDER BY 1").fetchall()
+    """Events' kept crops: with a label where corrected (the correction) and, with `confirmed`, where reviewed
+    without a correction (the model's verdict, when it judged one); the others with none. Their run, camera
+    and person too."""
+    confirmed = "e.state != 'unknown' AND r.event IS NOT NULL" if confirmed else "0"
+    return db.execute("SELECT e.id, e.run, e.source, e.person, e.state AS model, k.file, "
+                      f"COALESCE(c.state, CASE WHEN {confirmed} THEN e.state END) AS label "
+                      "FROM events e JOIN crops k ON k.event = e.id LEFT JOIN corrections c ON c.event = e.id "
+                      "LEFT JOIN reviews r ON r.event = e.id ORDER BY e.id").fetchall()

@@ -60,7 +60,7 @@ class StoreTrainConfig:
 @dataclass(frozen=True)
 class SiteFaces:
     images: np.ndarray  # N x size x size x 3 uint8, as the classifier sees them
-    labels: np.ndarray  # class indices
+    labels: np.ndarray  # class indices; -1 for a face nobody corrected or confirmed
     persons: list[str]  # camera/run/person of each
     models: list[str]  # the shipped model's verdict recorded with each face's event
 
@@ -79,22 +79,25 @@ def site_faces(store_path: Path, classes: Sequence[str], size: int, confirmed: b
         rows = store.learning_faces(confirmed)
     images, labels, persons, models, missing = [], [], [], [], 0
     for row in rows:
+        if row["label"] is None and row["model"] != "unknown":
+            continue  # a verdict nobody looked at is no evidence: only what the model rejected is kept as it was
         try:
             image = read_image(row["file"])
         except (UnreadableImage, OSError):
             missing += 1  # deleted by retention since, or damaged
             continue
         images.append(classifier_view(image, size))
-        labels.append(classes.index(row["label"]))
+        labels.append(-1 if row["label"] is None else classes.index(row["label"]))
         persons.append(f"{row['source']}/run{row['run']}/p{row['person']}")
         models.append(row["model"])
     if missing:
         log.warning("%d kept face(s) of corrected events are gone from the disk; left out", missing)
     how = "corrected or confirmed" if confirmed else "corrected"
-    if len(images) < MIN_FACES:
-        raise DatasetError(f"{store_path}: {len(images)} {how} face(s) kept for learning; at least {MIN_FACES} are "
+    labelled = sum(label >= 0 for label in labels)
+    if labelled < MIN_FACES:
+        raise DatasetError(f"{store_path}: {labelled} {how} face(s) kept for learning; at least {MIN_FACES} are "
                            "needed (switch [learning] on, correct verdicts on the review page, or add --confirmed)")
-    named = sorted({classes[i] for i in labels})
+    named = sorted({classes[i] for i in labels if i >= 0})
     if len(named) < 2:
         raise DatasetError(f"{store_path}: every {how} face is {named[0]}: a model cannot learn one class "
                            "alone (confirm some right verdicts on the review page and add --confirmed)")
@@ -148,19 +151,24 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     classes, size = shipped.labels, shipped.image_size
     site = site_faces(config.store, classes, size, config.confirmed)
     train_site, test_site = person_split(site.persons, config.seed)
+    test_site = test_site[site.labels[test_site] >= 0]  # scored on what a reviewer said
+    named = lambda indices: dict(Counter(classes[i] for i in site.labels[indices] if i >= 0))  # noqa: E731
     log.info("site faces: %d of %d persons (%s); %d faces of %d persons held back to score on",
              len(train_site), len({site.persons[i] for i in train_site}),
-             dict(Counter(classes[i] for i in site.labels[train_site])), len(test_site),
+             named(train_site), len(test_site),
              len({site.persons[i] for i in test_site}))
     base, split = base_data(config.base_dirs, classes, size, config.seed)
     log.info("base data %s: %d images, train %d / test %d", ", ".join(map(str, config.base_dirs)), len(base.labels),
              len(split.train), len(split.test))
 
-    # The base photos are learnt as the shipped model sees them (its probabilities, distillation): what it
-    # knew stays, its reject class too, which no base photo shows; the site's faces by their corrections.
+    # The base photos are learnt as the shipped model sees them (its probabilities, distillation), and so are
+    # the site's faces it rejected that nobody corrected (what it knew stays, its reject class too, which no
+    # base photo shows); the corrected and confirmed faces by what the reviewer said.
     repeat = max(1, round(SITE_SHARE * len(split.train) / ((1 - SITE_SHARE) * max(1, len(train_site)))))
     known = shipped.predict(base.images[split.train])
-    taught = np.eye(len(classes), dtype=np.float32)[site.labels[train_site]]
+    said = site.labels[train_site]
+    taught = np.where((said >= 0)[:, None], np.eye(len(classes), dtype=np.float32)[np.maximum(said, 0)],
+                      shipped.predict(site.images[train_site]))
     mixed = LoadedData(np.concatenate([base.images[split.train], *[site.images[train_site]] * repeat]),
                        np.concatenate([known, *[taught] * repeat]), list(classes), [], [], [])
     model = build_classifier(len(classes), size, imagenet=False, blocks=BASE_BLOCKS)
@@ -182,8 +190,8 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     report = {"trained": trained, "store": str(config.store), "classes": list(classes), "image_size": size,
               "base_dirs": [str(d) for d in config.base_dirs],
               "site": {"faces": len(site.labels), "persons": len(set(site.persons)),
-                       "trained_on": {"faces": len(train_site), "repeated": repeat,
-                                      "per_class": dict(Counter(classes[i] for i in site.labels[train_site]))},
+                       "trained_on": {"faces": len(train_site), "repeated": repeat, "per_class": named(train_site),
+                                      "as_the_shipped_model_saw_them": int(np.sum(said < 0))},
                        "held_back": {"faces": len(test_site),
                                      "persons": sorted({site.persons[i] for i in test_site})}},
               "config": {"epochs": config.epochs, "batch_size": config.batch_size, "seed": config.seed,
