@@ -80,7 +80,10 @@ def watch_and_correct(site: Path) -> dict:
             except httpx.HTTPError:
                 pass
             time.sleep(1)
-        events = http.get("/api/review", params={"per_page": 200, "unjudged": True}).json()["events"]
+        events, page, pages = [], 1, 1
+        while page <= pages:
+            found = http.get("/api/review", params={"per_page": 200, "page": page, "unjudged": True}).json()
+            events, page, pages = events + found["events"], page + 1, found["pages"]
         kept = len(list((site / "site.learning").glob("*.jpg")))
         done = {"corrected_persons": 0, "confirmed_events": 0, "kept_faces": kept}
         persons = {(e["source"], e["person"]): e["id"] for e in events}
