@@ -139,19 +139,21 @@ MINIMAL = {"store": "events.db", "camera": [{"name": "cam", "source": "0"}], "al
                          ids=lambda value: value.name if isinstance(value, Key) else value or "top")
 def test_a_key_left_out_gets_the_default_of_its_spec(table: str, key: Key, tmp_path: Path, monkeypatch) -> None:
     """Parse a config without the key and read back what it became: the spec's default, which docs/config.md
-    shows (the other keys of [clips] are read from a table that only turns clips on)."""
+    shows (the other keys of [clips] and [learning] are read from a table that only turns them on)."""
     monkeypatch.setenv(TOKEN_ENV, "the default variable's token")
     config = parse(MINIMAL, tmp_path / "site.toml")
     clips = parse({**MINIMAL, "clips": {"enabled": True}}, tmp_path / "site.toml").clips
+    learning_days = parse({**MINIMAL, "learning": {"enabled": True}}, tmp_path / "site.toml").learning_days
     (rule, cameras), = config.alerts
     http, camera, mqtt, webhook = config.http, config.cameras[0], config.mqtt, config.webhooks[0]
     read_into = {  # keys parsed into a value of another name: the secret an *_env key names, ...
         ("http", "token_env"): http.token, ("http", "users_env"): http.users or None,
         ("mqtt", "password_env"): mqtt.password, ("webhook", "secret_env"): webhook.secret,
         ("webhook", "password_env"): webhook.password, ("camera", "zone"): camera.zones,
-        ("alert", "cameras"): cameras, ("clips", "enabled"): config.clips is not None, ("clips", "on"): clips.kinds}
+        ("alert", "cameras"): cameras, ("clips", "enabled"): config.clips is not None, ("clips", "on"): clips.kinds,
+        ("learning", "enabled"): config.learning_days is not None, ("learning", "retain_days"): learning_days}
     owner = {"": config, "http": http, "camera": camera, "alert": rule, "mqtt": mqtt, "webhook": webhook,
-             "clips": clips}[table]
+             "clips": clips, "learning": None}[table]
     value = read_into[table, key.name] if (table, key.name) in read_into else getattr(owner, key.name)
     expected = tuple(key.default) if isinstance(key.default, list) else key.default
     if key.name.endswith("_env") and key.default is not None:
