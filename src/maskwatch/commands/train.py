@@ -100,10 +100,14 @@ def _from_store(args: argparse.Namespace) -> int:
         raise InvalidInput("--fine-tune-epochs 0: nothing to train")
     if not args.from_store.is_file():
         raise FileNotFoundError(f"no such event store: {args.from_store}")
+    from maskwatch.store import EventStore
+
+    with EventStore.open_existing(args.from_store) as store:
+        faces = store.learning_faces(args.confirmed)
     needs_tensorflow(args.verbose)
     from maskwatch.training.from_store import StoreTrainConfig, format_report, train_from_store
 
-    report = train_from_store(StoreTrainConfig(args.from_store, args.out, base, args.confirmed, epochs,
+    report = train_from_store(StoreTrainConfig(args.from_store, faces, args.out, base, args.confirmed, epochs,
                                                args.batch_size, args.seed))
     print(format_report(report))
     print(f"{report['training_seconds']:.0f} s; model in {args.out / 'model.tflite'} (watch: set the camera's "

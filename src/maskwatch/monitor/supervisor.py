@@ -107,7 +107,8 @@ class Supervisor:
         raise NotImplementedError
 
     def reload(self) -> None:
-        """Have every camera look at its model file now: a changed one is loaded in place."""
+        """Have every camera look at its model file now: a changed one is loaded in place (Ray's actors look
+        every few seconds on their own)."""
 
     def stop(self) -> None:
         """Stop the workers, recording what they send on their way out; then close the store."""

@@ -26,7 +26,6 @@ from maskwatch.data.split import group_split
 from maskwatch.evaluation.classification import classification_metrics
 from maskwatch.io.atomic import atomic_write_json
 from maskwatch.io.images import UnreadableImage, read_image
-from maskwatch.store import EventStore
 from maskwatch.vision.classifier import MaskClassifier, default_model_path, read_labels
 from maskwatch.vision.crops import CROP_MARGIN, resize
 
@@ -48,7 +47,8 @@ EPOCHS = 3
 
 @dataclass(frozen=True)
 class StoreTrainConfig:
-    store: Path
+    store: Path  # named in the report and labels.json
+    faces: Sequence[dict]  # its `EventStore.learning_faces`: id, run, source, person, model, label, file
     out: Path
     base_dirs: Sequence[Path]  # class folders of the base training data (mask-classify's)
     confirmed: bool = False  # also reviewed verdicts left uncorrected
@@ -73,10 +73,10 @@ def classifier_view(kept: np.ndarray, size: int) -> np.ndarray:
     return resize(kept[start:start + inner, start:start + inner], size)
 
 
-def site_faces(store_path: Path, classes: Sequence[str], size: int, confirmed: bool) -> SiteFaces:
-    """The labelled faces the store keeps; refuses too few, or one class only, in one line."""
-    with EventStore.open_existing(store_path) as store:
-        rows = store.learning_faces(confirmed)
+def site_faces(store_path: Path, rows: Sequence[dict], classes: Sequence[str], size: int,
+               confirmed: bool) -> SiteFaces:
+    """The faces of the store's `rows` as the classifier sees them; refuses too few labelled ones, or one
+    class only, in one line."""
     images, labels, persons, models, missing = [], [], [], [], 0
     for row in rows:
         if row["label"] is None and row["model"] != "unknown":
@@ -149,7 +149,7 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     shipped_path = default_model_path(BASE_MODEL)
     shipped = MaskClassifier(shipped_path, runtime="litert")
     classes, size = shipped.labels, shipped.image_size
-    site = site_faces(config.store, classes, size, config.confirmed)
+    site = site_faces(config.store, config.faces, classes, size, config.confirmed)
     train_site, test_site = person_split(site.persons, config.seed)
     test_site = test_site[site.labels[test_site] >= 0]  # scored on what a reviewer said
     named = lambda indices: dict(Counter(classes[i] for i in site.labels[indices] if i >= 0))  # noqa: E731
