@@ -62,7 +62,6 @@ class SiteFaces:
     images: np.ndarray  # N x size x size x 3 uint8, as the classifier sees them
     labels: np.ndarray  # class indices; -1 for a face nobody corrected or confirmed
     persons: list[str]  # camera/run/person of each
-    models: list[str]  # the shipped model's verdict recorded with each face's event
 
 
 def classifier_view(kept: np.ndarray, size: int) -> np.ndarray:
@@ -77,7 +76,7 @@ def site_faces(store_path: Path, rows: Sequence[dict], classes: Sequence[str], s
                confirmed: bool) -> SiteFaces:
     """The faces of the store's `rows` as the classifier sees them; refuses too few labelled ones, or one
     class only, in one line."""
-    images, labels, persons, models, missing = [], [], [], [], 0
+    images, labels, persons, missing = [], [], [], 0
     for row in rows:
         if row["label"] is None and row["model"] != "unknown":
             continue  # a verdict nobody looked at is no evidence: only what the model rejected is kept as it was
@@ -89,7 +88,6 @@ def site_faces(store_path: Path, rows: Sequence[dict], classes: Sequence[str], s
         images.append(classifier_view(image, size))
         labels.append(-1 if row["label"] is None else classes.index(row["label"]))
         persons.append(f"{row['source']}/run{row['run']}/p{row['person']}")
-        models.append(row["model"])
     if missing:
         log.warning("%d kept face(s) of corrected events are gone from the disk; left out", missing)
     how = "corrected or confirmed" if confirmed else "corrected"
@@ -101,7 +99,7 @@ def site_faces(store_path: Path, rows: Sequence[dict], classes: Sequence[str], s
     if len(named) < 2:
         raise DatasetError(f"{store_path}: every {how} face is {named[0]}: a model cannot learn one class "
                            "alone (confirm some right verdicts on the review page and add --confirmed)")
-    return SiteFaces(np.stack(images), np.array(labels, np.int64), persons, models)
+    return SiteFaces(np.stack(images), np.array(labels, np.int64), persons)
 
 
 def person_split(persons: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
