@@ -154,8 +154,9 @@ class EventRecorder:
         self._retry_at = 0.0
 
     def forget_clip(self, path: Path) -> None:
-        """A clip that could not be written: no event, recorded or waiting, names it."""
-        for event in self.waiting:
+        """A clip that could not be written: no event, recorded or waiting, names it. Called from the clip's
+        writer thread while the camera's thread may be taking events off `waiting`: a copy is walked."""
+        for event in list(self.waiting):
             if event.clip is not None and Path(event.clip).name == path.name:
                 event.clip = None
         try:
