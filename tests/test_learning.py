@@ -89,22 +89,37 @@ def site_store(path: Path, face: np.ndarray, bare_persons: int = 3, masked_perso
             for _ in range(count):
                 person += 1
                 event = store.add(face_event(person, "person_appeared", kept(image), verdict, samples=3))
-                if image is face:
-                    store.correct(event.id, "without_mask", "alice", person=True)
+                if image is face:  # the first as worn wrong: a class the fast model learns as without_mask
+                    store.correct(event.id, "mask_weared_incorrect" if person == 1 else "without_mask", "alice",
+                                  person=True)
                 else:
                     store.review(event.id, "alice")
 
 
-def train_from_store(store: Path, out: Path, base: Path, *extra: str) -> int:
-    return main(["-q", "train", "--from-store", str(store), str(base), "--out", str(out), "--fine-tune-epochs", "1",
-                 "--batch-size", "8", *extra])
+def train_from_store(store: Path, out: Path, base: Path | list[Path], *extra: str) -> int:
+    bases = base if isinstance(base, list) else [base]
+    return main(["-q", "train", "--from-store", str(store), *map(str, bases), "--out", str(out),
+                 "--fine-tune-epochs", "1", "--batch-size", "8", *extra])
+
+
+def not_faces(root: Path) -> Path:
+    """A base folder of 20 not_a_face crops: smooth noise, as walls and floors look to the classifier."""
+    import cv2
+
+    (root / "not_a_face").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for i in range(20):
+        texture = cv2.resize(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8), (96, 96))
+        cv2.imwrite(str(root / "not_a_face" / f"{i:02d}.jpg"), texture)
+    return root
 
 
 def test_train_from_store_learns_the_corrections_and_reports_before_and_after(tmp_path: Path, astronaut_face,
                                                                                 tiny_dataset: Path, capsys) -> None:
     pytest.importorskip("tensorflow")
     site_store(tmp_path / "site.db", astronaut_face)
-    assert train_from_store(tmp_path / "site.db", tmp_path / "run", tiny_dataset, "--confirmed") == 0
+    assert train_from_store(tmp_path / "site.db", tmp_path / "run", [tiny_dataset, not_faces(tmp_path / "nf")],
+                            "--confirmed") == 0
     printed = capsys.readouterr().out
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     labels = json.loads((tmp_path / "run" / "labels.json").read_text())
@@ -113,13 +128,24 @@ def test_train_from_store_learns_the_corrections_and_reports_before_and_after(tm
     assert site["faces"] == 6 * 4 and site["persons"] == 6  # each event's face and its 3 samples
     held = set(site["held_back"]["persons"])
     assert len(held) == 2 and site["trained_on"]["faces"] + site["held_back"]["faces"] == 24  # whole persons
-    for part in ("held_back", "base_test"):
+    assert site["trained_on"]["per_class"].keys() <= {"with_mask", "without_mask"}  # worn wrong learnt as bare
+    for part in ("held_back", "base_test", "not_faces"):
         assert report[part]["shipped"]["n"] == report[part]["tuned"]["n"] > 0
         assert 0 <= report[part]["tuned"]["accuracy"] <= 1
     assert report["base_check"]["passed"] == (report["base_check"]["drop"] <= 0.003)
-    assert "site faces held back (8 faces): shipped" in printed and "base check:" in printed
+    assert report["reject_check"]["passed"] == (report["reject_check"]["drop"] <= 0.05)
+    assert "site faces held back (8): shipped" in printed and "base check:" in printed
+    assert "base not_a_face crops (" in printed and "reject check: " in printed
     from maskwatch.vision.classifier import MaskClassifier
     assert MaskClassifier(tmp_path / "run" / "model.tflite").labels == labels["labels"]  # detect and watch load it
+
+
+def test_each_camera_weighs_the_same_however_long_its_people_were_seen() -> None:
+    from maskwatch.training.from_store import camera_weights
+
+    weights = camera_weights(["door/run1/p1"] * 30 + ["door/run2/p7"] * 10 + ["hall/run1/p2"] * 4, total=80.0)
+    assert weights.sum() == pytest.approx(80.0)
+    assert weights[:40].sum() == pytest.approx(weights[40:].sum()) == pytest.approx(40.0)
 
 
 @pytest.mark.parametrize(("setup", "args", "said"), [

@@ -45,9 +45,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train the mask classifier on a folder of labelled images, or on a site's "
                        "corrections", description="Train MobileNetV2 (ImageNet weights) on DATA_DIR/CLASS/*.jpg. "
                        "Writes model.keras, model.tflite, labels.json, report.json, curves.png and confusion.png to "
-                       "--out. With --from-store EVENTS.db: fine-tune the shipped fast classifier on the faces a "
-                       "site corrected (kept by [learning]), mixed with DATA_DIR as base data (default "
-                       f"{DEFAULT_BASE} if present); writes model.tflite, labels.json and report.json.")
+                       "--out. With --from-store EVENTS.db: retrain the shipped fast classifier's head on the faces "
+                       "a site corrected (kept by [learning]), mixed with DATA_DIR as base data (default "
+                       f"{DEFAULT_BASE} if present; give not_a_face crops too); writes model.tflite, labels.json and "
+                       "report.json.")
     p.add_argument("data_dirs", type=Path, nargs="*", metavar="DATA_DIR",
                    help="folder with one subfolder of images per class; several folders train together (each may "
                    "hold some of the classes) and each is split on its own, so each is in every split")
@@ -65,7 +66,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=positive(int, zero=True), default=1,
                    help="epochs of the head on the frozen base (default 1)")
     p.add_argument("--fine-tune-epochs", type=positive(int, zero=True), default=None,
-                   help="epochs fine-tuning the upper blocks at a low learning rate (default 6; 3 with --from-store)")
+                   help="epochs fine-tuning the upper blocks at a low learning rate; with --from-store, "
+                   "of the head (default 6)")
     p.add_argument("--batch-size", type=positive(int), default=32)
     p.add_argument("--image-size", type=_image_size, default=224, help="square input size in pixels (default 224)")
     p.add_argument("--blocks", type=_blocks, default=18,
@@ -90,12 +92,14 @@ def _from_store(args: argparse.Namespace) -> int:
     given += [f"--{name.replace('_', '-')}" for name, default in (("image_size", 224), ("blocks", 18))
               if getattr(args, name) != default]
     if given:
-        raise InvalidInput(f"--from-store fine-tunes the shipped fast classifier: leave out {', '.join(given)}")
+        raise InvalidInput(f"--from-store retrains the shipped fast classifier: leave out {', '.join(given)}")
     base = args.data_dirs or ([DEFAULT_BASE] if DEFAULT_BASE.is_dir() else [])
     if not base:
         raise InvalidInput("--from-store mixes the site's faces with base training data, so that the model does not "
                            "forget: give its class folders (e.g. mask-classify) as DATA_DIR")
-    epochs = 3 if args.fine_tune_epochs is None else args.fine_tune_epochs
+    from maskwatch.training.from_store import EPOCHS, StoreTrainConfig, format_report, train_from_store
+
+    epochs = EPOCHS if args.fine_tune_epochs is None else args.fine_tune_epochs
     if epochs == 0:
         raise InvalidInput("--fine-tune-epochs 0: nothing to train")
     if not args.from_store.is_file():
@@ -105,8 +109,6 @@ def _from_store(args: argparse.Namespace) -> int:
     with EventStore.open_existing(args.from_store) as store:
         faces = store.learning_faces(args.confirmed)
     needs_tensorflow(args.verbose)
-    from maskwatch.training.from_store import StoreTrainConfig, format_report, train_from_store
-
     report = train_from_store(StoreTrainConfig(args.from_store, faces, args.out, base, args.confirmed, epochs,
                                                args.batch_size, args.seed))
     print(format_report(report))
