@@ -153,6 +153,7 @@ def test_each_camera_weighs_the_same_however_long_its_people_were_seen() -> None
     ("one class", [], "every corrected face is without_mask"),
     ("plenty", ["--image-size", "96"], "leave out --image-size"),
     ("none", [], "no such event store"),
+    ("not-faces alone", ["--confirmed"], "no face photos in the base data"),
 ])
 def test_train_from_store_refuses_in_one_line(tmp_path: Path, astronaut_face, tiny_dataset: Path, setup: str,
                                              args: list[str], said: str, capsys) -> None:
@@ -161,6 +162,9 @@ def test_train_from_store_refuses_in_one_line(tmp_path: Path, astronaut_face, ti
         site_store(tmp_path / "site.db", astronaut_face, bare_persons=1, masked_persons=1)
     elif setup in ("one class", "plenty"):
         site_store(tmp_path / "site.db", astronaut_face)
+    elif setup == "not-faces alone":
+        site_store(tmp_path / "site.db", astronaut_face)
+        tiny_dataset = not_faces(tmp_path / "nf")
     assert train_from_store(tmp_path / "site.db", tmp_path / "run", tiny_dataset, *args) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("maskwatch train: error: ") and said in line

@@ -195,6 +195,10 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     log.info("base data %s: %d images, train %d / test %d", ", ".join(map(str, config.base_dirs)), len(base.labels),
              len(split.train), len(split.test))
     reject = classes.index(REJECT) if REJECT in classes else -1
+    if not np.any(base.labels != reject):
+        raise DatasetError(f"{', '.join(map(str, config.base_dirs))}: no face photos in the base data, only "
+                           f"{REJECT} crops: give class folders of faces too (e.g. mask-classify), or the tuned "
+                           "model may forget them unchecked")
     if not np.any(base.labels == reject):
         log.warning("the base data has no %s crops: the tuned model may lose its reject class and call backs of "
                     "heads and things that are not faces masked; add a folder of them (see `maskwatch mine`)", REJECT)
