@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from maskwatch.core.errors import InvalidInput
 from maskwatch.data.dedup import HASH_SIZE, dhash, md5
 from maskwatch.data.voc import holdout, scan_scenes
 from maskwatch.io.images import IMAGE_SUFFIXES, UnreadableImage, decode_image, iter_files
+from maskwatch.io.progress import progress as progress_bar
 from maskwatch.vision.crops import IMAGE_SIZE, face_crop, resize
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def load_samples(samples: Sequence[Sample], classes: Sequence[str], size: int = 
     kept, keys, hashes, skipped = [], [], [], []
     index = {label: i for i, label in enumerate(classes)}
     decoded: tuple[Path, np.ndarray | None, str] | None = None
-    for sample in tqdm(samples, desc="Loading images", unit="img", disable=not progress):
+    for sample in progress_bar(samples, desc="Loading images", unit="img") if progress else samples:
         if decoded is None or decoded[0] != sample.path:
             try:
                 data = sample.path.read_bytes()
