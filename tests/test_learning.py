@@ -140,6 +140,28 @@ def test_train_from_store_learns_the_corrections_and_reports_before_and_after(tm
     assert MaskClassifier(tmp_path / "run" / "model.tflite").labels == labels["labels"]  # detect and watch load it
 
 
+def test_train_from_store_for_one_camera_learns_its_faces_only(tmp_path: Path, astronaut_face, tiny_dataset: Path,
+                                                                 capsys) -> None:
+    pytest.importorskip("tensorflow")
+    site_store(tmp_path / "site.db", astronaut_face)
+    with EventStore(tmp_path / "site.db", learning=True) as store:  # another camera's corrected person
+        event = store.add(face_event(9, "person_appeared", kept(astronaut_face), "with_mask", 3, source="hall"))
+        store.correct(event.id, "without_mask", "alice", person=True)
+    assert train_from_store(tmp_path / "site.db", tmp_path / "run", tiny_dataset, "--confirmed", "--camera",
+                            "door") == 0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["cameras"] == ["door"] and report["site"]["faces"] == 24 and report["site"]["persons"] == 6
+    assert capsys.readouterr().out.startswith("learnt from camera door only\n")
+    assert train_from_store(tmp_path / "site.db", tmp_path / "all", tiny_dataset, "--confirmed") == 0
+    assert json.loads((tmp_path / "all" / "report.json").read_text())["site"]["persons"] == 7
+
+
+@pytest.mark.parametrize("option", [["--confirmed"], ["--camera", "door"]])
+def test_the_store_options_go_with_from_store(tmp_path: Path, tiny_dataset: Path, option: list[str], capsys) -> None:
+    assert main(["-q", "train", str(tiny_dataset), "--out", str(tmp_path / "run"), *option]) == 2
+    assert capsys.readouterr().err.strip() == f"maskwatch train: error: {option[0]} goes with --from-store"
+
+
 def test_each_camera_weighs_the_same_however_long_its_people_were_seen() -> None:
     from maskwatch.training.from_store import camera_weights
 
@@ -154,6 +176,7 @@ def test_each_camera_weighs_the_same_however_long_its_people_were_seen() -> None
     ("plenty", ["--image-size", "96"], "leave out --image-size"),
     ("none", [], "no such event store"),
     ("not-faces alone", ["--confirmed"], "no face photos in the base data"),
+    ("plenty", ["--camera", "gate"], "no face kept for camera 'gate' (cameras with kept faces: door)"),
 ])
 def test_train_from_store_refuses_in_one_line(tmp_path: Path, astronaut_face, tiny_dataset: Path, setup: str,
                                              args: list[str], said: str, capsys) -> None:

@@ -56,6 +56,9 @@ def add_parser(sub) -> None:
                    "site's event store (see docs/learning.md)")
     p.add_argument("--confirmed", action="store_true", help="with --from-store: also learn from verdicts "
                    "reviewed and left uncorrected")
+    p.add_argument("--camera", action="append", default=[], metavar="NAME", help="with --from-store: learn "
+                   "from this camera's faces only (repeatable), for a model tuned to it: set it as that "
+                   "camera's model; default: every camera's")
     p.add_argument("--out", type=Path, required=True, help="output folder, e.g. runs/mine")
     p.add_argument("--scenes", type=Path, action="append", default=[], metavar="VOC_DIR",
                    help="also train on face crops from Pascal VOC scenes (VOC_DIR/images, VOC_DIR/annotations); "
@@ -108,9 +111,16 @@ def _from_store(args: argparse.Namespace) -> int:
 
     with EventStore.open_existing(args.from_store) as store:
         faces = store.learning_faces(args.confirmed)
+    if args.camera:
+        kept = sorted({row["source"] for row in faces})
+        unknown = [name for name in args.camera if name not in kept]
+        if unknown:
+            raise InvalidInput(f"{args.from_store}: no face kept for camera {unknown[0]!r} (cameras with kept faces: "
+                               f"{', '.join(kept) or 'none'})")
+        faces = [row for row in faces if row["source"] in args.camera]
     needs_tensorflow(args.verbose)
     report = train_from_store(StoreTrainConfig(args.from_store, faces, args.out, base, args.confirmed, epochs,
-                                               args.batch_size, args.seed))
+                                               args.batch_size, args.seed, tuple(args.camera)))
     print(format_report(report))
     print(f"{report['training_seconds']:.0f} s; model in {args.out / 'model.tflite'} (watch: set the camera's "
           "model to it; a running watch reloads it)")
@@ -120,8 +130,8 @@ def _from_store(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.from_store is not None:
         return _from_store(args)
-    if args.confirmed:
-        raise InvalidInput("--confirmed goes with --from-store")
+    if args.confirmed or args.camera:
+        raise InvalidInput(f"{'--confirmed' if args.confirmed else '--camera'} goes with --from-store")
     if not args.data_dirs:
         raise InvalidInput("give DATA_DIR (a folder of class folders), or --from-store EVENTS.db")
     if args.fine_tune_epochs is None:

@@ -63,6 +63,7 @@ class StoreTrainConfig:
     epochs: int = EPOCHS
     batch_size: int = 32
     seed: int = 0
+    cameras: tuple[str, ...] = ()  # the cameras `faces` were chosen from (named in the report); () for all
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     atomic_write_json(out / "labels.json", {"labels": list(classes), "thresholds": read_labels(shipped_path).thresholds,
                                             "trained": trained, "from_store": str(config.store)})
     tuned = MaskClassifier(out / "model.tflite", runtime="litert")  # scored as `detect` and `watch` will run it
-    report = {"trained": trained, "store": str(config.store), "classes": list(classes), "image_size": size,
+    report = {"trained": trained, "store": str(config.store), "cameras": list(config.cameras) or None,
+              "classes": list(classes), "image_size": size,
               "base_dirs": [str(d) for d in config.base_dirs],
               "site": {"faces": len(site.labels), "persons": len(set(site.persons)),
                        "trained_on": {"faces": len(train_site), "per_class": named(train_site),
@@ -260,7 +262,7 @@ def train_from_store(config: StoreTrainConfig) -> dict:
 
 def format_report(report: dict) -> str:
     """Before and after, side by side: what `train --from-store` prints."""
-    lines = []
+    lines = [f"learnt from camera {', '.join(report['cameras'])} only"] if report.get("cameras") else []
     for name, title in (("held_back", "site faces held back"), ("base_test", "base test split"),
                         ("not_faces", f"base {REJECT} crops")):
         if name in report:
