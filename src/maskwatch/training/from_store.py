@@ -47,6 +47,9 @@ REJECT = "not_a_face"
 AS_THE_MODEL_WAS_TRAINED = {"mask_weared_incorrect": "without_mask"}  # a correction the model has no class for
 LEARNING_RATE = 1e-3
 EPOCHS = 8
+HEADS = 3  # heads trained from the shipped one, a seed each, and averaged ("model soup"): one head's errors on
+# the base test split vary by 2-3 photos from seed to seed, more than the 0.3-point check allows; the average's
+# stayed under the shipped model's on three sites' stores
 # Only the head learns (Dense 128 and the output), on features the frozen blocks compute once; the base data
 # by its own labels, not by what the shipped model says of it; the site's faces by what a reviewer said, and
 # no others. Of the settings measured (docs/decisions/2026-12-learning-from-corrections.md), this one kept
@@ -159,16 +162,27 @@ def camera_weights(persons: Sequence[str], total: float) -> np.ndarray:
 
 
 def train_head(model, features: np.ndarray, targets: np.ndarray, weights: np.ndarray, config: StoreTrainConfig) -> None:
-    """Train `model`'s head (Dense 128, dropout, output) on pooled features of its frozen blocks, in place."""
+    """Train `model`'s head (Dense 128, dropout, output) on pooled features of its frozen blocks, in place:
+    HEADS times from its weights, with a seed each, and set to their average."""
     import keras
 
     from maskwatch.training.train import epoch_progress
 
     head_layers = [model.get_layer(name) for name in ("head_dense", "head_dropout", "probs")]
-    head = keras.Sequential([keras.Input(features.shape[1:]), *head_layers])  # the same layers: trained in place
-    head.compile(keras.optimizers.Adam(LEARNING_RATE), "categorical_crossentropy")
-    head.fit(features, targets, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
-             shuffle=True, callbacks=[epoch_progress(config.epochs)], verbose=0)
+    start = [layer.get_weights() for layer in head_layers]
+    trained = []
+    for k in range(HEADS):
+        log.info("head %d of %d", k + 1, HEADS)
+        for layer, weights_of in zip(head_layers, start, strict=True):
+            layer.set_weights(weights_of)
+        keras.utils.set_random_seed(config.seed * HEADS + k)
+        head = keras.Sequential([keras.Input(features.shape[1:]), *head_layers])  # the same layers: trained in place
+        head.compile(keras.optimizers.Adam(LEARNING_RATE), "categorical_crossentropy")
+        head.fit(features, targets, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
+                 shuffle=True, callbacks=[epoch_progress(config.epochs)], verbose=0)
+        trained.append([layer.get_weights() for layer in head_layers])
+    for i, layer in enumerate(head_layers):
+        layer.set_weights([np.mean(arrays, axis=0) for arrays in zip(*(each[i] for each in trained), strict=True)])
 
 
 def train_from_store(config: StoreTrainConfig) -> dict:
@@ -180,7 +194,6 @@ def train_from_store(config: StoreTrainConfig) -> dict:
     from maskwatch.training.train import export_litert
 
     started = time.time()
-    keras.utils.set_random_seed(config.seed)
     shipped_path = default_model_path(BASE_MODEL)
     shipped = MaskClassifier(shipped_path, runtime="litert")
     classes, size = shipped.labels, shipped.image_size
@@ -231,7 +244,7 @@ def train_from_store(config: StoreTrainConfig) -> dict:
                        "held_back": {"faces": len(test_site),
                                      "persons": sorted({site.persons[i] for i in test_site})}},
               "config": {"epochs": config.epochs, "batch_size": config.batch_size, "seed": config.seed,
-                         "confirmed": config.confirmed, "learning_rate": LEARNING_RATE, "site_share": SITE_SHARE}}
+                         "confirmed": config.confirmed, "learning_rate": LEARNING_RATE, "site_share": SITE_SHARE, "heads": HEADS}}
     faces = split.test[base.labels[split.test] != reject]
     not_faces = split.test[base.labels[split.test] == reject]
     for name, images, labels in (("held_back", site.images[test_site], site.labels[test_site]),
