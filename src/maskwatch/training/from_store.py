@@ -244,7 +244,8 @@ def train_from_store(config: StoreTrainConfig) -> dict:
                        "held_back": {"faces": len(test_site),
                                      "persons": sorted({site.persons[i] for i in test_site})}},
               "config": {"epochs": config.epochs, "batch_size": config.batch_size, "seed": config.seed,
-                         "confirmed": config.confirmed, "learning_rate": LEARNING_RATE, "site_share": SITE_SHARE, "heads": HEADS}}
+                         "confirmed": config.confirmed, "learning_rate": LEARNING_RATE, "site_share": SITE_SHARE,
+                         "heads": HEADS}}
     faces = split.test[base.labels[split.test] != reject]
     not_faces = split.test[base.labels[split.test] == reject]
     for name, images, labels in (("held_back", site.images[test_site], site.labels[test_site]),
