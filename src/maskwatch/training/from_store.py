@@ -49,11 +49,11 @@ LEARNING_RATE = 1e-3
 EPOCHS = 8
 HEADS = 3  # heads trained from the shipped one, a seed each, and averaged ("model soup"): one head's errors on
 # the base test split vary by 2-3 photos from seed to seed, more than the 0.3-point check allows; the average's
-# stayed under the shipped model's on three sites' stores
+# stayed under the shipped model's on the stores of three benchmark runs
 # Only the head learns (Dense 128 and the output), on features the frozen blocks compute once; the base data
 # by its own labels, not by what the shipped model says of it; the site's faces by what a reviewer said, and
 # no others. Of the settings measured (docs/decisions/2026-12-learning-from-corrections.md), this one kept
-# the base photos and the reject class on two sites' stores and turned held-back people right: learning the
+# the base photos and the reject class on the stores of three runs and turned held-back people right: learning the
 # uncorrected faces the shipped model rejected as it saw them taught it its own mistakes back.
 
 
