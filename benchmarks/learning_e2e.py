@@ -76,18 +76,21 @@ def crowd_labels() -> list[dict]:
     return labels
 
 
+def distance(box: list[float], label: dict) -> float:
+    """How far a face box's centre is from a label's place, in pixels (the larger of x and y)."""
+    x1, y1, x2, y2 = box
+    return max(abs((x1 + x2) / 2 - label["x"]), abs((y1 + y2) / 2 - label["y"]))
+
+
 def labelled(events: list[dict], labels: list[dict]) -> dict[int, dict]:
     """Person -> their label: the person who appears nearest a label's place, within MATCH_FRAMES and
-    MATCH_PX (the run's tracking is the labelled run's, so each label finds its person)."""
+    MATCH_PX. `watch` drops frames when behind, so some of its people appear elsewhere and are not found."""
     found = {}
     for label in labels:
-        def distance(event: dict, label: dict = label) -> float:
-            x1, y1, x2, y2 = event["box"]
-            return max(abs((x1 + x2) / 2 - label["x"]), abs((y1 + y2) / 2 - label["y"]))
-        near = [e for e in events if e["kind"] == "person_appeared" and abs(e["frame"] - label["frame"]) <= MATCH_FRAMES
-                and distance(e) <= MATCH_PX]
+        near = [(distance(e["box"], label), e["person"]) for e in events if e["kind"] == "person_appeared"
+                and abs(e["frame"] - label["frame"]) <= MATCH_FRAMES and distance(e["box"], label) <= MATCH_PX]
         if near:
-            found[min(near, key=distance)["person"]] = label
+            found[min(near)[1]] = label
     return found
 
 
@@ -169,10 +172,8 @@ def person_at(frames: list[dict], label: dict) -> int | None:
     near = []
     for frame in frames:
         for face in frame["faces"] if abs(frame["frame"] - label["frame"]) <= MATCH_FRAMES else ():
-            x1, y1, x2, y2 = face["box"]
-            distance = max(abs((x1 + x2) / 2 - label["x"]), abs((y1 + y2) / 2 - label["y"]))
-            if face["person"] is not None and distance <= MATCH_PX:
-                near.append((distance, face["person"]))
+            if face["person"] is not None and distance(face["box"], label) <= MATCH_PX:
+                near.append((distance(face["box"], label), face["person"]))
     return min(near)[1] if near else None
 
 
