@@ -16,7 +16,6 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from maskwatch.commands.events import parse_days
 from maskwatch.monitor.config import ConfigError, WatchConfig, load
 
 if TYPE_CHECKING:
+    import uvicorn
 
     from maskwatch.monitor.delivery import MqttDelivery
     from maskwatch.monitor.supervisor import Supervisor
@@ -184,15 +184,33 @@ class Stopped(KeyboardInterrupt):
     """Ctrl-C or SIGTERM: the normal end of `watch` (an interrupt, before the start-up is done)."""
 
 
-def _stopped(signum: int, frame: object) -> None:
-    raise Stopped(f"stopped by {signal.Signals(signum).name}")
+class _StopSignals:
+    """Ctrl-C and SIGTERM for `watch`, never lost. An exception raised by a signal handler can land inside a
+    weakref callback or a `__del__`, where Python prints it and drops it (measured: 1 Ctrl-C in 5 during the
+    start-up left watch serving). So a stop is first noted, and tells the server to exit (uvicorn looks at
+    that before it serves, and on every tick); it is raised as `Stopped` only while `raising` is set, and
+    `check()` raises a noted one at the points where the start-up may stop."""
 
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.raising = True
+        self.server: uvicorn.Server | None = None
 
-def _on_stop_signals(handler: Callable | int) -> None:
-    """Ctrl-C and SIGTERM: with `_stopped`, a stop is an exception, so the `finally` of `run` stops in
-    order (uvicorn raises the signal it stopped on again, after its own handling)."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.raising:
+            self.check()
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self)
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Stopped(f"stopped by {signal.Signals(self.signum).name}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,7 +234,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _watch(config: WatchConfig, args: argparse.Namespace) -> int:
-    _on_stop_signals(_stopped)
+    stops = _StopSignals()
+    stops.install()
     from maskwatch.monitor.delivery import MqttDelivery, WebhookDelivery
     from maskwatch.store import EventStore
     from maskwatch.web.dashboard import site_server
@@ -239,28 +258,29 @@ def _watch(config: WatchConfig, args: argparse.Namespace) -> int:
 
         supervisor = ProcessSupervisor(config, level)
     stop = threading.Event()
-    server = site_server(supervisor, config, deliveries)
+    server = stops.server = site_server(supervisor, config, deliveries)
+    stops.check()  # one that was raised where Python dropped it
+    # From here a stop is noted, not raised: an exception in the middle of spawning a worker would leave it
+    # half-started (a traceback from a truncated handover); the server, told to exit, does not start.
+    stops.raising = False
     try:
         log.info("watching: %s", config.describe())
-        # While threads and worker processes start, a stop is noted rather than raised: an exception in the
-        # middle of spawning a worker would leave it half-started (a traceback from a truncated handover).
-        noted: list[int] = []
-        _on_stop_signals(lambda signum, frame: noted.append(signum))
         for delivery in deliveries:
             delivery.start()
             log.info("delivering to %s", delivery.describe())
         supervisor.start()
         signal.signal(signal.SIGHUP, lambda signum, frame: supervisor.reload())  # a changed model, loaded now
-        _on_stop_signals(_stopped)  # also after ray.init, which sets its own SIGTERM handler (exit code 15)
-        if noted:
-            _stopped(noted[0], None)
+        stops.install()  # again after ray.init, which sets its own SIGTERM handler (exit code 15)
+        stops.check()
         threading.Thread(target=_housekeeping, args=(config, days, supervisor, mqtt, stop),
                          name="maskwatch-housekeeping", daemon=True).start()
-        server.run(sockets=[sock])  # until Ctrl-C or SIGTERM
+        server.run(sockets=[sock])  # until Ctrl-C or SIGTERM (uvicorn's handlers, then ours again)
+        stops.check()
     except Stopped as stopped:
         log.info("%s", stopped)
     finally:
-        _on_stop_signals(signal.SIG_IGN)  # stopping in order is what a second signal would ask for
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stopping in order is what a second signal would ask for
+            signal.signal(sig, signal.SIG_IGN)
         log.info("stopping: cameras first (who is in view leaves), then the deliveries")
         stop.set()
         supervisor.stop()
